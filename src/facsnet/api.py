@@ -1,0 +1,83 @@
+"""The Python API behind each CLI subcommand (same names, same options).
+
+Datasets are given as ``NAME`` or ``NAME:SPLIT`` (``fer2013:validation``, ``ferplus:train``)
+or as a path (class folders, a FER2013-style folder, a ``fer2013.csv``, a CK+ release).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .data import FaceSet, load_dataset, make_folds
+from .training import CVResult, EvalResult, TrainConfig, TrainResult, cross_validate, evaluate_on
+from .training import train as _train
+
+log = logging.getLogger("facsnet")
+
+
+def dataset(spec: str, default_split: str = "train", subject_pattern: str | None = None) -> FaceSet:
+    """Load ``NAME[:SPLIT]`` or a path (a path may itself contain ':' on no system we support)."""
+    spec = str(spec)
+    name, _, split = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    return load_dataset(name, split or default_split, subject_pattern=subject_pattern)
+
+
+def holdout_split(data: FaceSet, fraction: float, seed: int) -> tuple[FaceSet, FaceSet]:
+    """A validation part of about ``fraction``, by subject when ``data`` has subjects."""
+    k = max(2, round(1 / fraction))
+    test = make_folds(data.labels, data.subjects, k, "subject" if data.has_subjects else "image", seed)[0]
+    train_idx = np.setdiff1d(np.arange(len(data)), test)
+    return data.subset(train_idx), data.subset(test, name=f"{data.name}-holdout")
+
+
+def train(data: str = "fer2013", val: str | None = None, out: str = "runs/train",
+          val_fraction: float = 0.1, subject_pattern: str | None = None, **settings) -> TrainResult:
+    """Train on ``data``; validate on ``val`` (``none`` for no validation), on the dataset's
+    validation split when it has one (FER2013, FER+), else on a held-out ``val_fraction``."""
+    config = TrainConfig.from_dict(settings)
+    train_set = dataset(data, "train", subject_pattern)
+    if val is not None and val.lower() == "none":
+        val_set = None
+    elif val is not None:
+        val_set = dataset(val, "validation", subject_pattern)
+    elif _has_validation_split(data):
+        val_set = dataset(data.partition(":")[0], "validation", subject_pattern)
+    else:
+        train_set, val_set = holdout_split(train_set, val_fraction, config.seed)
+    if config.soft_targets and train_set.soft is None:
+        raise ValueError(f"{data}: soft_targets asked for, but the dataset has no vote distributions (use ferplus-dist)")
+    log.info("train: %s", train_set.summary())
+    if val_set is not None:
+        log.info("val:   %s", val_set.summary())
+    return _train(train_set, val_set, config, out_dir=out)
+
+
+def _has_validation_split(spec: str) -> bool:
+    name = spec.partition(":")[0]
+    if name.lower().replace("+", "plus") in ("fer2013", "ferplus", "ferplus-dist"):
+        return True
+    p = Path(spec)
+    return p.is_dir() and (p / "train").is_dir() and (p / "validation").is_dir()
+
+
+def cv(data: str = "ckplus48", k: int = 10, protocol: str | None = None, out: str = "runs/cv",
+       fold_seed: int = 0, folds: list[int] | None = None, subject_pattern: str | None = None,
+       **settings) -> CVResult | None:
+    """k-fold cross-validation on ``data`` (``protocol`` subject or image; see :func:`cross_validate`)."""
+    config = TrainConfig.from_dict(settings)
+    data_set = dataset(data, "train", subject_pattern)
+    log.info("cv: %s", data_set.summary())
+    return cross_validate(data_set, config, k=k, protocol=protocol, seed=fold_seed, out_dir=out, folds=folds)
+
+
+def evaluate(model: str = "fer2013", data: str = "fer2013:validation", tta_flip: bool = False,
+             subject_pattern: str | None = None) -> EvalResult:
+    """Score a bundled model name or checkpoint on a labelled dataset."""
+    from .pretrained import load_model
+
+    net = load_model(model)
+    data_set = dataset(data, "validation", subject_pattern)
+    return evaluate_on(net, data_set, model_label=str(model), tta_flip=tta_flip)

@@ -1,0 +1,134 @@
+"""``facsnet`` command line: a thin shell over :mod:`facsnet.api` (one subcommand per function)."""
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import logging
+import sys
+
+from .training.loop import TrainConfig
+
+DEFAULTS = TrainConfig()
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that suggests the closest option for an unknown one."""
+
+    def error(self, message: str):
+        if "unrecognized arguments" in message:
+            words = message.split(":", 1)[1].split()
+            known = [s for a in self._actions for s in a.option_strings]
+            for w in words:
+                close = difflib.get_close_matches(w.split("=")[0], known, n=1)
+                if close:
+                    message += f" (did you mean {close[0]}?)"
+        super().error(message)
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training (defaults: the paper's settings)")
+    g.add_argument("--model", default=DEFAULTS.model, help="registered model name")
+    g.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
+    g.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    g.add_argument("--lr", type=float, default=DEFAULTS.lr, help="Adam learning rate")
+    g.add_argument("--decay", type=float, default=DEFAULTS.decay, help="Keras time decay per step")
+    g.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay)
+    g.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
+    g.add_argument("--soft-targets", action="store_true", help="train on vote distributions (ferplus-dist)")
+    g.add_argument("--norm", choices=["per_image", "fixed"], default=DEFAULTS.norm)
+    g.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=DEFAULTS.precision)
+    g.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    g.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    g.add_argument("--device", default=DEFAULTS.device, help="auto, cpu, cuda, cuda:1 ...")
+    g.add_argument("--init", default=None, help="start from a checkpoint or bundled model (transfer)")
+    g.add_argument("--tta-flip", action="store_true", help="score with the mean over the mirror image")
+    g.add_argument("--no-progress", dest="progress", action="store_false")
+    g.add_argument("--max-minutes", type=float, default=None, help="stop resumably after this wall time")
+
+
+def _training_settings(args) -> dict:
+    keys = ["model", "epochs", "batch_size", "lr", "decay", "weight_decay", "label_smoothing",
+            "soft_targets", "norm", "precision", "channels_last", "seed", "device", "init",
+            "tta_flip", "progress", "max_minutes"]
+    return {k: getattr(args, k) for k in keys}
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="facsnet", description="Facial expression analysis after Breuer & Kimmel (2017).")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("train", help="train a model on a dataset")
+    p.add_argument("--data", default="fer2013", help="NAME[:SPLIT] or a path")
+    p.add_argument("--val", default=None, help="validation NAME[:SPLIT], path, or 'none'")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--subject-pattern", default=None, help="regex whose group 1 is the subject id in file names")
+    p.add_argument("--out", default="runs/train")
+    _add_training_options(p)
+
+    p = sub.add_parser("cv", help="k-fold cross-validation")
+    p.add_argument("--data", default="ckplus48")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--protocol", choices=["subject", "image"], default=None,
+                   help="default: subject when the data has subject ids")
+    p.add_argument("--fold-seed", type=int, default=0)
+    p.add_argument("--folds", default=None, help="comma-separated 1-based folds to run (default all)")
+    p.add_argument("--subject-pattern", default=None)
+    p.add_argument("--out", default="runs/cv")
+    _add_training_options(p)
+
+    p = sub.add_parser("evaluate", help="score a model on a labelled dataset")
+    p.add_argument("--model", default="fer2013", help="bundled name (fer2013, ckplus48, ferplus) or checkpoint")
+    p.add_argument("--data", default="fer2013:validation")
+    p.add_argument("--subject-pattern", default=None)
+    p.add_argument("--tta-flip", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from . import api
+    from .data import DatasetError
+    from .training import CheckpointError
+
+    try:
+        if args.command == "train":
+            res = api.train(args.data, val=args.val, out=args.out, val_fraction=args.val_fraction,
+                            subject_pattern=args.subject_pattern, **_training_settings(args))
+            print(json.dumps({"out_dir": res.out_dir, "best_epoch": res.best_epoch,
+                              "best_val_accuracy": res.best_val_accuracy,
+                              "final_val_accuracy": res.final.accuracy if res.final else None,
+                              "train_img_per_s": round(res.images_per_s, 1)}, indent=2))
+        elif args.command == "cv":
+            folds = [int(f) - 1 for f in args.folds.split(",")] if args.folds else None
+            res = api.cv(args.data, k=args.k, protocol=args.protocol, out=args.out, fold_seed=args.fold_seed,
+                         folds=folds, subject_pattern=args.subject_pattern, **_training_settings(args))
+            if res is None:
+                print(f"folds {args.folds} done; the summary is written when every fold has run")
+            else:
+                print(res.to_markdown())
+        elif args.command == "evaluate":
+            res = api.evaluate(args.model, args.data, tta_flip=args.tta_flip, subject_pattern=args.subject_pattern)
+            if args.json:
+                d = res.to_dict()
+                print(json.dumps(d, indent=2))
+            else:
+                print(f"{res.model} on {res.dataset}: accuracy {100 * res.accuracy:.2f}% on {res.n} images")
+                for c, r in res.per_class_recall.items():
+                    print(f"  {c:9s} recall {100 * r:.1f}%")
+                if res.left_out_classes:
+                    print(f"  left out (model lacks the class): {res.left_out_classes}")
+                if res.skipped_files:
+                    print(f"  skipped files: {len(res.skipped_files)}")
+    except (DatasetError, CheckpointError, FileNotFoundError, ValueError) as exc:
+        print(f"facsnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Decode image files into 8-bit grey arrays, with errors that name the file."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"}
+MAX_PIXELS = 50_000_000  # a bigger image is refused as a likely decompression bomb
+
+
+class ImageReadError(ValueError):
+    """An image that cannot be used; the message names the file and the problem."""
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def _to_grey(img: Image.Image) -> Image.Image:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = max(float(arr.max()), 1.0)
+        return Image.fromarray((arr * (255.0 / (65535.0 if hi > 255 else 255.0))).clip(0, 255).astype(np.uint8))
+    if img.mode in ("RGBA", "LA", "P", "PA"):
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img)
+    return img.convert("L")
+
+
+def read_grey(path: str | Path, size: int | None = None) -> np.ndarray:
+    """Read ``path`` as a (H, W) uint8 grey array, resized to ``size`` x ``size`` if given.
+
+    Raises :class:`ImageReadError` for missing, truncated, non-image or oversized files.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise ImageReadError(f"{path}: image of {img.width}x{img.height} pixels is too large")
+                img.load()
+                grey = _to_grey(img)
+    except ImageReadError:
+        raise
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(f"{path}: refused as a decompression bomb ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: cannot decode image ({exc})") from None
+    if size is not None and grey.size != (size, size):
+        grey = grey.resize((size, size), Image.BILINEAR)
+    return np.asarray(grey, dtype=np.uint8)

@@ -1,0 +1,68 @@
+"""Cross-validation folds: stratified per image, or stratified and grouped by subject.
+
+Grouped folds never put one subject in the training and the test part of a fold; both
+kinds are repeatable for a given seed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def stratified_folds(labels, k: int, seed: int = 0) -> list[np.ndarray]:
+    """Per-image stratified k-fold: returns k arrays of test indices."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    folds = [[] for _ in range(k)]
+    offset = 0
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        for j, i in enumerate(idx):
+            folds[(j + offset) % k].append(i)
+        offset += len(idx)  # spread the remainders of each class over different folds
+    return [np.sort(np.array(f, dtype=np.int64)) for f in folds]
+
+
+def subject_folds(labels, subjects, k: int, seed: int = 0) -> list[np.ndarray]:
+    """Stratified group k-fold: every subject's images fall in exactly one test fold.
+
+    Subjects are placed greedily, largest and most class-skewed first, each into the fold
+    whose class proportions it disturbs least (the strategy of scikit-learn's
+    StratifiedGroupKFold), with ties broken by a seeded shuffle.
+    """
+    labels, subjects = np.asarray(labels), np.asarray(subjects)
+    classes = np.unique(labels)
+    groups = np.unique(subjects)
+    if len(groups) < k:
+        raise ValueError(f"{len(groups)} subjects cannot fill {k} subject-independent folds")
+    rng = np.random.default_rng(seed)
+    counts = np.stack([(labels[subjects == g][:, None] == classes[None]).sum(0) for g in groups])
+    order = rng.permutation(len(groups))
+    order = order[np.argsort(-np.std(counts[order], axis=1), kind="stable")]
+    fold_counts = np.zeros((k, len(classes)))
+    totals = counts.sum(0)
+    assign = np.empty(len(groups), dtype=np.int64)
+    for g in order:
+        best, best_cost = 0, None
+        for f in rng.permutation(k):
+            trial = fold_counts.copy()
+            trial[f] += counts[g]
+            cost = np.mean(np.std(trial / np.maximum(totals, 1), axis=0)) + 1e-9 * trial[f].sum()
+            if best_cost is None or cost < best_cost - 1e-12:
+                best, best_cost = f, cost
+        assign[g] = best
+        fold_counts[best] += counts[g]
+    subject_fold = dict(zip(groups, assign))
+    fold_of = np.array([subject_fold[s] for s in subjects])
+    return [np.flatnonzero(fold_of == f) for f in range(k)]
+
+
+def make_folds(labels, subjects=None, k: int = 10, protocol: str = "subject", seed: int = 0):
+    """Test-index arrays for ``protocol`` ``subject`` (needs ``subjects``) or ``image``."""
+    if protocol == "subject":
+        if subjects is None:
+            raise ValueError("protocol 'subject' needs subject ids; this dataset has none (use protocol 'image')")
+        return subject_folds(labels, subjects, k, seed)
+    if protocol == "image":
+        return stratified_folds(labels, k, seed)
+    raise ValueError(f"unknown protocol {protocol!r}; choose 'subject' or 'image'")

@@ -1,0 +1,41 @@
+"""Weights that ship inside the package (fp16, loadable with ``weights_only=True``).
+
+See ``facsnet/weights/MODEL_CARD.md`` for the data, protocol and accuracy of each.
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+BUNDLED = {
+    "fer2013": "fer2013.pt",     # trained on FER2013 Training, selected on PublicTest
+    "ckplus48": "ckplus48.pt",   # trained on all of CK+48 (7 classes), started from fer2013
+    "ferplus": "ferplus.pt",     # trained on FER2013 Training with FER+ majority labels
+}
+
+
+def bundled_path(name: str) -> Path:
+    if name not in BUNDLED:
+        raise ValueError(f"no bundled model {name!r}; bundled: {', '.join(BUNDLED)}")
+    path = Path(str(resources.files("facsnet") / "weights" / BUNDLED[name]))
+    if not path.is_file():
+        raise FileNotFoundError(f"bundled weights {name!r} are missing from this install ({path})")
+    return path
+
+
+def resolve_weights(name_or_path: str | Path) -> Path:
+    """A bundled model name or a checkpoint path -> the checkpoint file."""
+    if str(name_or_path) in BUNDLED:
+        return bundled_path(str(name_or_path))
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{name_or_path}: neither a bundled model ({', '.join(BUNDLED)}) nor a checkpoint file")
+    return path
+
+
+def load_model(name_or_path: str | Path = "fer2013", device="cpu"):
+    """The model of a bundled name or checkpoint path, fp32, in eval mode."""
+    from .training.checkpoint import model_from_checkpoint
+
+    return model_from_checkpoint(resolve_weights(name_or_path), device=device)

@@ -1,0 +1,52 @@
+"""Self-describing checkpoints: weights beside model config, class names, training config,
+metrics and the hash of the data they were trained on. Loading never executes code
+(``torch.load(..., weights_only=True)``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..models import create_model
+from ..utils import atomic_torch_save
+
+FORMAT = "facsnet-checkpoint-1"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable facsnet checkpoint; the message names it."""
+
+
+def model_record(model, model_name: str) -> dict:
+    return {"model_name": model_name, "model_config": dict(model.config),
+            "class_names": list(model.class_names)}
+
+
+def save_checkpoint(path: str | Path, model, model_name: str, half: bool = False, **extra) -> None:
+    """Write ``model`` (unwrapped) and ``extra`` plain data atomically; ``half`` stores fp16 weights."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+             for k, v in model.state_dict().items()}
+    atomic_torch_save({"format": FORMAT, **model_record(model, model_name), "state_dict": state, **extra}, path)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling refused or the file is damaged
+        raise CheckpointError(f"{path}: not a loadable checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a facsnet checkpoint (missing format tag {FORMAT!r})")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict | str | Path, device="cpu"):
+    """Rebuild the model a checkpoint describes, weights in fp32, in eval mode."""
+    if not isinstance(ckpt, dict):
+        ckpt = read_checkpoint(ckpt)
+    model = create_model(ckpt["model_name"], class_names=ckpt["class_names"], **ckpt["model_config"])
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    model.load_state_dict(state)
+    return model.to(device).eval()

@@ -1,0 +1,128 @@
+"""k-fold cross-validation: subject-independent when subject ids exist, per image otherwise.
+
+Each fold trains from scratch (or from ``config.init``) for a fixed schedule and is scored on
+its held-out part with the final weights (no model selection on the test fold). A fold's
+result is written as soon as it is done, so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..data.faceset import FaceSet
+from ..data.splits import make_folds
+from ..utils import atomic_write_json, atomic_write_text
+from .loop import TrainConfig, train
+from .metrics import metrics_from_confusion
+
+log = logging.getLogger("facsnet.cv")
+
+
+@dataclass(frozen=True)
+class CVResult:
+    dataset: str
+    protocol: str
+    k: int
+    fold_accuracies: list[float]
+    accuracy_mean: float
+    accuracy_std: float
+    per_class_recall: dict[str, float]
+    confusion: list[list[int]]
+    class_names: list[str]
+    out_dir: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"# Cross-validation: {self.dataset}",
+            "",
+            f"Protocol: **{self.protocol}** ({_protocol_text(self.protocol)}), {self.k} folds.",
+            "",
+            f"Accuracy: **{100 * self.accuracy_mean:.2f}% +- {100 * self.accuracy_std:.2f}** (mean +- std over folds)",
+            "",
+            "| fold | accuracy |", "|---:|---:|",
+            *[f"| {i + 1} | {100 * a:.2f}% |" for i, a in enumerate(self.fold_accuracies)],
+            "",
+            "| class | recall |", "|---|---:|",
+            *[f"| {c} | {100 * r:.1f}% |" for c, r in self.per_class_recall.items()],
+            "",
+            "Confusion (rows true, columns predicted): " + ", ".join(self.class_names),
+            "",
+            "| | " + " | ".join(self.class_names) + " |",
+            "|---" * (len(self.class_names) + 1) + "|",
+            *[f"| {c} | " + " | ".join(str(v) for v in row) + " |" for c, row in zip(self.class_names, self.confusion)],
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _protocol_text(protocol: str) -> str:
+    return {"subject": "subject-independent: no subject in the training and test part of a fold",
+            "image": "per image: frames of one subject may fall in training and test"}[protocol]
+
+
+def cross_validate(data: FaceSet, config: TrainConfig | None = None, k: int = 10,
+                   protocol: str | None = None, seed: int = 0, out_dir: str | Path = "runs/cv",
+                   folds: list[int] | None = None) -> CVResult | None:
+    """Run (or resume) k-fold CV of ``config`` on ``data`` in ``out_dir``.
+
+    ``protocol`` defaults to ``subject`` when ``data`` has subject ids, else ``image``.
+    ``folds`` (0-based) runs only those folds (e.g. one per process); the summary is written
+    once every fold's result exists, and None is returned until then.
+    """
+    cfg = config or TrainConfig()
+    protocol = protocol or ("subject" if data.has_subjects else "image")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    test_sets = make_folds(data.labels, data.subjects, k, protocol, seed)
+    atomic_write_json(out / "config.json", {
+        "dataset": data.name, "source": data.source, "fingerprint": data.fingerprint(), "n": len(data),
+        "protocol": protocol, "protocol_text": _protocol_text(protocol), "k": k, "fold_seed": seed,
+        "train_config": asdict(cfg), "folds": [f.tolist() for f in test_sets],
+    })
+    for f in folds if folds is not None else range(k):
+        fold_dir = out / f"fold{f + 1:02d}"
+        if (fold_dir / "metrics.json").exists():
+            continue
+        test_idx = test_sets[f]
+        train_idx = np.setdiff1d(np.arange(len(data)), test_idx)
+        if protocol == "subject":
+            assert not set(data.subjects[train_idx]) & set(data.subjects[test_idx])
+        log.info("fold %d/%d: %d train, %d test", f + 1, k, len(train_idx), len(test_idx))
+        res = train(data.subset(train_idx), data.subset(test_idx),
+                    replace(cfg, seed=cfg.seed + f), out_dir=fold_dir)
+        metrics = res.final
+        atomic_write_json(fold_dir / "metrics.json", {**metrics.to_dict(), "fold": f + 1,
+                                                      "n_train": len(train_idx), "n_test": len(test_idx)})
+        for name in ("last.pt", "best.pt"):  # the fold's final.pt is the model that was scored
+            (fold_dir / name).unlink(missing_ok=True)
+    return summarize_cv(out, data.name, protocol, k, data.class_names)
+
+
+def summarize_cv(out_dir: str | Path, dataset: str, protocol: str, k: int, class_names) -> CVResult | None:
+    out = Path(out_dir)
+    files = [out / f"fold{f + 1:02d}" / "metrics.json" for f in range(k)]
+    if not all(p.exists() for p in files):
+        return None
+    fold_metrics = [json.loads(p.read_text()) for p in files]
+    accs = [m["accuracy"] for m in fold_metrics]
+    total = np.sum([np.array(m["confusion"]) for m in fold_metrics], axis=0)
+    pooled = metrics_from_confusion(total, class_names)
+    result = CVResult(
+        dataset=dataset, protocol=protocol, k=k, fold_accuracies=accs,
+        accuracy_mean=float(np.mean(accs)), accuracy_std=float(np.std(accs)),
+        per_class_recall=pooled.per_class_recall, confusion=pooled.confusion,
+        class_names=list(class_names), out_dir=str(out),
+    )
+    atomic_write_json(out / "cv.json", result.to_dict())
+    atomic_write_text(out / "cv.md", result.to_markdown())
+    from ..report import save_confusion_png
+
+    save_confusion_png(np.array(result.confusion), result.class_names, out / "confusion.png",
+                       title=f"{dataset}, {protocol} {k}-fold: {100 * result.accuracy_mean:.1f}%")
+    return result

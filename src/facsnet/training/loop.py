@@ -1,0 +1,311 @@
+"""The training loop: Adam with Keras-style time decay, batched augmentation, mixed precision,
+best-on-validation checkpoints, resume after interruption, and DistributedDataParallel when
+launched by ``torchrun``. One function, :func:`train`, for the CLI, cross-validation and tests.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..data.augment import Augment
+from ..data.faceset import FaceSet
+from ..models import create_model
+from ..utils import atomic_write_json, pick_device, seed_everything
+from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from .metrics import ClassificationMetrics, classification_metrics
+
+log = logging.getLogger("facsnet.train")
+
+
+@dataclass
+class TrainConfig:
+    """Every training setting, with the paper's values as defaults."""
+
+    model: str = "breuer2017"
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 1e-3
+    decay: float = 1e-5           # Keras time decay: lr / (1 + decay * step)
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    soft_targets: bool = False    # train on vote distributions where the dataset has them (FER+)
+    augment: dict = field(default_factory=lambda: Augment().to_dict())
+    norm: str = "per_image"
+    precision: str = "auto"       # auto | bf16 | fp32
+    channels_last: bool = True
+    seed: int = 0
+    device: str = "auto"
+    init: str | None = None       # checkpoint path or bundled name to start from (transfer)
+    tta_flip: bool = False        # score with the mean of the image and its mirror
+    progress: bool = True
+    max_minutes: float | None = None  # stop (resumably) at the first epoch end past this wall time
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out_dir: str
+    best_epoch: int
+    best_val_accuracy: float | None
+    final: ClassificationMetrics | None   # metrics of the final weights on the validation set
+    history: list[dict]
+    images_per_s: float
+
+
+# ----------------------------------------------------------------------------- helpers
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: bf16 on CUDA for ``auto``; fp32 (None) on the CPU for ``auto``."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    raise ValueError(f"unknown precision {precision!r}; choose auto, bf16 or fp32")
+
+
+def keras_time_decay(decay: float):
+    return lambda step: 1.0 / (1.0 + decay * step)
+
+
+def _dist_info() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def init_distributed(device: torch.device) -> bool:
+    """Join the process group that ``torchrun`` describes in the environment, if any."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        torch.distributed.init_process_group(backend=backend)
+    return True
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 512,
+                   tta_flip: bool = False, autocast_dtype=None) -> torch.Tensor:
+    """Logits (N, C) in fp32 for uint8 (N, 1, H, W) ``images`` on the model's device."""
+    model.eval()
+    device = next(model.parameters()).device
+    outs = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device, non_blocking=True).float().div_(255.0)
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+            logits = model(x).float()
+            if tta_flip:
+                logits = (logits.softmax(1) + model(x.flip(-1)).float().softmax(1)).div(2).log()
+        outs.append(logits.float().cpu())
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def evaluate_model(model, data: FaceSet, batch_size: int = 512, tta_flip: bool = False,
+                   autocast_dtype=None) -> ClassificationMetrics:
+    """Accuracy, recall and confusion of ``model`` on ``data`` (same class list assumed)."""
+    x, _ = data.tensors()
+    pred = predict_logits(model, x, batch_size, tta_flip, autocast_dtype).argmax(1).numpy()
+    return classification_metrics(data.labels, pred, data.class_names)
+
+
+def _build_model(cfg: TrainConfig, train_set: FaceSet) -> nn.Module:
+    kwargs = dict(in_chans=1, num_classes=len(train_set.class_names), img_size=train_set.image_size,
+                  norm=cfg.norm, class_names=train_set.class_names)
+    if not cfg.init:
+        return create_model(cfg.model, **kwargs)
+    from ..pretrained import resolve_weights
+
+    src = model_from_checkpoint(read_checkpoint(resolve_weights(cfg.init)))
+    model = create_model(cfg.model, **{**kwargs, "norm": src.config["norm"]})
+    state = {k: v for k, v in src.state_dict().items() if not k.startswith("head.")}
+    missing, _ = model.load_state_dict(state, strict=False)
+    if [m for m in missing if not m.startswith("head.")]:
+        raise ValueError(f"init weights {cfg.init} do not fit model {cfg.model}: missing {missing}")
+    if src.class_names == list(train_set.class_names):
+        model.head.load_state_dict(src.head.state_dict())
+    return model
+
+
+# ----------------------------------------------------------------------------- train
+def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfig | None = None,
+          out_dir: str | Path = "runs/train", resume: bool = True) -> TrainResult:
+    """Train ``config.model`` on ``train_set``; keep ``best.pt`` (best validation accuracy)
+    and ``last.pt`` (everything needed to resume) in ``out_dir``.
+
+    With ``resume`` and a ``last.pt`` already there, training continues from it.
+    """
+    cfg = config or TrainConfig()
+    out = Path(out_dir)
+    device = pick_device(cfg.device)
+    distributed = init_distributed(device)
+    rank, world = _dist_info()
+    if distributed and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    if val_set is not None and val_set.class_names != train_set.class_names:
+        raise ValueError(f"validation classes {val_set.class_names} differ from training classes {train_set.class_names}")
+    seed_everything(cfg.seed)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    model = _build_model(cfg, train_set).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, keras_time_decay(cfg.decay))
+    order_gen = torch.Generator().manual_seed(cfg.seed)            # same on every rank
+    aug_gen = torch.Generator().manual_seed(cfg.seed * 1000 + 17 + rank)
+    history: list[dict] = []
+    start_epoch, best_acc, best_epoch = 0, -1.0, -1
+
+    last_path = out / "last.pt"
+    if resume and last_path.exists():
+        ck = read_checkpoint(last_path)
+        model.load_state_dict(ck["state_dict"])
+        optimizer.load_state_dict(ck["optimizer"])
+        scheduler.load_state_dict(ck["scheduler"])
+        order_gen.set_state(ck["rng"]["order"])
+        aug_gen.set_state(ck["rng"]["augment"][rank] if rank < len(ck["rng"]["augment"]) else ck["rng"]["augment"][0])
+        torch.set_rng_state(ck["rng"]["torch"])
+        history = json.loads(ck["history_json"])
+        start_epoch, best_acc, best_epoch = ck["epoch"] + 1, ck["best_val_accuracy"], ck["best_epoch"]
+        if rank == 0:
+            log.info("resumed from %s at epoch %d", last_path, start_epoch)
+
+    net = model
+    if distributed:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    amp = resolve_precision(cfg.precision, device)
+    augment = Augment(**cfg.augment)
+    x_all, y_all = train_set.tensors(device)
+    soft = None
+    if cfg.soft_targets and train_set.soft is not None:
+        soft = torch.from_numpy(train_set.soft).to(device)
+    steps_per_epoch = len(train_set) // (cfg.batch_size * world)
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(train_set)} training images are fewer than one batch of {cfg.batch_size * world}")
+    run_meta = {
+        "train_config": asdict(cfg),
+        "data": {"train": _data_record(train_set), "val": _data_record(val_set) if val_set is not None else None},
+        "world_size": world,
+    }
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "config.json", run_meta)
+
+    images_seen, t_train, t_start = 0, 0.0, time.perf_counter()
+    for epoch in range(start_epoch, cfg.epochs):
+        if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
+            if rank == 0:
+                log.warning("stopping after epoch %d: time limit of %.1f min reached (resume with the same command)",
+                            epoch, cfg.max_minutes)
+            break
+        net.train()
+        perm = torch.randperm(len(train_set), generator=order_gen)
+        perm = perm[: steps_per_epoch * cfg.batch_size * world][rank::world].to(device)
+        t0 = time.perf_counter()
+        total_loss = torch.zeros((), device=device)
+        bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and rank == 0)
+        for step in range(steps_per_epoch):
+            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            xb = augment(x_all[idx].float().div_(255.0), aug_gen)
+            if cfg.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
+                logits = net(xb)
+            target = soft[idx] if soft is not None else y_all[idx]
+            loss = F.cross_entropy(logits.float(), target, label_smoothing=cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.detach()
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        train_loss = float(total_loss) / steps_per_epoch
+        if not math.isfinite(train_loss):
+            raise FloatingPointError(f"training loss became {train_loss} at epoch {epoch + 1}")
+        dt = time.perf_counter() - t0
+        t_train += dt
+        images_seen += steps_per_epoch * cfg.batch_size * world
+        row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "lr": scheduler.get_last_lr()[0],
+               "seconds": round(dt, 2), "img_per_s": round(steps_per_epoch * cfg.batch_size * world / dt, 1)}
+        if val_set is not None:
+            m = evaluate_model(model, val_set, tta_flip=cfg.tta_flip, autocast_dtype=amp)
+            row["val_accuracy"] = round(m.accuracy, 5)
+            if m.accuracy > best_acc:
+                best_acc, best_epoch = m.accuracy, epoch + 1
+                if rank == 0:
+                    save_checkpoint(out / "best.pt", model, cfg.model, epoch=epoch + 1,
+                                    metrics=m.to_dict(), **run_meta)
+        history.append(row)
+        if rank == 0:
+            log.info("epoch %d/%d %s", epoch + 1, cfg.epochs,
+                     " ".join(f"{k}={v}" for k, v in row.items() if k != "epoch"))
+            save_checkpoint(
+                last_path, model, cfg.model, epoch=epoch, best_val_accuracy=best_acc, best_epoch=best_epoch,
+                optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                rng={"order": order_gen.get_state(), "augment": _gather_states(aug_gen, world),
+                     "torch": torch.get_rng_state()},
+                history_json=json.dumps(history), **run_meta,
+            )
+        elif world > 1:
+            _gather_states(aug_gen, world)
+
+    final = evaluate_model(model, val_set, tta_flip=cfg.tta_flip, autocast_dtype=amp) if val_set is not None else None
+    if rank == 0:
+        save_checkpoint(out / "final.pt", model, cfg.model, epoch=cfg.epochs,
+                        metrics=final.to_dict() if final else None, **run_meta)
+        if val_set is None:  # no validation: the final weights are the ones to use
+            save_checkpoint(out / "best.pt", model, cfg.model, epoch=cfg.epochs, metrics=None, **run_meta)
+        atomic_write_json(out / "history.json", history)
+    return TrainResult(
+        out_dir=str(out), best_epoch=best_epoch, best_val_accuracy=best_acc if best_acc >= 0 else None,
+        final=final, history=history, images_per_s=images_seen / t_train if t_train else 0.0,
+    )
+
+
+def _gather_states(gen: torch.Generator, world: int) -> list[torch.Tensor]:
+    """Every rank's augmentation RNG state (collective: all ranks must call it)."""
+    state = gen.get_state()
+    if world == 1:
+        return [state]
+    states = [None] * world
+    torch.distributed.all_gather_object(states, state)
+    return states
+
+
+def _data_record(fs: FaceSet | None) -> dict | None:
+    if fs is None:
+        return None
+    return {"name": fs.name, "source": fs.source, "n": len(fs), "fingerprint": fs.fingerprint(),
+            "class_names": list(fs.class_names), "class_counts": fs.class_counts()}
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, leave=False, disable=None, unit="batch")

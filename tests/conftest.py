@@ -1,0 +1,48 @@
+"""Shared fixtures: small generated datasets (always available) and the real data (maybe)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REAL_DATA = Path(os.environ.get("FACSNET_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own dataset cache, so no test depends on another's leftovers."""
+    monkeypatch.setenv("FACSNET_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+def realdata(*parts: str):
+    """Skip unless ``../shared/data/<parts>`` exists."""
+    path = REAL_DATA.joinpath(*parts)
+    return pytest.mark.skipif(not path.exists(), reason=f"real data not present: {path} (../shared/data is absent)")
+
+
+def toy_face(label: int, rng: np.random.Generator, size: int = 48) -> np.ndarray:
+    """A grey 'face' whose class is written in where a bright bar sits, plus noise."""
+    img = rng.normal(110, 20, (size, size))
+    row = 6 + 5 * label
+    img[row:row + 4, 8:40] += 110
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def write_class_folder(root: Path, classes=("happy", "sad", "angry"), per_class: int = 12,
+                       subjects: int = 4, seed: int = 0) -> Path:
+    """root/<class>/S00k_001_0000000i.png with toy faces; subjects encoded CK+-style."""
+    rng = np.random.default_rng(seed)
+    for c_i, c in enumerate(classes):
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            s = i % subjects
+            Image.fromarray(toy_face(c_i, rng)).save(root / c / f"S{s + 1:03d}_{c_i + 1:03d}_{i:08d}.png")
+    return root
+
+
+@pytest.fixture
+def toy_folder(tmp_path) -> Path:
+    return write_class_folder(tmp_path / "toy")

@@ -1,0 +1,186 @@
+"""Readers, cache and bad input, on data generated here."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import toy_face, write_class_folder
+from facsnet.data import (
+    DatasetError, ImageReadError, ferplus_targets, load_dataset, read_ckplus_release,
+    read_class_folder, read_fer2013_csv, read_grey,
+)
+from facsnet.labels import UnknownLabelError
+
+
+def test_class_folder_maps_names_and_extracts_subjects(toy_folder):
+    fs = read_class_folder(toy_folder, subject_pattern=r"^(S\d+)_")
+    assert fs.class_names == ["anger", "happy", "sadness"]      # canonical order
+    assert len(fs) == 36 and fs.images.shape == (36, 48, 48) and fs.images.dtype == np.uint8
+    assert set(fs.subjects) == {"S001", "S002", "S003", "S004"}
+    happy = fs.labels[[p.startswith("happy/") for p in fs.paths]]
+    assert (happy == fs.class_names.index("happy")).all()
+
+
+def test_unknown_class_folder_is_an_error_naming_it(tmp_path):
+    write_class_folder(tmp_path / "d", classes=("happy", "bored"), per_class=2)
+    with pytest.raises(UnknownLabelError, match="bored"):
+        read_class_folder(tmp_path / "d")
+
+
+def test_subject_pattern_that_does_not_match_names_the_file(toy_folder):
+    with pytest.raises(DatasetError, match=r"does not match"):
+        read_class_folder(toy_folder, subject_pattern=r"^(P\d+)_")
+
+
+def test_bad_files_are_skipped_and_reported(toy_folder):
+    (toy_folder / "happy" / "truncated.png").write_bytes((toy_folder / "happy").glob("*.png").__next__().read_bytes()[:60])
+    (toy_folder / "happy" / "notes.txt").write_text("not an image")
+    (toy_folder / "sad" / "fake.jpg").write_text("also not an image")
+    (toy_folder / "fear").mkdir()
+    fs = read_class_folder(toy_folder)
+    reasons = {Path(p).name: r for p, r in fs.skipped}
+    assert set(reasons) == {"truncated.png", "notes.txt", "fake.jpg", "fear"}
+    assert "empty class folder" in reasons["fear"]
+    assert "fear" not in fs.class_names and len(fs) == 36  # the good images all survive
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "CMYK", "I;16", "RGB"])
+def test_image_modes_decode_to_grey(tmp_path, mode):
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8))
+    img = rgb.convert("I;16") if mode == "I;16" else rgb.convert(mode)
+    path = tmp_path / ("x.tif" if mode in ("CMYK", "I;16") else "x.png")
+    img.save(path)
+    arr = read_grey(path, size=48)
+    assert arr.shape == (48, 48) and arr.dtype == np.uint8 and arr.std() > 0
+
+
+def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
+    import facsnet.data.images as images
+
+    Image.new("L", (300, 300)).save(tmp_path / "big.png")
+    monkeypatch.setattr(images, "MAX_PIXELS", 10_000)
+    with pytest.raises(ImageReadError, match="big.png.*too large"):
+        read_grey(tmp_path / "big.png")
+
+
+def test_cache_is_used_and_invalidated(toy_folder, monkeypatch):
+    import facsnet.data.readers as readers
+
+    first = read_class_folder(toy_folder)
+    calls = []
+    real = readers.read_grey
+    monkeypatch.setattr(readers, "read_grey", lambda *a, **k: calls.append(1) or real(*a, **k))
+    second = read_class_folder(toy_folder)
+    assert calls == [] and second.fingerprint() == first.fingerprint()  # served from the cache
+    new = toy_folder / "happy" / "S009_001_00000099.png"
+    Image.fromarray(toy_face(1, np.random.default_rng(5))).save(new)
+    third = read_class_folder(toy_folder)
+    assert len(calls) == 37 and len(third) == 37               # a changed folder is decoded again
+
+
+def _write_fer_csv(path: Path, images, labels, usage="Training", extra_rows=()):
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["emotion", "pixels", "Usage"])
+        for img, lab in zip(images, labels):
+            w.writerow([lab, " ".join(map(str, img.ravel())), usage])
+        for row in extra_rows:
+            w.writerow(row)
+
+
+def test_fer2013_csv_agrees_with_the_folder_reader(tmp_path):
+    folder = write_class_folder(tmp_path / "train", classes=("angry", "happy", "neutral"), per_class=5)
+    fs = read_class_folder(folder)
+    codes = {"anger": 0, "happy": 3, "neutral": 6}
+    _write_fer_csv(tmp_path / "fer2013.csv", fs.images, [codes[fs.class_names[l]] for l in fs.labels])
+    from_csv = read_fer2013_csv(tmp_path / "fer2013.csv", "train")
+    assert from_csv.class_names == fs.class_names
+    np.testing.assert_array_equal(from_csv.images, fs.images)
+    np.testing.assert_array_equal(from_csv.labels, fs.labels)
+
+
+def test_fer2013_csv_bad_rows_are_skipped_with_line_numbers(tmp_path):
+    good = [toy_face(0, np.random.default_rng(i)) for i in range(3)]
+    bad = [["9", " ".join(["1"] * 2304), "Training"],        # not a code
+           ["3", " ".join(["1"] * 100), "Training"],          # wrong length
+           ["3", "1 2 x", "Training"],                        # not integers
+           ["3"]]                                             # too few fields
+    _write_fer_csv(tmp_path / "f.csv", good, [0, 0, 0], extra_rows=bad)
+    fs = read_fer2013_csv(tmp_path / "f.csv", "train")
+    assert len(fs) == 3
+    lines = sorted(p.rsplit(":", 1)[1] for p, _ in fs.skipped)
+    assert lines == ["5", "6", "7", "8"]
+    assert any("2304" in r for _, r in fs.skipped)
+
+
+def test_fer2013_csv_usage_filter(tmp_path):
+    imgs = [toy_face(0, np.random.default_rng(i)) for i in range(4)]
+    _write_fer_csv(tmp_path / "f.csv", imgs[:3], [0, 3, 3], usage="Training",
+                   extra_rows=[["6", " ".join(map(str, imgs[3].ravel())), "PublicTest"]])
+    assert len(read_fer2013_csv(tmp_path / "f.csv", "train")) == 3
+    val = read_fer2013_csv(tmp_path / "f.csv", "validation")
+    assert len(val) == 1 and val.class_names == ["neutral"]
+
+
+def test_ferplus_targets_follow_the_majority_rule():
+    # columns: neutral happiness surprise sadness anger disgust fear contempt unknown NF
+    votes = np.array([
+        [6, 1, 0, 3, 0, 0, 0, 0, 0, 0],   # neutral 6 of 9 (the single vote is dropped) -> neutral
+        [4, 4, 2, 0, 0, 0, 0, 0, 0, 0],   # no majority -> dropped
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 10],  # not a face -> dropped
+        [0, 8, 2, 0, 0, 0, 0, 0, 0, 0],   # happiness
+    ])
+    keep, lab = ferplus_targets(votes, "majority")
+    assert keep.tolist() == [True, False, False, True]
+    assert lab[0] == 0 and lab[3] == 1
+    keep, dist = ferplus_targets(votes, "distribution")
+    assert keep.tolist() == [True, True, False, True]
+    np.testing.assert_allclose(dist[0][:4], [6 / 9, 0, 0, 3 / 9])
+    np.testing.assert_allclose(dist.sum(1)[keep], 1.0, rtol=1e-6)
+
+
+def _write_ckplus_release(root: Path, rng) -> None:
+    """Two subjects, one sequence each, 4 frames, with landmarks and emotion files."""
+    for subj, seq, code in [("S005", "001", 3), ("S010", "002", 5)]:
+        for d in ("cohn-kanade-images", "Landmarks", "Emotion"):
+            (root / d / subj / seq).mkdir(parents=True)
+        for f in range(1, 5):
+            stem = f"{subj}_{seq}_{f:08d}"
+            img = rng.integers(0, 60, (120, 160)).astype(np.uint8)
+            img[40:44, 50:60] = 250   # left eye
+            img[40:44, 90:100] = 250  # right eye
+            Image.fromarray(img).save(root / "cohn-kanade-images" / subj / seq / f"{stem}.png")
+            pts = np.zeros((68, 2))
+            pts[:, 0], pts[:, 1] = 80, 80
+            pts[36:42] = [55, 42]
+            pts[42:48] = [95, 42]
+            np.savetxt(root / "Landmarks" / subj / seq / f"{stem}_landmarks.txt", pts, fmt="%.7e")
+        (root / "Emotion" / subj / seq / f"{subj}_{seq}_00000004_emotion.txt").write_text(f"   {code:.7e}\n")
+
+
+def test_ckplus_release_reader_aligns_by_the_eyes(tmp_path):
+    _write_ckplus_release(tmp_path, np.random.default_rng(0))
+    fs = read_ckplus_release(tmp_path, peak_frames=3, include_neutral=True)
+    assert len(fs) == 8 and fs.class_names == ["neutral", "disgust", "happy"]
+    assert sorted(fs.subjects.tolist()) == ["S005"] * 4 + ["S010"] * 4
+    assert fs.paths[0].endswith("S005_001_00000001.png") and fs.class_names[fs.labels[0]] == "neutral"
+    # The bright eye patches land on the eye line of the 48x48 crop (eye_height 0.36 -> row ~17).
+    rows = fs.images[1].astype(float).mean(1)
+    assert abs(int(np.argmax(rows)) - 17) <= 1
+    assert load_dataset(tmp_path).name == "ckplus"  # detected by layout
+
+
+def test_ckplus_release_missing_folder_is_named(tmp_path):
+    (tmp_path / "cohn-kanade-images").mkdir()
+    with pytest.raises(DatasetError, match="Emotion"):
+        read_ckplus_release(tmp_path)
+
+
+def test_load_dataset_rejects_unknown_names():
+    with pytest.raises(DatasetError, match="neither a dataset name"):
+        load_dataset("no-such-set")
