@@ -2,6 +2,9 @@
 # What ran on the lent GPU machine: scripts/full_run.sh over a copy of the data carried in
 # .devdata/, then the checkpoints made small (fp16) and the run folders packed into $OUT.
 set -uo pipefail
+if [ -z "${FACSNET_DATA:-}" ] && [ -f .devpack/data.tar.gz ]; then  # the data travels packed
+  mkdir -p /tmp/data && tar xzf .devpack/data.tar.gz -C /tmp/data && FACSNET_DATA=/tmp/data
+fi
 export FACSNET_DATA=${FACSNET_DATA:-$PWD/.devdata} FACSNET_CACHE=/tmp/fcache PYTHONPATH=$PWD/src
 RUNS=${RUNS:-/tmp/runs}; OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" "$RUNS"
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>&1 | tee "$RUNS/device.txt"
