@@ -1,0 +1,58 @@
+"""Contracts over every registered model, and facts about the paper's CNN."""
+import pytest
+import torch
+import torch.nn as nn
+
+from facsnet.models import create_model, list_models
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_meets_the_contract(name):
+    torch.manual_seed(0)
+    m = create_model(name, in_chans=1, num_classes=8, img_size=48)
+    x = torch.rand(3, 1, 48, 48)
+    out = m(x)
+    assert out.shape == (3, 8) and torch.isfinite(out).all()
+    out.sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
+    m.eval()
+    feats = m.forward_features(x)
+    torch.testing.assert_close(m.forward_head(feats), m(x))
+    assert m.forward_head(feats, pre_logits=True).shape == (3, 512)
+
+
+def test_paper_architecture():
+    m = create_model("breuer2017", in_chans=1, num_classes=8, img_size=48)
+    convs = list(m.conv_layers().values())
+    assert [c.out_channels for c in convs] == [64, 128, 256]
+    assert all(c.kernel_size == (5, 5) and c.padding == (2, 2) for c in convs)
+    assert sum(isinstance(mod, nn.ReLU) for mod in m.modules()) == 4       # 3 conv + 1 dense, all modules
+    assert sum(isinstance(mod, nn.MaxPool2d) for mod in m.modules()) == 3
+    assert m.fc1.in_features == 256 * 6 * 6 and m.fc1.out_features == 512
+    drops = sorted(mod.p for mod in m.modules() if isinstance(mod, nn.Dropout))
+    assert drops == [0.25, 0.5]
+    n_params = sum(p.numel() for p in m.parameters())
+    expected = (25 * 64 + 64) + (25 * 64 * 128 + 128) + (25 * 128 * 256 + 256) + (9216 * 512 + 512) + (512 * 8 + 8)
+    assert n_params == expected
+
+
+def test_per_image_normalisation_ignores_brightness_and_contrast():
+    torch.manual_seed(0)
+    m = create_model("breuer2017", num_classes=7).eval()
+    x = torch.rand(2, 1, 48, 48) * 0.5
+    torch.testing.assert_close(m(x), m(0.3 + 1.5 * x), rtol=1e-3, atol=1e-3)
+
+
+def test_reset_classifier_keeps_features():
+    m = create_model("breuer2017", num_classes=7)
+    conv_before = m.features[0][0].weight.clone()
+    m.reset_classifier(3, ["a", "b", "c"])
+    assert m(torch.rand(1, 1, 48, 48)).shape == (1, 3) and m.class_names == ["a", "b", "c"]
+    assert torch.equal(m.features[0][0].weight, conv_before)
+
+
+def test_unknown_model_and_bad_size_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown model 'vgg'.*breuer2017"):
+        create_model("vgg")
+    with pytest.raises(ValueError, match="multiple of 8"):
+        create_model("breuer2017", img_size=50)

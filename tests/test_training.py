@@ -1,0 +1,104 @@
+"""The training loop on generated data: it learns, it resumes exactly, checkpoints round-trip."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import write_class_folder
+from facsnet.data import read_class_folder
+from facsnet.training import TrainConfig, read_checkpoint, model_from_checkpoint, train
+from facsnet.training.checkpoint import CheckpointError
+from facsnet.training.loop import keras_time_decay, predict_logits
+
+FAST = dict(batch_size=8, progress=False, device="cpu", precision="fp32")
+
+
+@pytest.fixture
+def toy_sets(tmp_path):
+    train_set = read_class_folder(write_class_folder(tmp_path / "tr", per_class=16, seed=0))
+    val_set = read_class_folder(write_class_folder(tmp_path / "va", per_class=6, seed=1))
+    return train_set, val_set
+
+
+def _weights(path):
+    return read_checkpoint(path)["state_dict"]
+
+
+def test_a_short_run_lowers_the_loss_and_learns(toy_sets, tmp_path):
+    tr, va = toy_sets
+    res = train(tr, va, TrainConfig(epochs=8, lr=1e-3, **FAST), out_dir=tmp_path / "run")
+    losses = [h["train_loss"] for h in res.history]
+    assert losses[-1] < 0.7 * losses[0]
+    assert res.best_val_accuracy > 0.6          # chance is 1/3
+    for name in ("best.pt", "last.pt", "final.pt", "config.json", "history.json"):
+        assert (tmp_path / "run" / name).exists()
+
+
+def test_resume_continues_exactly_where_it_stopped(toy_sets, tmp_path):
+    tr, va = toy_sets
+    cfg = TrainConfig(epochs=3, **FAST)
+    train(tr, va, cfg, out_dir=tmp_path / "straight")
+    train(tr, va, TrainConfig(epochs=2, **FAST), out_dir=tmp_path / "resumed")   # "interrupted" after 2
+    res = train(tr, va, cfg, out_dir=tmp_path / "resumed")                       # same command again
+    assert [h["epoch"] for h in res.history] == [1, 2, 3]
+    a, b = _weights(tmp_path / "straight" / "final.pt"), _weights(tmp_path / "resumed" / "final.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_seeded_runs_repeat_and_seeds_differ(toy_sets, tmp_path):
+    tr, _ = toy_sets
+    for d, seed in (("a", 1), ("b", 1), ("c", 2)):
+        train(tr, None, TrainConfig(epochs=1, seed=seed, **FAST), out_dir=tmp_path / d)
+    a, b, c = (_weights(tmp_path / d / "final.pt") for d in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_checkpoint_describes_itself_and_round_trips(toy_sets, tmp_path):
+    tr, va = toy_sets
+    train(tr, va, TrainConfig(epochs=1, **FAST), out_dir=tmp_path / "run")
+    ck = read_checkpoint(tmp_path / "run" / "best.pt")
+    assert ck["class_names"] == ["anger", "happy", "sadness"]
+    assert ck["train_config"]["lr"] == 1e-3 and ck["data"]["train"]["fingerprint"] == tr.fingerprint()
+    assert 0 <= ck["metrics"]["accuracy"] <= 1
+    model = model_from_checkpoint(ck)
+    x, _ = va.tensors()
+    acc = (predict_logits(model, x).argmax(1).numpy() == va.labels).mean()
+    assert acc == pytest.approx(ck["metrics"]["accuracy"])
+
+
+def test_loading_never_executes_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('code ran')",))
+
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"format": "facsnet-checkpoint-1", "x": Evil()}))
+    with pytest.raises(CheckpointError, match="evil.pt"):
+        read_checkpoint(path)
+
+
+def test_keras_time_decay_matches_the_formula():
+    f = keras_time_decay(1e-5)
+    assert f(0) == 1.0 and f(100_000) == pytest.approx(0.5)
+
+
+def test_time_limit_stops_resumably(toy_sets, tmp_path):
+    tr, _ = toy_sets
+    res = train(tr, None, TrainConfig(epochs=50, max_minutes=0.0, **FAST), out_dir=tmp_path / "run")
+    assert len(res.history) <= 1
+
+
+def test_init_from_a_checkpoint_transfers_the_features(toy_sets, tmp_path):
+    tr, va = toy_sets
+    train(tr, va, TrainConfig(epochs=1, **FAST), out_dir=tmp_path / "src")
+    two = tr.subset(np.flatnonzero(tr.labels < 2))
+    two.class_names = two.class_names[:2]
+    res = train(two, None, TrainConfig(epochs=1, lr=0.0, init=str(tmp_path / "src" / "best.pt"), **FAST),
+                out_dir=tmp_path / "dst")
+    src, dst = _weights(tmp_path / "src" / "best.pt"), _weights(tmp_path / "dst" / "final.pt")
+    assert torch.equal(src["features.0.0.weight"], dst["features.0.0.weight"])   # lr 0: unchanged copy
+    assert dst["head.weight"].shape == (2, 512)
