@@ -13,17 +13,32 @@ DEFAULTS = TrainConfig()
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that suggests the closest option for an unknown one."""
+    """argparse that refuses abbreviated options and suggests the closest one for an unknown one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         if "unrecognized arguments" in message:
             words = message.split(":", 1)[1].split()
-            known = [s for a in self._actions for s in a.option_strings]
+            known = _all_options(self)
             for w in words:
                 close = difflib.get_close_matches(w.split("=")[0], known, n=1)
                 if close:
                     message += f" (did you mean {close[0]}?)"
         super().error(message)
+
+
+def _all_options(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option string of ``parser`` and its subcommands."""
+    out = []
+    for action in parser._actions:
+        out += action.option_strings
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out += _all_options(sub)
+    return out
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ BUNDLED = {
     "fer2013": "fer2013.pt",     # trained on FER2013 Training, selected on PublicTest
     "ckplus48": "ckplus48.pt",   # trained on all of CK+48 (7 classes), started from fer2013
     "ferplus": "ferplus.pt",     # trained on FER2013 Training with FER+ majority labels
+    "fer2013_bn": "fer2013_bn.pt",  # the same CNN with BatchNorm (a variant, not the paper's)
 }
 
 

@@ -19,6 +19,10 @@ def data_root(required: bool = True) -> Path | None:
         root = Path(os.environ["FACSNET_DATA"])
         if root.is_dir():
             return root
+        if required:
+            raise DatasetError(f"FACSNET_DATA={root} is not a folder; point it at the datasets "
+                               "(FER2013/, FERPlus/, CK+48/) or unset it to use ../shared/data")
+        return None
     here = Path(__file__).resolve()
     for base in [Path.cwd(), *Path.cwd().parents, *here.parents]:
         cand = base / "shared" / "data"

@@ -67,6 +67,7 @@ class TrainResult:
     final: ClassificationMetrics | None   # metrics of the final weights on the validation set
     history: list[dict]
     images_per_s: float
+    model: nn.Module | None = field(default=None, repr=False, compare=False)  # the final weights
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -281,6 +282,7 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     return TrainResult(
         out_dir=str(out), best_epoch=best_epoch, best_val_accuracy=best_acc if best_acc >= 0 else None,
         final=final, history=history, images_per_s=images_seen / t_train if t_train else 0.0,
+        model=model,
     )
 
 

@@ -1,0 +1,60 @@
+"""The real console command at toy size."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import write_class_folder
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "facsnet", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_train_then_evaluate_end_to_end(tmp_path):
+    data = write_class_folder(tmp_path / "d", per_class=10)
+    out = tmp_path / "run"
+    r = run("-q", "train", "--data", str(data), "--epochs", "1", "--batch-size", "8", "--no-progress",
+            "--precision", "fp32", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["best_epoch"] == 1 and (out / "best.pt").exists()
+    other = write_class_folder(tmp_path / "e", classes=("happy", "sad", "surprise"), per_class=3, seed=4)
+    r = run("-q", "evaluate", "--model", str(out / "best.pt"), "--data", str(other), "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["n"] == 6                                   # surprise is left out: the model lacks it
+    assert res["left_out_classes"] == {"surprise": 3}
+    assert set(res["per_class_recall"]) == {"happy", "sadness"}
+    assert 0.0 <= res["accuracy"] <= 1.0
+
+
+def test_cv_end_to_end(tmp_path):
+    data = write_class_folder(tmp_path / "d", per_class=6, subjects=4)
+    r = run("-q", "cv", "--data", str(data), "--subject-pattern", r"^(S\d+)_", "--k", "2", "--epochs", "1",
+            "--batch-size", "8", "--precision", "fp32", "--no-progress", "--out", str(tmp_path / "cv"))
+    assert r.returncode == 0, r.stderr
+    assert "subject" in r.stdout and (tmp_path / "cv" / "cv.json").exists()
+
+
+def test_unknown_option_is_an_error_with_a_suggestion():
+    r = run("train", "--epoch", "3")
+    assert r.returncode == 2 and "--epochs" in r.stderr
+
+
+def test_missing_data_is_a_clear_error(tmp_path):
+    r = run("evaluate", "--data", str(tmp_path / "nothing"))
+    assert r.returncode == 2 and "nothing" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_data_root_is_named(tmp_path):
+    r = run("train", "--data", "ckplus48", env={"FACSNET_DATA": str(tmp_path / "none")})
+    assert r.returncode == 2 and "FACSNET_DATA" in r.stderr and "none" in r.stderr
+
+
+def test_python_m_and_console_script_agree():
+    r = run("--help")
+    assert r.returncode == 0 and "train" in r.stdout and "evaluate" in r.stdout

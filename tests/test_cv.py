@@ -1,0 +1,47 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import write_class_folder
+from facsnet.data import read_class_folder
+from facsnet.training import TrainConfig, cross_validate
+
+FAST = TrainConfig(epochs=1, batch_size=8, progress=False, device="cpu", precision="fp32")
+
+
+@pytest.fixture
+def toy_subjects(tmp_path):
+    return read_class_folder(write_class_folder(tmp_path / "d", per_class=8, subjects=4), subject_pattern=r"^(S\d+)_")
+
+
+def test_subject_cv_writes_results_and_keeps_subjects_apart(toy_subjects, tmp_path):
+    out = tmp_path / "cv"
+    res = cross_validate(toy_subjects, FAST, k=2, out_dir=out)
+    assert res.protocol == "subject" and len(res.fold_accuracies) == 2
+    assert res.accuracy_mean == pytest.approx(np.mean(res.fold_accuracies))
+    assert np.sum(res.confusion) == len(toy_subjects)                    # every image scored once
+    for name in ("cv.json", "cv.md", "confusion.png", "config.json"):
+        assert (out / name).exists()
+    cfg = json.loads((out / "config.json").read_text())
+    a, b = (set(toy_subjects.subjects[f]) for f in cfg["folds"])
+    assert not a & b
+    assert "subject-independent" in (out / "cv.md").read_text()
+
+
+def test_cv_resumes_finished_folds(toy_subjects, tmp_path, monkeypatch):
+    out = tmp_path / "cv"
+    assert cross_validate(toy_subjects, FAST, k=2, out_dir=out, folds=[0]) is None  # summary waits for fold 2
+    import facsnet.training.cv as cv
+
+    calls = []
+    real = cv.train
+    monkeypatch.setattr(cv, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
+    res = cross_validate(toy_subjects, FAST, k=2, out_dir=out)
+    assert len(calls) == 1 and res is not None                           # fold 1 was not trained again
+
+
+def test_image_protocol_is_labelled(toy_subjects, tmp_path):
+    res = cross_validate(toy_subjects, FAST, k=2, protocol="image", out_dir=tmp_path / "cv")
+    assert res.protocol == "image"
+    assert "per image" in (tmp_path / "cv" / "cv.md").read_text()

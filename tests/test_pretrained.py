@@ -1,0 +1,24 @@
+"""The bundled weights: small, safe to load, self-describing."""
+import pytest
+import torch
+
+from facsnet.labels import EMOTIONS
+from facsnet.pretrained import BUNDLED, bundled_path, load_model
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_bundled_weights_load_safely_and_describe_themselves(name):
+    path = bundled_path(name)
+    assert path.stat().st_size < 16 * 2**20
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in ck["state_dict"].values() if v.is_floating_point())
+    assert set(ck["class_names"]) <= set(EMOTIONS) and len(ck["class_names"]) in (7, 8)
+    assert ck["data"]["train"]["n"] > 900 and ck["train_config"]["seed"] == 0
+    model = load_model(name)
+    out = model(torch.rand(2, 1, 48, 48))
+    assert out.shape == (2, len(ck["class_names"])) and torch.isfinite(out).all()
+
+
+def test_unknown_bundled_name_lists_the_choices():
+    with pytest.raises(ValueError, match="fer2013"):
+        bundled_path("affectnet")
