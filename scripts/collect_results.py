@@ -1,0 +1,141 @@
+"""Build results/summary.json from the run folders and evaluation files under results/, then
+render the README's results table from it. Every figure is read from a file a command wrote;
+nothing here is typed in by hand.
+
+    python scripts/collect_results.py          # writes results/summary.json and updates README.md
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RES = ROOT / "results"
+GPU = RES / "runs" / "gpu-2026-11-25"
+sys.path.insert(0, str(ROOT / "src"))
+from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
+
+DEVICE = "one NVIDIA H200 (lent GPU machine), torch 2.11 bf16 autocast"
+DATA_CK = "../shared/data/CK+48 (981 faces, 118 subjects, 7 classes)"
+FULL = "FACSNET_DATA=../shared/data bash scripts/full_run.sh"
+
+
+def load(p: Path):
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def cv_entry(folder: Path, command: str, note: str = "") -> dict | None:
+    """Mean +- std over folds; a run whose folds did not all finish is marked as partial."""
+    cfg = load(folder / "config.json")
+    if cfg is None:
+        return None
+    accs = [load(p)["accuracy"] for p in sorted(folder.glob("fold*/metrics.json"))]
+    import numpy as np
+
+    entry = {
+        "accuracy_mean": round(float(np.mean(accs)), 4), "accuracy_std": round(float(np.std(accs)), 4),
+        "fold_accuracies": [round(a, 4) for a in accs], "folds_done": len(accs), "k": cfg["k"],
+        "protocol": cfg["protocol"], "epochs": cfg["train_config"]["epochs"], "lr": cfg["train_config"]["lr"],
+        "init": cfg["train_config"]["init"], "fold_seed": cfg["fold_seed"], "seed": cfg["train_config"]["seed"],
+        "data": DATA_CK, "device": DEVICE, "command": command, "run": str(folder.relative_to(ROOT)),
+    }
+    if len(accs) < cfg["k"]:
+        entry["partial"] = f"only {len(accs)} of {cfg['k']} folds finished before the GPU time ran out"
+    if note:
+        entry["note"] = note
+    return entry
+
+
+def fer_entry(name: str, eval_name: str, command: str, data: str) -> dict | None:
+    plain, tta = load(RES / "eval" / f"{eval_name}_publictest.json"), load(RES / "eval" / f"{eval_name}_publictest_tta.json")
+    hist = load(GPU / name / "history.json")
+    if plain is None:
+        return None
+    return {
+        "accuracy": round(plain["accuracy"], 4), "accuracy_tta_flip": round(tta["accuracy"], 4) if tta else None,
+        "n": plain["n"], "mean_recall": round(sum(plain["per_class_recall"].values()) / len(plain["per_class_recall"]), 4),
+        "epochs_trained": len(hist) if hist else None,
+        "best_epoch": max(hist, key=lambda r: r.get("val_accuracy", 0))["epoch"] if hist else None,
+        "data": data, "device": DEVICE + " (training); scored on the CPU from the bundled fp16 weights",
+        "command": command, "score_command": f"facsnet evaluate --model {eval_name} --data "
+                                              f"{'ferplus' if 'ferplus' in name else 'fer2013'}:validation --json [--tta-flip]",
+    }
+
+
+def bench_entries() -> dict:
+    b = load(RES / "bench_train.json")
+    if b is None:
+        return {}
+    rows = {(r["config"], r["batch"]): r["img_per_s"] for r in b["rows"]}
+    fastest = max(b["rows"], key=lambda r: r["img_per_s"])
+    return {
+        "train_img_per_s": fastest["img_per_s"], "train_img_per_s_config": f"{fastest['config']}, batch {fastest['batch']}",
+        "train_img_per_s_fp32_eager": rows.get(("fp32_eager", 64)),
+        "train_img_per_s_bf16_channels_last": rows.get(("bf16_channels_last", 64)),
+        "fer2013_epoch_s": fastest["fer2013_epoch_s"],
+        "device": f"this project's 2-core CPU machine, torch {b['torch']}, {b['threads']} threads",
+        "command": "python benchmarks/train_throughput.py --out results/bench_train.json",
+    }
+
+
+def build() -> dict:
+    ck = {
+        "cv10_subject": cv_entry(GPU / "ck_subject_fer", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
+                                 note="starts from the FER2013 weights of epoch 87 (FER2013 has no CK+ subject); fold 10 ran on the CPU from the fp16 copy of those weights"),
+        "cv10_subject_scratch": cv_entry(GPU / "ck_subject_scratch", f"facsnet cv --data ckplus48 --protocol subject --epochs 150  # in {FULL}"),
+        "cv10_subject_ferinit_lr1e-3": cv_entry(GPU / "ck_subject_fer_lr1e-3", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 1e-3  # in {FULL}"),
+        "cv10_image": cv_entry(GPU / "ck_image_scratch", f"facsnet cv --data ckplus48 --protocol image --epochs 150  # in {FULL}",
+                               note="per-image folds (frames of one sequence on both sides); fold 6 never left its starting plateau (loss 1.83 for 150 epochs), the other nine scored 98-100%"),
+        "cv10_image_ferinit": cv_entry(GPU / "ck_image_fer", f"facsnet cv --data ckplus48 --protocol image --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}"),
+    }
+    fer_cmd = "facsnet train --data fer2013 --epochs 200 --max-minutes 5, then the same command with --max-minutes 2.7 (resumed)"
+    summary = {
+        "ckplus": {k: v for k, v in ck.items() if v},
+        "fer2013": {"publictest": fer_entry("fer2013", "fer2013", fer_cmd, "FER2013 train/ (28,709) -> validation/ = PublicTest (3,589), 7 classes")},
+        "fer2013_bn": {"publictest": fer_entry("fer2013_bn", "fer2013_bn", fer_cmd.replace("fer2013 ", "fer2013 --model breuer2017_bn "),
+                                               "as fer2013; model breuer2017_bn = the paper's CNN + BatchNorm (not the paper's)")},
+        "ferplus": {"publictest": fer_entry("ferplus", "ferplus", fer_cmd.replace("--data fer2013", "--data ferplus"),
+                                            "FER2013 images with FER+ majority labels (8 classes): train 25,059 -> PublicTest 3,199")},
+        "bench": bench_entries(),
+    }
+    return summary
+
+
+def fmt_pct(x):
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def readme_table(s: dict) -> str:
+    rows = ["| key | figure | protocol / note |", "|---|---:|---|"]
+    for k, e in s["ckplus"].items():
+        extra = f" ({e['folds_done']} of {e['k']} folds)" if e.get("partial") else ""
+        rows.append(f"| `ckplus.{k}.accuracy_mean` | {fmt_pct(e['accuracy_mean'])} +- {100 * e['accuracy_std']:.2f}{extra} | "
+                    f"{e['protocol']}, {e['epochs']} epochs, {'from FER2013 weights' if e['init'] else 'from scratch'} |")
+    for k in ("fer2013", "fer2013_bn", "ferplus"):
+        e = s[k]["publictest"]
+        if e:
+            rows.append(f"| `{k}.publictest.accuracy` | {fmt_pct(e['accuracy'])} (mirror TTA {fmt_pct(e['accuracy_tta_flip'])}) | "
+                        f"{e['epochs_trained']} epochs; {e['data']} |")
+    b = s.get("bench") or {}
+    if b:
+        rows.append(f"| `bench.train_img_per_s` | {b['train_img_per_s']:.0f} img/s | {b['train_img_per_s_config']}, {b['device']} |")
+        rows.append(f"| `bench.train_img_per_s_fp32_eager` | {b['train_img_per_s_fp32_eager']:.0f} img/s | batch 64, same machine |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    s = build()
+    atomic_write_json(RES / "summary.json", s)
+    readme = ROOT / "README.md"
+    if readme.exists():
+        text = readme.read_text()
+        new = re.sub(r"(<!-- results:begin -->\n).*?(\n<!-- results:end -->)",
+                     lambda m: m.group(1) + readme_table(s) + m.group(2), text, flags=re.S)
+        atomic_write_text(readme, new)
+    print(json.dumps(s, indent=1)[:3000])
+
+
+if __name__ == "__main__":
+    main()
