@@ -102,3 +102,15 @@ def test_init_from_a_checkpoint_transfers_the_features(toy_sets, tmp_path):
     src, dst = _weights(tmp_path / "src" / "best.pt"), _weights(tmp_path / "dst" / "final.pt")
     assert torch.equal(src["features.0.0.weight"], dst["features.0.0.weight"])   # lr 0: unchanged copy
     assert dst["head.weight"].shape == (2, 512)
+
+
+def test_soft_targets_train_on_vote_distributions(toy_sets, tmp_path):
+    tr, va = toy_sets
+    n, c = len(tr), len(tr.class_names)
+    tr.soft = np.full((n, c), 0.1 / (c - 1), dtype=np.float32)
+    tr.soft[np.arange(n), tr.labels] = 0.9                      # 90% of the votes on the label
+    res = train(tr, va, TrainConfig(epochs=3, soft_targets=True, **FAST), out_dir=tmp_path / "run")
+    # With soft targets the loss cannot fall below the targets' entropy (~0.43 nats here).
+    entropy = float(-(tr.soft * np.log(tr.soft)).sum(1).mean())
+    assert all(h["train_loss"] > entropy - 1e-3 for h in res.history)
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
