@@ -84,6 +84,8 @@ def test_loading_never_executes_code(tmp_path):
 def test_keras_time_decay_matches_the_formula():
     f = keras_time_decay(1e-5)
     assert f(0) == 1.0 and f(100_000) == pytest.approx(0.5)
+    w = keras_time_decay(0.0, warmup_steps=10)
+    assert [w(s) for s in (0, 4, 9, 50)] == pytest.approx([0.1, 0.5, 1.0, 1.0])
 
 
 def test_time_limit_stops_resumably(toy_sets, tmp_path):

@@ -48,6 +48,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     g.add_argument("--lr", type=float, default=DEFAULTS.lr, help="Adam learning rate")
     g.add_argument("--decay", type=float, default=DEFAULTS.decay, help="Keras time decay per step")
+    g.add_argument("--warmup-steps", type=int, default=DEFAULTS.warmup_steps, help="linear lr warm-up steps")
     g.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay)
     g.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
     g.add_argument("--soft-targets", action="store_true", help="train on vote distributions (ferplus-dist)")
@@ -63,7 +64,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def _training_settings(args) -> dict:
-    keys = ["model", "epochs", "batch_size", "lr", "decay", "weight_decay", "label_smoothing",
+    keys = ["model", "epochs", "batch_size", "lr", "decay", "warmup_steps", "weight_decay", "label_smoothing",
             "soft_targets", "norm", "precision", "channels_last", "seed", "device", "init",
             "tta_flip", "progress", "max_minutes"]
     return {k: getattr(args, k) for k in keys}

@@ -36,13 +36,13 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool = Fa
     model_classes = list(model.class_names)
     names = np.array(data.class_names)[data.labels]
     known = np.isin(names, model_classes)
-    left_out = {c: int(k) for c, k in zip(*np.unique(names[~known], return_counts=True))}
+    left_out = {str(c): int(k) for c, k in zip(*np.unique(names[~known], return_counts=True))}
     sub = data.subset(np.flatnonzero(known))
     y_true = np.array([model_classes.index(c) for c in np.array(data.class_names)[sub.labels]], dtype=np.int64)
     x, _ = sub.tensors()
     pred = predict_logits(model, x, batch_size, tta_flip).argmax(1).numpy() if len(sub) else np.array([], dtype=np.int64)
     m = classification_metrics(y_true, pred, model_classes)
-    recall = {c: r for c, r in m.per_class_recall.items() if c in set(names[known])}
+    recall = {str(c): r for c, r in m.per_class_recall.items() if c in set(names[known])}
     return EvalResult(
         model=model_label, dataset=data.name, n=m.n, accuracy=m.accuracy, per_class_recall=recall,
         confusion=m.confusion, class_names=model_classes, left_out_classes=left_out,

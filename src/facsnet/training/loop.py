@@ -36,6 +36,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     decay: float = 1e-5           # Keras time decay: lr / (1 + decay * step)
+    warmup_steps: int = 0         # linear warm-up of the learning rate over this many steps (0: none)
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     soft_targets: bool = False    # train on vote distributions where the dataset has them (FER+)
@@ -82,8 +83,13 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     raise ValueError(f"unknown precision {precision!r}; choose auto, bf16 or fp32")
 
 
-def keras_time_decay(decay: float):
-    return lambda step: 1.0 / (1.0 + decay * step)
+def keras_time_decay(decay: float, warmup_steps: int = 0):
+    """The lr factor at optimizer step ``step``: Keras' 1 / (1 + decay * step), after an optional
+    linear warm-up from 1/warmup_steps to 1."""
+    def factor(step: int) -> float:
+        warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+        return warm / (1.0 + decay * step)
+    return factor
 
 
 def _dist_info() -> tuple[int, int]:
@@ -170,7 +176,7 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, keras_time_decay(cfg.decay))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, keras_time_decay(cfg.decay, cfg.warmup_steps))
     order_gen = torch.Generator().manual_seed(cfg.seed)            # same on every rank
     aug_gen = torch.Generator().manual_seed(cfg.seed * 1000 + 17 + rank)
     history: list[dict] = []
