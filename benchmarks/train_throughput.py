@@ -9,7 +9,6 @@ and bf16 autocast + channels-last; and the implied wall time of one FER2013 epoc
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 

@@ -99,7 +99,7 @@ def test_init_from_a_checkpoint_transfers_the_features(toy_sets, tmp_path):
     train(tr, va, TrainConfig(epochs=1, **FAST), out_dir=tmp_path / "src")
     two = tr.subset(np.flatnonzero(tr.labels < 2))
     two.class_names = two.class_names[:2]
-    res = train(two, None, TrainConfig(epochs=1, lr=0.0, init=str(tmp_path / "src" / "best.pt"), **FAST),
+    train(two, None, TrainConfig(epochs=1, lr=0.0, init=str(tmp_path / "src" / "best.pt"), **FAST),
                 out_dir=tmp_path / "dst")
     src, dst = _weights(tmp_path / "src" / "best.pt"), _weights(tmp_path / "dst" / "final.pt")
     assert torch.equal(src["features.0.0.weight"], dst["features.0.0.weight"])   # lr 0: unchanged copy

@@ -6,7 +6,6 @@ or as a path (class folders, a FER2013-style folder, a ``fer2013.csv``, a CK+ re
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

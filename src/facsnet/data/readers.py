@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..labels import (
-    CKPLUS_CODES, FER2013_CODES, FERPLUS_COLUMNS, canonical_label, sort_canonical,
+    CKPLUS_CODES, FER2013_CODES, canonical_label, sort_canonical,
 )
 from .cache import fingerprint_files, load_cached, save_cached
 from .faceset import FaceSet
