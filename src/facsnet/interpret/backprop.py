@@ -1,0 +1,76 @@
+"""Deconvnet (Zeiler & Fergus 2014) and guided backprop (Springenberg et al. 2015) views of a
+single filter: the input pixels that drive filter j of conv layer l, with every other activation
+of that layer set to zero. One implementation, one flag for the two rules.
+
+Only ``nn.ReLU`` modules are hooked (as captum does); hooks are always removed, also when the
+forward or backward pass raises.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+import torch.nn as nn
+
+RULES = ("guided", "deconvnet")
+
+
+def relu_after(model: nn.Module, layer: str) -> nn.ReLU:
+    """The ReLU module that follows conv layer ``layer`` (``conv1``..``convN``)."""
+    convs = model.conv_layers()
+    if layer not in convs:
+        raise ValueError(f"no conv layer {layer!r}; conv layers: {', '.join(convs)}")
+    block = model.features[list(convs).index(layer)]
+    return next(m for m in block if isinstance(m, nn.ReLU))
+
+
+@contextmanager
+def relu_rule(model: nn.Module, rule: str):
+    """Within the block, every ``nn.ReLU`` of ``model`` passes gradients by ``rule``:
+    guided = the usual mask of the forward pass AND a positive gradient;
+    deconvnet = only a positive gradient (the forward mask is ignored)."""
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; choose from {', '.join(RULES)}")
+
+    def hook(module, grad_input, grad_output):
+        if rule == "guided":
+            return (grad_input[0].clamp(min=0),)
+        return (grad_output[0].clamp(min=0),)
+
+    handles = [m.register_full_backward_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def filter_reconstruction(model: nn.Module, images: torch.Tensor, layer: str, filt: int,
+                          rule: str = "guided") -> torch.Tensor:
+    """Input-space view (B, C, H, W) of filter ``filt`` of conv layer ``layer`` for ``images``
+    (B, C, H, W) in [0, 1]: the filter's rectified activation map, all other filters of the layer
+    zeroed, projected down to the pixels by ``rule``."""
+    relu = relu_after(model, layer)
+    n_filters = model.conv_layers()[layer].out_channels
+    if not 0 <= filt < n_filters:
+        raise ValueError(f"filter {filt} out of range: {layer} has filters 0..{n_filters - 1}")
+    captured = {}
+
+    def keep(module, inputs, output):
+        captured["act"] = output
+
+    was_training = model.training
+    model.eval()
+    x = images.detach().clone().requires_grad_(True)
+    handle = relu.register_forward_hook(keep)
+    try:
+        with relu_rule(model, rule):
+            model.forward_features(x)
+            act = captured["act"]
+            seed = torch.zeros_like(act)
+            seed[:, filt] = act[:, filt].detach()          # keep only filter j's activations
+            (grad,) = torch.autograd.grad(act, x, grad_outputs=seed)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return grad.detach()
