@@ -1,0 +1,43 @@
+"""Per-filter activation statistics over a dataset: the table of each image's strongest response
+per filter, the top-N images of each filter, and the filters that never fire (dead filters)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .backprop import relu_after
+
+
+@torch.no_grad()
+def max_activation_table(model, images: torch.Tensor, layer: str, batch_size: int = 256) -> np.ndarray:
+    """(N, F): for each image and filter of ``layer``, the maximum over positions of the
+    rectified activation. ``images`` is (N, C, H, W) uint8 or float in [0, 1]."""
+    relu = relu_after(model, layer)
+    captured = {}
+    handle = relu.register_forward_hook(lambda mod, inp, out: captured.__setitem__("act", out))
+    was_training = model.training
+    model.eval()
+    rows = []
+    try:
+        for i in range(0, len(images), batch_size):
+            x = images[i:i + batch_size]
+            x = x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
+            model.forward_features(x)
+            rows.append(captured["act"].flatten(2).amax(2).cpu().numpy())   # (B, F)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return np.concatenate(rows) if rows else np.zeros((0, model.conv_layers()[layer].out_channels))
+
+
+def dead_filters(table: np.ndarray, eps: float = 0.0) -> np.ndarray:
+    """(F,) True where a filter's activation never exceeds ``eps`` on any image."""
+    return table.max(axis=0) <= eps
+
+
+def top_n_images(table: np.ndarray, n: int) -> np.ndarray:
+    """(F, n) image indices, strongest first, for each filter (ties broken by image index)."""
+    if not 1 <= n <= table.shape[0]:
+        raise ValueError(f"N={n} must lie in 1..{table.shape[0]} (the number of images)")
+    order = np.argsort(-table, axis=0, kind="stable")   # (N, F)
+    return order[:n].T
