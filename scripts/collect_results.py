@@ -112,8 +112,31 @@ def build() -> dict:
         "ferplus": {"publictest": fer_entry("ferplus", "ferplus", fer_cmd.replace("--data fer2013", "--data ferplus"),
                                             "FER2013 images with FER+ majority labels (8 classes): train 25,059 -> PublicTest 3,199")},
         "bench": bench_entries(),
+        "interpret": {k: v for k, v in (("ckplus", interpret_entry("ckplus48")),
+                                         ("fer2013", interpret_entry("fer2013"))) if v},
     }
     return summary
+
+
+def interpret_entry(model: str, headline_n: int = 10) -> dict | None:
+    """Live filters per layer and matched filters (P(j,u) = 1) on CK+48, by N, with the baseline."""
+    r = load(RES / "interpret" / model / "au.json")
+    if r is None:
+        return None
+    by_n = {c["n"]: c for c in r["correlations"]}
+    head = by_n[headline_n]
+    return {
+        "alive_filters": r["alive_filters"], "total_filters": r["total_filters"], "eps": r["eps"],
+        "n": headline_n, "matched_filters": head["matched"],
+        "matched_filters_permuted_mean": round(head["matched_permuted_mean"], 2),
+        "matched_filters_permuted_std": round(head["matched_permuted_std"], 2),
+        "permutations": head["permutations"],
+        "by_n": {str(n): {"matched": c["matched"], "permuted_mean": round(c["matched_permuted_mean"], 2),
+                          "permuted_std": round(c["matched_permuted_std"], 2)} for n, c in by_n.items()},
+        "data": "CK+48 (981 faces) with CK+_AU_labels (327 sequences, AU occurrence)",
+        "command": f"facsnet au-correlate --model {model} --data ckplus48 --n 3,5,10,20 --permutations 200 "
+                   f"--out results/interpret/{model}",
+    }
 
 
 def fmt_pct(x):
@@ -131,6 +154,10 @@ def readme_table(s: dict) -> str:
         if e:
             rows.append(f"| `{k}.publictest.accuracy` | {fmt_pct(e['accuracy'])} (mirror TTA {fmt_pct(e['accuracy_tta_flip'])}) | "
                         f"{e['epochs_trained']} epochs; {e['data']} |")
+    for k, e in (s.get("interpret") or {}).items():
+        rows.append(f"| `interpret.{k}.matched_filters` | {e['matched_filters']} of {e['alive_filters']['conv3']} live conv3 filters "
+                    f"(shuffled AUs: {e['matched_filters_permuted_mean']:.1f} +- {e['matched_filters_permuted_std']:.1f}) | "
+                    f"N = {e['n']}, P(j,u) = 1 on CK+48; model {'trained on CK+48' if k == 'ckplus' else 'trained on FER2013 only'} |")
     b = s.get("bench") or {}
     if b:
         rows.append(f"| `bench.train_img_per_s` | {b['train_img_per_s']:.0f} img/s | {b['train_img_per_s_config']}, {b['device']} |")

@@ -57,3 +57,20 @@ def test_missing_data_root_is_named(tmp_path):
 def test_python_m_and_console_script_agree():
     r = run("--help")
     assert r.returncode == 0 and "train" in r.stdout and "evaluate" in r.stdout
+
+
+def test_au_correlate_end_to_end(tmp_path):
+    data = write_class_folder(tmp_path / "d", per_class=6, subjects=3)   # CK+-style names S00k_00c_...
+    run("-q", "train", "--data", str(data), "--val", "none", "--epochs", "1", "--batch-size", "8",
+        "--precision", "fp32", "--no-progress", "--out", str(tmp_path / "m"))
+    seqs = sorted({p.name[:8] for p in data.rglob("*.png")})
+    labels = tmp_path / "aus.csv"
+    labels.write_text("subject,sequence,au_combination\n" +
+                      "".join(f"{s[:4]},{s},{'12_25' if s.endswith('1') else '4'}\n" for s in seqs))
+    r = run("-q", "au-correlate", "--model", str(tmp_path / "m" / "best.pt"), "--data", str(data),
+            "--labels", str(labels), "--n", "2,4", "--permutations", "5", "--out", str(tmp_path / "au"))
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path / "au" / "au.json").read_text())
+    assert [c["n"] for c in res["correlations"]] == [2, 4]
+    assert res["total_filters"] == {"conv1": 64, "conv2": 128, "conv3": 256}
+    assert "Filter-AU correlation" in (tmp_path / "au" / "au.md").read_text()

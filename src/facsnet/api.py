@@ -80,3 +80,28 @@ def evaluate(model: str = "fer2013", data: str = "fer2013:validation", tta_flip:
     net = load_model(model)
     data_set = dataset(data, "validation", subject_pattern)
     return evaluate_on(net, data_set, model_label=str(model), tta_flip=tta_flip)
+
+
+def au_correlate(model: str = "ckplus48", data: str = "ckplus48", labels: str | None = None,
+                 layer: str = "conv3", ns=(5, 10, 20), permutations: int = 100, eps: float = 0.0,
+                 out: str | None = None):
+    """Live filters per layer and the filter-AU correlation P(j,u) on CK+ (see
+    :func:`facsnet.interpret.analysis.au_analysis`); writes ``au.json`` and ``au.md`` to ``out``."""
+    from .data import data_root
+    from .interpret.analysis import au_analysis
+    from .pretrained import load_model
+    from .utils import atomic_write_json, atomic_write_text
+
+    from .data import read_ckplus48
+
+    labels = labels or str(data_root() / "CK+_AU_labels" / "ckplus_327_sequences_AU_emotion.csv")
+    path = Path(data)
+    # a folder of CK+-named crops (S010_004_00000017.png) gives subject and sequence ids
+    flat_ckplus = path.is_dir() and not (path / "cohn-kanade-images").is_dir()
+    data_set = read_ckplus48(path) if flat_ckplus else dataset(data, "train")
+    res = au_analysis(load_model(model), data_set, labels, model_label=str(model), layer=layer,
+                      ns=tuple(ns), permutations=permutations, eps=eps)
+    if out:
+        atomic_write_json(Path(out) / "au.json", res.to_dict())
+        atomic_write_text(Path(out) / "au.md", res.to_markdown())
+    return res

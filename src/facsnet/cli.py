@@ -100,6 +100,15 @@ def build_parser() -> Parser:
     p.add_argument("--subject-pattern", default=None)
     p.add_argument("--tta-flip", action="store_true")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = sub.add_parser("au-correlate", help="live filters and the filter-to-Action-Unit correlation on CK+")
+    p.add_argument("--model", default="ckplus48", help="bundled name or checkpoint")
+    p.add_argument("--data", default="ckplus48", help="CK+ data with sequence ids")
+    p.add_argument("--labels", default=None, help="CK+ AU label csv (default: CK+_AU_labels in the data root)")
+    p.add_argument("--layer", default="conv3")
+    p.add_argument("--n", default="5,10,20", help="comma-separated top-N sizes")
+    p.add_argument("--permutations", type=int, default=100)
+    p.add_argument("--eps", type=float, default=0.0, help="a filter is dead if it never exceeds this")
+    p.add_argument("--out", default=None)
     return parser
 
 
@@ -140,6 +149,11 @@ def main(argv=None) -> int:
                     print(f"  left out (model lacks the class): {res.left_out_classes}")
                 if res.skipped_files:
                     print(f"  skipped files: {len(res.skipped_files)}")
+        elif args.command == "au-correlate":
+            res = api.au_correlate(args.model, args.data, labels=args.labels, layer=args.layer,
+                                   ns=[int(n) for n in args.n.split(",")], permutations=args.permutations,
+                                   eps=args.eps, out=args.out)
+            print(res.to_markdown())
     except (DatasetError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"facsnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
