@@ -74,3 +74,20 @@ def test_au_correlate_end_to_end(tmp_path):
     assert [c["n"] for c in res["correlations"]] == [2, 4]
     assert res["total_filters"] == {"conv1": 64, "conv2": 128, "conv3": 256}
     assert "Filter-AU correlation" in (tmp_path / "au" / "au.md").read_text()
+
+
+def test_visualize_end_to_end(tmp_path):
+    data = write_class_folder(tmp_path / "d", per_class=4)
+    run("-q", "train", "--data", str(data), "--val", "none", "--epochs", "1", "--batch-size", "8",
+        "--precision", "fp32", "--no-progress", "--out", str(tmp_path / "m"))
+    r = run("-q", "visualize", "--model", str(tmp_path / "m" / "best.pt"), "--data", str(data),
+            "--layer", "conv2", "--filters", "0,3", "--n", "3", "--rule", "deconvnet", "--out", str(tmp_path / "v"))
+    assert r.returncode == 0, r.stderr
+    index = json.loads((tmp_path / "v" / "index.json").read_text())
+    assert set(index["filters"]) == {"0", "3"} and index["rule"] == "deconvnet"
+    acts = index["filters"]["0"]["top_activations"]
+    assert acts == sorted(acts, reverse=True) and len(acts) == 3
+    assert (tmp_path / "v" / "conv2_f000.png").stat().st_size > 1000
+    r = run("-q", "visualize", "--model", str(tmp_path / "m" / "best.pt"), "--data", str(data),
+            "--layer", "fc1", "--out", str(tmp_path / "v2"))
+    assert r.returncode == 2 and "conv1, conv2, conv3" in r.stderr

@@ -105,3 +105,23 @@ def au_correlate(model: str = "ckplus48", data: str = "ckplus48", labels: str | 
         atomic_write_json(Path(out) / "au.json", res.to_dict())
         atomic_write_text(Path(out) / "au.md", res.to_markdown())
     return res
+
+
+def visualize(model: str = "ckplus48", data: str = "ckplus48", out: str = "runs/visualize", layer: str = "conv3",
+              filters: list[int] | None = None, n: int = 8, rule: str = "guided", eps: float = 0.0,
+              au_labels: str | None = None, au_n: int = 10) -> dict:
+    """Top-N images per filter with reconstruction overlays (``{layer}_fNNN.png`` + ``index.json``);
+    with ``au_labels`` also one figure per matched Action Unit (``AUxx_...png``)."""
+    from .interpret.visualize import au_figures
+    from .interpret.visualize import visualize as _visualize
+    from .pretrained import load_model
+
+    from .data import read_ckplus48
+
+    net = load_model(model)
+    path = Path(data)
+    data_set = read_ckplus48(path) if path.is_dir() and au_labels else dataset(data, "train")
+    index = _visualize(net, data_set, out, layer=layer, filters=filters, n=n, rule=rule, eps=eps)
+    if au_labels:
+        index["au_figures"] = au_figures(net, data_set, au_labels, out, layer=layer, n=au_n, rule=rule, eps=eps)
+    return index

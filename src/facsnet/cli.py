@@ -109,6 +109,17 @@ def build_parser() -> Parser:
     p.add_argument("--permutations", type=int, default=100)
     p.add_argument("--eps", type=float, default=0.0, help="a filter is dead if it never exceeds this")
     p.add_argument("--out", default=None)
+    p = sub.add_parser("visualize", help="top-N images per filter with deconvnet / guided-backprop overlays")
+    p.add_argument("--model", default="ckplus48")
+    p.add_argument("--data", default="ckplus48")
+    p.add_argument("--layer", default="conv3")
+    p.add_argument("--filters", default=None, help="comma-separated filter indices (default: every live filter)")
+    p.add_argument("--n", type=int, default=8, help="images per filter")
+    p.add_argument("--rule", choices=["guided", "deconvnet"], default="guided")
+    p.add_argument("--eps", type=float, default=0.0)
+    p.add_argument("--au-labels", default=None, help="CK+ AU label csv: also draw one figure per matched AU")
+    p.add_argument("--au-n", type=int, default=10, help="top-N for the AU match (P(j,u) = 1)")
+    p.add_argument("--out", default="runs/visualize")
     return parser
 
 
@@ -154,6 +165,13 @@ def main(argv=None) -> int:
                                    ns=[int(n) for n in args.n.split(",")], permutations=args.permutations,
                                    eps=args.eps, out=args.out)
             print(res.to_markdown())
+        elif args.command == "visualize":
+            filters = [int(f) for f in args.filters.split(",")] if args.filters else None
+            index = api.visualize(args.model, args.data, out=args.out, layer=args.layer, filters=filters, n=args.n,
+                                  rule=args.rule, eps=args.eps, au_labels=args.au_labels, au_n=args.au_n)
+            print(f"{len(index['filters'])} filter figures ({index['live_filters']} live filters in {args.layer}) in {args.out}")
+            if index.get("au_figures"):
+                print("AU figures: " + ", ".join(f"{k} (filter {v})" for k, v in index["au_figures"].items()))
     except (DatasetError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"facsnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
