@@ -120,6 +120,9 @@ def build_parser() -> Parser:
     p.add_argument("--au-labels", default=None, help="CK+ AU label csv: also draw one figure per matched AU")
     p.add_argument("--au-n", type=int, default=10, help="top-N for the AU match (P(j,u) = 1)")
     p.add_argument("--out", default="runs/visualize")
+    p = sub.add_parser("report", help="one self-contained HTML page of a run folder")
+    p.add_argument("run_dir")
+    p.add_argument("--out", default=None, help="default: RUN_DIR/report.html")
     return parser
 
 
@@ -172,6 +175,10 @@ def main(argv=None) -> int:
             print(f"{len(index['filters'])} filter figures ({index['live_filters']} live filters in {args.layer}) in {args.out}")
             if index.get("au_figures"):
                 print("AU figures: " + ", ".join(f"{k} (filter {v})" for k, v in index["au_figures"].items()))
+        elif args.command == "report":
+            from .html_report import build_report
+
+            print(build_report(args.run_dir, args.out))
     except (DatasetError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"facsnet {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,90 @@
+"""`facsnet report RUN_DIR`: one self-contained HTML page (figures embedded as data URIs) of what
+a run folder holds: cross-validation tables and confusion matrices, evaluation scores, live
+filters and the filter-AU table, and filter / AU figures."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from .utils import atomic_write_text
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:.3em 0}
+h2{border-bottom:1px solid #ddd;padding-bottom:.2em}.note{color:#666;font-size:.9em}"""
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"><figcaption class="note">{html.escape(path.name)}</figcaption></figure>'
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cv_section(path: Path, root: Path) -> str:
+    r = json.loads(path.read_text())
+    out = [f"<h3>{html.escape(str(path.parent.relative_to(root)))}</h3>",
+           f"<p>{html.escape(r['dataset'])}, protocol <b>{html.escape(r['protocol'])}</b>, {r['k']} folds: "
+           f"<b>{100 * r['accuracy_mean']:.2f}% &plusmn; {100 * r['accuracy_std']:.2f}</b></p>",
+           _table(["fold", "accuracy"], [[i + 1, f"{100 * a:.2f}%"] for i, a in enumerate(r["fold_accuracies"])]),
+           _table(["class", "recall"], [[c, f"{100 * v:.1f}%"] for c, v in r["per_class_recall"].items()])]
+    png = path.parent / "confusion.png"
+    if png.exists():
+        out.append(_img(png))
+    return "\n".join(out)
+
+
+def _au_section(path: Path, root: Path) -> str:
+    r = json.loads(path.read_text())
+    out = [f"<h3>{html.escape(r['model'])} on {html.escape(r['dataset'])}</h3>",
+           _table(["layer", "live filters"], [[k, f"{v} / {r['total_filters'][k]}"] for k, v in r["alive_filters"].items()]),
+           _table(["N", "live", "matched (P=1)", "shuffled AUs: mean ± std"],
+                  [[c["n"], c["alive"], c["matched"], f"{c['matched_permuted_mean']:.1f} ± {c['matched_permuted_std']:.1f}"]
+                   for c in r["correlations"]])]
+    for c in r["correlations"]:
+        by_au: dict[str, list[int]] = {}
+        for m in c["matches"]:
+            by_au.setdefault(m["name"], []).append(m["filter"])
+        out.append(f"<p class='note'>N = {c['n']}</p>" + _table(["AU", "filters"], [[k, ", ".join(map(str, v))] for k, v in sorted(by_au.items())]))
+    return "\n".join(out)
+
+
+def _eval_section(paths: list[Path]) -> str:
+    rows = []
+    for p in paths:
+        r = json.loads(p.read_text())
+        if "accuracy" in r and "n" in r:
+            rows.append([p.stem, r.get("dataset", ""), r["n"], f"{100 * r['accuracy']:.2f}%"])
+    return _table(["file", "dataset", "n", "accuracy"], rows) if rows else ""
+
+
+def build_report(run_dir: str | Path, out: str | Path | None = None, title: str = "facsnet report") -> Path:
+    """Write ``out`` (default ``RUN_DIR/report.html``) and return its path."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such run folder")
+    parts = [f"<h1>{html.escape(title)}</h1><p class='note'>{html.escape(str(root))}</p>"]
+    cvs = sorted(root.rglob("cv.json"))
+    if cvs:
+        parts.append("<h2>Cross-validation</h2>" + "\n".join(_cv_section(p, root) for p in cvs))
+    evals = sorted(p for p in root.rglob("*.json") if p.parent.name == "eval")
+    if evals:
+        parts.append("<h2>Evaluations</h2>" + _eval_section(evals))
+    aus = sorted(root.rglob("au.json"))
+    if aus:
+        parts.append("<h2>Live filters and filter-AU correlation</h2>" + "\n".join(_au_section(p, root) for p in aus))
+    figs = sorted(p for p in root.rglob("*.png") if p.name != "confusion.png")
+    if figs:
+        parts.append("<h2>Filter and AU figures</h2>" + "\n".join(_img(p) for p in figs))
+    if len(parts) == 1:
+        raise ValueError(f"{root}: nothing to report (no cv.json, eval/*.json, au.json or figures inside)")
+    page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{CSS}</style></head><body>{''.join(parts)}</body></html>"
+    path = Path(out) if out else root / "report.html"
+    atomic_write_text(path, page)
+    return path
