@@ -99,9 +99,11 @@ def build() -> dict:
                                  note="starts from the FER2013 weights of epoch 87 (FER2013 has no CK+ subject); fold 10 ran on the CPU from the fp16 copy of those weights"),
         "cv10_subject_scratch": cv_entry(GPU / "ck_subject_scratch", f"facsnet cv --data ckplus48 --protocol subject --epochs 150  # in {FULL}"),
         "cv10_subject_ferinit_lr1e-3": cv_entry(GPU / "ck_subject_fer_lr1e-3", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 1e-3  # in {FULL}"),
-        "cv10_image": cv_entry(GPU / "ck_image_scratch", f"facsnet cv --data ckplus48 --protocol image --epochs 150  # in {FULL}",
-                               note="per-image folds (frames of one sequence on both sides); fold 6 never left its starting plateau (loss 1.83 for 150 epochs), the other nine scored 98-100%"),
-        "cv10_image_ferinit": cv_entry(GPU / "ck_image_fer", f"facsnet cv --data ckplus48 --protocol image --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}"),
+        "cv10_image": cv_entry(GPU / "ck_image_fer", f"facsnet cv --data ckplus48 --protocol image --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
+                               note="per-image folds (frames of one sequence on both sides), the same recipe as cv10_subject; "
+                                    "folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
+        "cv10_image_scratch": cv_entry(GPU / "ck_image_scratch", f"facsnet cv --data ckplus48 --protocol image --epochs 150  # in {FULL}",
+                                       note="fold 6 never left its starting plateau (loss 1.83 for 150 epochs); the other nine scored 98-100%"),
     }
     fer_cmd = "facsnet train --data fer2013 --epochs 200 --max-minutes 5, then the same command with --max-minutes 2.7 (resumed)"
     summary = {
