@@ -98,7 +98,8 @@ def build() -> dict:
         "cv10_subject": cv_entry(GPU / "ck_subject_fer", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
                                  note="starts from the FER2013 weights of epoch 87 (FER2013 has no CK+ subject); fold 10 ran on the CPU from the fp16 copy of those weights"),
         "cv10_subject_scratch": cv_entry(GPU / "ck_subject_scratch", f"facsnet cv --data ckplus48 --protocol subject --epochs 150  # in {FULL}"),
-        "cv10_subject_ferinit_lr1e-3": cv_entry(GPU / "ck_subject_fer_lr1e-3", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 1e-3  # in {FULL}"),
+        "cv10_subject_ferinit_lr1e-3": cv_entry(GPU / "ck_subject_fer_lr1e-3", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 1e-3  # in {FULL}",
+                                                note="folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
         "cv10_image": cv_entry(GPU / "ck_image_fer", f"facsnet cv --data ckplus48 --protocol image --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
                                note="per-image folds (frames of one sequence on both sides), the same recipe as cv10_subject; "
                                     "folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
