@@ -82,6 +82,17 @@ def evaluate(model: str = "fer2013", data: str = "fer2013:validation", tta_flip:
     return evaluate_on(net, data_set, model_label=str(model), tta_flip=tta_flip)
 
 
+def ckplus_dataset(data: str) -> FaceSet:
+    """A dataset with CK+ sequence ids: a folder of CK+-named crops (``S010_004_00000017.png``)
+    is read as CK+48; names and other layouts go through :func:`dataset`."""
+    from .data import read_ckplus48
+
+    path = Path(data)
+    if path.is_dir() and not (path / "cohn-kanade-images").is_dir():
+        return read_ckplus48(path)
+    return dataset(data, "train")
+
+
 def au_correlate(model: str = "ckplus48", data: str = "ckplus48", labels: str | None = None,
                  layer: str = "conv3", ns=(5, 10, 20), permutations: int = 100, eps: float = 0.0,
                  out: str | None = None):
@@ -92,13 +103,8 @@ def au_correlate(model: str = "ckplus48", data: str = "ckplus48", labels: str | 
     from .pretrained import load_model
     from .utils import atomic_write_json, atomic_write_text
 
-    from .data import read_ckplus48
-
     labels = labels or str(data_root() / "CK+_AU_labels" / "ckplus_327_sequences_AU_emotion.csv")
-    path = Path(data)
-    # a folder of CK+-named crops (S010_004_00000017.png) gives subject and sequence ids
-    flat_ckplus = path.is_dir() and not (path / "cohn-kanade-images").is_dir()
-    data_set = read_ckplus48(path) if flat_ckplus else dataset(data, "train")
+    data_set = ckplus_dataset(data)
     res = au_analysis(load_model(model), data_set, labels, model_label=str(model), layer=layer,
                       ns=tuple(ns), permutations=permutations, eps=eps)
     if out:
@@ -114,14 +120,14 @@ def visualize(model: str = "ckplus48", data: str = "ckplus48", out: str = "runs/
     with ``au_labels`` also one figure per matched Action Unit (``AUxx_...png``)."""
     from .interpret.visualize import au_figures
     from .interpret.visualize import visualize as _visualize
+    from .interpret.activations import max_activation_table
     from .pretrained import load_model
 
-    from .data import read_ckplus48
-
     net = load_model(model)
-    path = Path(data)
-    data_set = read_ckplus48(path) if path.is_dir() and au_labels else dataset(data, "train")
-    index = _visualize(net, data_set, out, layer=layer, filters=filters, n=n, rule=rule, eps=eps)
+    data_set = ckplus_dataset(data) if au_labels else dataset(data, "train")
+    table = max_activation_table(net, data_set.tensors()[0], layer)   # shared by both figure kinds
+    index = _visualize(net, data_set, out, layer=layer, filters=filters, n=n, rule=rule, eps=eps, table=table)
     if au_labels:
-        index["au_figures"] = au_figures(net, data_set, au_labels, out, layer=layer, n=au_n, rule=rule, eps=eps)
+        index["au_figures"] = au_figures(net, data_set, au_labels, out, layer=layer, n=au_n, rule=rule,
+                                         eps=eps, table=table)
     return index

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
 
 from ..au import AUCorrelation, correlate, read_ckplus_au_labels
 from ..data.faceset import FaceSet

@@ -32,10 +32,12 @@ def filter_views(model, data: FaceSet, layer: str, filt: int, idx: np.ndarray, r
 
 
 def visualize(model, data: FaceSet, out_dir: str | Path, layer: str = "conv3", filters=None,
-              n: int = 8, rule: str = "guided", eps: float = 0.0) -> dict:
-    """Write ``{layer}_f{j:03d}.png`` for each filter (default: every live one) and ``index.json``."""
+              n: int = 8, rule: str = "guided", eps: float = 0.0, table: np.ndarray | None = None) -> dict:
+    """Write ``{layer}_f{j:03d}.png`` for each filter (default: every live one) and ``index.json``.
+    ``table`` is the layer's max-activation table if already computed."""
     out = Path(out_dir)
-    table = max_activation_table(model, torch.from_numpy(data.images).unsqueeze(1), layer)
+    if table is None:
+        table = max_activation_table(model, torch.from_numpy(data.images).unsqueeze(1), layer)
     live = ~dead_filters(table, eps)
     if filters is None:
         filters = np.flatnonzero(live).tolist()
@@ -59,11 +61,13 @@ def visualize(model, data: FaceSet, out_dir: str | Path, layer: str = "conv3", f
 
 
 def au_figures(model, data: FaceSet, au_labels_csv, out_dir: str | Path, layer: str = "conv3",
-               n: int = 10, rule: str = "guided", eps: float = 0.0) -> dict[str, int]:
+               n: int = 10, rule: str = "guided", eps: float = 0.0,
+               table: np.ndarray | None = None) -> dict[str, int]:
     """For every AU that some live filter matches (P(j,u) = 1 over its top ``n`` images), a figure
     of the matching filter with the strongest mean activation. Returns AU name -> filter."""
     labels = read_ckplus_au_labels(au_labels_csv)
-    table = max_activation_table(model, torch.from_numpy(data.images).unsqueeze(1), layer)
+    if table is None:
+        table = max_activation_table(model, torch.from_numpy(data.images).unsqueeze(1), layer)
     live = ~dead_filters(table, eps)
     top = top_n_images(table, n)
     A, aus = au_matrix(data.sequences, labels)
