@@ -40,3 +40,20 @@ def load_model(name_or_path: str | Path = "fer2013", device="cpu"):
     from .training.checkpoint import model_from_checkpoint
 
     return model_from_checkpoint(resolve_weights(name_or_path), device=device)
+
+
+# How each bundled model's training faces were framed (see facsnet.faces.align and
+# results/framing.json); a checkpoint may carry its own under the key "framing".
+BUNDLED_FRAMING = {"ckplus48": "ckplus48"}
+
+
+def framing_of(ckpt: dict, name: str = ""):
+    """The :class:`~facsnet.faces.AlignSpec` a checkpoint's model expects its faces cropped with."""
+    from .faces.align import CKPLUS48_FRAMING, FER2013_FRAMING, AlignSpec
+
+    size = int(ckpt.get("model_config", {}).get("img_size", 48))
+    if isinstance(ckpt.get("framing"), dict):
+        f = ckpt["framing"]
+        return AlignSpec(size, float(f["eye_distance"]), float(f["eye_height"]))
+    base = CKPLUS48_FRAMING if BUNDLED_FRAMING.get(name) == "ckplus48" else FER2013_FRAMING
+    return base.resized(size)

@@ -1,7 +1,7 @@
 """Datasets: readers for each layout, the in-memory FaceSet, caching, folds and augmentation."""
 from .augment import Augment
 from .faceset import FaceSet
-from .images import ImageReadError, read_grey
+from .images import ImageReadError, read_grey, read_rgb
 from .readers import (
     DatasetError, read_ckplus48, read_ckplus_release, read_class_folder, read_fer2013_csv,
     read_fer2013_folder, read_ferplus, ferplus_targets,
@@ -10,7 +10,7 @@ from .registry import data_root, load_dataset
 from .splits import make_folds, stratified_folds, subject_folds
 
 __all__ = [
-    "Augment", "FaceSet", "ImageReadError", "read_grey", "DatasetError", "read_ckplus48",
+    "Augment", "FaceSet", "ImageReadError", "read_grey", "read_rgb", "DatasetError", "read_ckplus48",
     "read_ckplus_release", "read_class_folder", "read_fer2013_csv", "read_fer2013_folder",
     "read_ferplus", "ferplus_targets", "data_root", "load_dataset", "make_folds",
     "stratified_folds", "subject_folds",

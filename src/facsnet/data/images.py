@@ -5,7 +5,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"}
 MAX_PIXELS = 50_000_000  # a bigger image is refused as a likely decompression bomb
@@ -19,23 +19,37 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
+def _flatten_alpha(img: Image.Image) -> Image.Image:
+    """Palette and alpha images composited over white, as a viewer shows them."""
+    img = img.convert("RGBA")
+    background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, img)
+
+
+def _sixteen_bit_to_8(img: Image.Image) -> Image.Image:
+    arr = np.asarray(img, dtype=np.float64)
+    hi = max(float(arr.max()), 1.0)
+    return Image.fromarray((arr * (255.0 / (65535.0 if hi > 255 else 255.0))).clip(0, 255).astype(np.uint8))
+
+
 def _to_grey(img: Image.Image) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        hi = max(float(arr.max()), 1.0)
-        return Image.fromarray((arr * (255.0 / (65535.0 if hi > 255 else 255.0))).clip(0, 255).astype(np.uint8))
+        return _sixteen_bit_to_8(img)
     if img.mode in ("RGBA", "LA", "P", "PA"):
-        img = img.convert("RGBA")
-        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, img)
+        img = _flatten_alpha(img)
     return img.convert("L")
 
 
-def read_grey(path: str | Path, size: int | None = None) -> np.ndarray:
-    """Read ``path`` as a (H, W) uint8 grey array, resized to ``size`` x ``size`` if given.
+def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        img = _sixteen_bit_to_8(img)
+    elif img.mode in ("RGBA", "LA", "P", "PA"):
+        img = _flatten_alpha(img)
+    return img.convert("RGB")  # CMYK, YCbCr, L, 1 and F all convert
 
-    Raises :class:`ImageReadError` for missing, truncated, non-image or oversized files.
-    """
+
+def _decode(path: str | Path, convert, upright: bool) -> Image.Image:
+    """Open, check the size, decode fully and convert; every failure is an ImageReadError naming ``path``."""
     path = Path(path)
     try:
         with warnings.catch_warnings():
@@ -44,15 +58,36 @@ def read_grey(path: str | Path, size: int | None = None) -> np.ndarray:
                 if img.width * img.height > MAX_PIXELS:
                     raise ImageReadError(f"{path}: image of {img.width}x{img.height} pixels is too large")
                 img.load()
-                grey = _to_grey(img)
+                if upright:
+                    img = ImageOps.exif_transpose(img)
+                return convert(img)
     except ImageReadError:
         raise
     except FileNotFoundError:
         raise ImageReadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{path}: is a folder, not an image") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(f"{path}: refused as a decompression bomb ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: cannot decode image ({exc})") from None
+
+
+def read_grey(path: str | Path, size: int | None = None) -> np.ndarray:
+    """Read ``path`` as a (H, W) uint8 grey array, resized to ``size`` x ``size`` if given.
+
+    Raises :class:`ImageReadError` for missing, truncated, non-image or oversized files.
+    """
+    grey = _decode(path, _to_grey, upright=False)
     if size is not None and grey.size != (size, size):
         grey = grey.resize((size, size), Image.BILINEAR)
     return np.asarray(grey, dtype=np.uint8)
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Read a photo as (H, W, 3) uint8 RGB, turned upright by its EXIF orientation.
+
+    16-bit images are scaled to 8 bits, palette/alpha images composited over white, CMYK converted.
+    Raises :class:`ImageReadError` as :func:`read_grey` does.
+    """
+    return np.asarray(_decode(path, _to_rgb, upright=True), dtype=np.uint8)

@@ -303,7 +303,7 @@ def read_ckplus_release(root: str | Path, size: int = 48, peak_frames: int = 3,
     frames with that emotion (and, with ``include_neutral``, its first frame as neutral), each
     rotated to level eyes and cropped with :func:`facsnet.faces.align_face` from the landmarks.
     """
-    from ..faces import AlignSpec, align_face, eye_centres_from_landmarks68
+    from ..faces.align import CKPLUS48_FRAMING, align_face, eye_centres_from_landmarks68
 
     root = Path(root)
     img_root, emo_root, lm_root = root / "cohn-kanade-images", root / "Emotion", root / "Landmarks"
@@ -313,8 +313,9 @@ def read_ckplus_release(root: str | Path, size: int = 48, peak_frames: int = 3,
     emo_files = sorted(emo_root.glob("S*/*/*_emotion.txt"))
     if not emo_files:
         raise DatasetError(f"{emo_root}: no *_emotion.txt files")
-    settings = {"reader": "ckplus_release", "size": size, "peak": peak_frames, "neutral": include_neutral}
-    spec = AlignSpec(size=size)
+    spec = CKPLUS48_FRAMING.resized(size)  # crops framed like the CK+48 set
+    settings = {"reader": "ckplus_release", "size": size, "peak": peak_frames, "neutral": include_neutral,
+                "framing": [spec.eye_distance, spec.eye_height]}
 
     def build() -> FaceSet:
         images, labels, paths, subjects, sequences, skipped = [], [], [], [], [], []

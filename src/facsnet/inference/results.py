@@ -1,0 +1,142 @@
+"""What :func:`facsnet.analyze` returns: small dataclasses, a stable table, and writers.
+
+Table columns (one row per face; a frame with no face gives one row with empty ``face`` and
+``emotion``): ``path, frame, time_s, face, x, y, w, h, face_score, left_eye_x, left_eye_y,
+right_eye_x, right_eye_y, roll_deg``, one probability column per canonical emotion (``neutral,
+anger, contempt, disgust, fear, happy, sadness, surprise``; empty for an emotion the model lacks),
+then ``emotion`` (the most probable) and ``note``. Boxes and eyes are in pixels of the frame;
+"left eye" is the eye on the image's left.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..labels import EMOTIONS
+from ..utils import atomic_write_bytes, atomic_write_text
+
+GEOMETRY_COLUMNS = ["x", "y", "w", "h", "face_score", "left_eye_x", "left_eye_y", "right_eye_x",
+                    "right_eye_y", "roll_deg"]
+COLUMNS = ["path", "frame", "time_s", "face", *GEOMETRY_COLUMNS, *EMOTIONS, "emotion", "note"]
+TABLE_SUFFIXES = (".csv", ".parquet", ".jsonl", ".json")
+
+
+@dataclass
+class FaceResult:
+    box: tuple[float, float, float, float]  # x, y, w, h in frame pixels
+    score: float                            # detector confidence
+    left_eye: tuple[float, float]
+    right_eye: tuple[float, float]
+    probabilities: dict[str, float]         # the model's classes, canonical names
+
+    @property
+    def emotion(self) -> str:
+        return max(self.probabilities, key=self.probabilities.get)
+
+    @property
+    def roll_deg(self) -> float:
+        return math.degrees(math.atan2(self.right_eye[1] - self.left_eye[1], self.right_eye[0] - self.left_eye[0]))
+
+
+@dataclass
+class FrameResult:
+    path: str
+    frame: int
+    time_s: float | None
+    faces: list[FaceResult]
+    size: tuple[int, int] = (0, 0)  # (width, height) of the frame
+
+    @property
+    def note(self) -> str:
+        return "" if self.faces else "no face found"
+
+    def rows(self) -> list[dict]:
+        base = {"path": self.path, "frame": self.frame, "time_s": self.time_s}
+        if not self.faces:
+            return [{**base, "face": None, **{c: None for c in GEOMETRY_COLUMNS},
+                     **{e: None for e in EMOTIONS}, "emotion": None, "note": self.note}]
+        out = []
+        for i, f in enumerate(self.faces):
+            x, y, w, h = f.box
+            out.append({**base, "face": i, "x": x, "y": y, "w": w, "h": h, "face_score": f.score,
+                        "left_eye_x": f.left_eye[0], "left_eye_y": f.left_eye[1],
+                        "right_eye_x": f.right_eye[0], "right_eye_y": f.right_eye[1], "roll_deg": f.roll_deg,
+                        **{e: f.probabilities.get(e) for e in EMOTIONS}, "emotion": f.emotion, "note": ""})
+        return out
+
+
+@dataclass
+class AnalysisResult:
+    frames: list[FrameResult]
+    model: str = ""
+    class_names: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+
+    @property
+    def faces(self) -> list[FaceResult]:
+        return [f for fr in self.frames for f in fr.faces]
+
+    @property
+    def emotions(self) -> list[str]:
+        return [f.emotion for f in self.faces]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def rows(self) -> list[dict]:
+        return [row for fr in self.frames for row in fr.rows()]
+
+    def to_frame(self):
+        """A pandas DataFrame with the documented columns, in order."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.rows(), columns=COLUMNS)
+        df["face"] = df["face"].astype("Int64")
+        return df
+
+    def save(self, path: str | Path) -> Path:
+        """Write the table as .csv, .parquet, .jsonl or .json (by suffix), atomically."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in TABLE_SUFFIXES:
+            raise ValueError(f"{path}: table format by suffix, one of {', '.join(TABLE_SUFFIXES)}")
+        if suffix == ".csv":
+            atomic_write_text(path, self.to_frame().to_csv(index=False))
+        elif suffix == ".parquet":
+            import io
+
+            buf = io.BytesIO()
+            try:
+                self.to_frame().to_parquet(buf, index=False)
+            except ImportError as exc:
+                raise ImportError("writing .parquet needs pyarrow (pip install 'facsnet[parquet]')") from exc
+            atomic_write_bytes(path, buf.getvalue())
+        elif suffix == ".jsonl":
+            atomic_write_text(path, "".join(json.dumps(_clean(r)) + "\n" for r in self.rows()))
+        else:
+            atomic_write_text(path, json.dumps({"model": self.model, "class_names": self.class_names,
+                                                "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
+                                                "rows": [_clean(r) for r in self.rows()]}, indent=1) + "\n")
+        return path
+
+    def summary(self) -> str:
+        n_faces = len(self.faces)
+        counts: dict[str, int] = {}
+        for e in self.emotions:
+            counts[e] = counts.get(e, 0) + 1
+        top = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+        empty = sum(1 for fr in self.frames if not fr.faces)
+        text = f"{len(self.frames)} frame(s), {n_faces} face(s)" + (f" ({top})" if top else "")
+        if empty:
+            text += f"; {empty} frame(s) with no face"
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} source(s)"
+        return text
+
+
+def _clean(row: dict) -> dict:
+    return {k: (float(v) if isinstance(v, (np.floating, float)) and v is not None else v) for k, v in row.items()}
