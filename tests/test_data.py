@@ -168,9 +168,11 @@ def test_ckplus_release_reader_aligns_by_the_eyes(tmp_path):
     assert len(fs) == 8 and fs.class_names == ["neutral", "disgust", "happy"]
     assert sorted(fs.subjects.tolist()) == ["S005"] * 4 + ["S010"] * 4
     assert fs.paths[0].endswith("S005_001_00000001.png") and fs.class_names[fs.labels[0]] == "neutral"
-    # The bright eye patches land on the eye line of the 48x48 crop (eye_height 0.36 -> row ~17).
+    # The bright eye patches land on the eye line of the 48x48 crop, framed like CK+48.
+    from facsnet.faces import CKPLUS48_FRAMING
+
     rows = fs.images[1].astype(float).mean(1)
-    assert abs(int(np.argmax(rows)) - 17) <= 1
+    assert abs(int(np.argmax(rows)) - (48 * CKPLUS48_FRAMING.eye_height - 0.5)) <= 1
     assert load_dataset(tmp_path).name == "ckplus"  # detected by layout
 
 

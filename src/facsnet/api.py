@@ -131,3 +131,30 @@ def visualize(model: str = "ckplus48", data: str = "ckplus48", out: str = "runs/
         index["au_figures"] = au_figures(net, data_set, au_labels, out, layer=layer, n=au_n, rule=rule,
                                          eps=eps, table=table)
     return index
+
+
+def analyze(inputs=None, model: str | None = None, out: str | None = None, annotate: str | None = None,
+            detector: str = "blazeface", backend: str = "auto", stride: int = 1, max_frames: int | None = None,
+            min_face_score: float = 0.5):
+    """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
+    arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
+    (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video."""
+    from .inference import DEFAULT_MODEL, Analyzer
+    from .samples import sample_paths
+
+    inputs = sample_paths() if inputs is None or (not isinstance(inputs, np.ndarray) and len(inputs) == 0) else inputs
+    analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score)
+    result = analyzer.analyze(inputs, stride=stride, max_frames=max_frames, annotate_to=annotate, progress=True)
+    if out:
+        result.save(out)
+    return result
+
+
+def export(model: str = "fer2013", out: str = "model.onnx") -> Path:
+    """Export a bundled model or checkpoint to ONNX (framing and class names in its metadata)."""
+    from .inference import export_onnx
+    from .pretrained import framing_of, resolve_weights
+    from .training.checkpoint import model_from_checkpoint, read_checkpoint
+
+    ckpt = read_checkpoint(resolve_weights(model))
+    return export_onnx(model_from_checkpoint(ckpt), out, framing=framing_of(ckpt, str(model)))

@@ -120,6 +120,19 @@ def build_parser() -> Parser:
     p.add_argument("--au-labels", default=None, help="CK+ AU label csv: also draw one figure per matched AU")
     p.add_argument("--au-n", type=int, default=10, help="top-N for the AU match (P(j,u) = 1)")
     p.add_argument("--out", default="runs/visualize")
+    p = sub.add_parser("analyze", help="faces and emotions in photos, folders, videos or a camera")
+    p.add_argument("inputs", nargs="*", help="photos, folders, videos, camera:N (default: the bundled sample photos)")
+    p.add_argument("--out", default=None, help="table: .csv, .parquet, .jsonl or .json")
+    p.add_argument("--annotate", default=None, help="folder for annotated photos/videos, or OUT.mp4 for one video")
+    p.add_argument("--model", default=None, help="bundled name, checkpoint or .onnx (default: fer2013_bn)")
+    p.add_argument("--detector", default="blazeface")
+    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto")
+    p.add_argument("--stride", type=int, default=1, help="analyse every k-th video frame")
+    p.add_argument("--max-frames", type=int, default=None, help="stop each video after this many analysed frames")
+    p.add_argument("--min-face-score", type=float, default=0.5)
+    p = sub.add_parser("export", help="export a model to ONNX")
+    p.add_argument("model", help="bundled name or checkpoint")
+    p.add_argument("out", help="OUT.onnx")
     p = sub.add_parser("report", help="one self-contained HTML page of a run folder")
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="default: RUN_DIR/report.html")
@@ -175,6 +188,15 @@ def main(argv=None) -> int:
             print(f"{len(index['filters'])} filter figures ({index['live_filters']} live filters in {args.layer}) in {args.out}")
             if index.get("au_figures"):
                 print("AU figures: " + ", ".join(f"{k} (filter {v})" for k, v in index["au_figures"].items()))
+        elif args.command == "analyze":
+            res = api.analyze(args.inputs, model=args.model, out=args.out, annotate=args.annotate,
+                              detector=args.detector, backend=args.backend, stride=args.stride,
+                              max_frames=args.max_frames, min_face_score=args.min_face_score)
+            _print_analysis(res, args)
+            if res.skipped and not res.frames:
+                return 1
+        elif args.command == "export":
+            print(api.export(args.model, args.out))
         elif args.command == "report":
             from .html_report import build_report
 
@@ -183,6 +205,21 @@ def main(argv=None) -> int:
         print(f"facsnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _print_analysis(res, args) -> None:
+    if not args.out:  # no table file: print one line per face
+        for fr in res.frames:
+            where = fr.path + (f" frame {fr.frame}" if fr.time_s is not None else "")
+            if not fr.faces:
+                print(f"{where}: no face found")
+            for i, f in enumerate(fr.faces):
+                print(f"{where} face {i}: {f.emotion} {f.probabilities[f.emotion]:.2f} at "
+                      f"x={f.box[0]:.0f} y={f.box[1]:.0f} w={f.box[2]:.0f} h={f.box[3]:.0f}")
+    for source, reason in res.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    print(res.summary() + (f"; table in {args.out}" if args.out else "")
+          + (f"; annotated in {args.annotate}" if args.annotate else ""), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -18,19 +18,20 @@ class AlignSpec:
 
     The defaults are FER2013's framing, measured: BlazeFace's eye keypoints on 28,709 FER2013
     training faces (each padded by 48 px of edge pixels so the detector sees the whole face) have a
-    median inter-ocular distance of 0.36 of the side and a median eye line at 0.40 from the top
+    median inter-ocular distance of 0.363 of the side and a median eye line at 0.397 from the top
+    (24,728 of the 28,709 faces found)
     (``scripts/measure_framing.py``, ``results/framing.json``). CK+48 is framed a little tighter.
     """
 
     size: int = 48
-    eye_distance: float = 0.362  # inter-ocular distance / crop side
-    eye_height: float = 0.398    # eye line / crop side, from the top
+    eye_distance: float = 0.363  # inter-ocular distance / crop side
+    eye_height: float = 0.397    # eye line / crop side, from the top
 
     def resized(self, size: int) -> "AlignSpec":
         return AlignSpec(size, self.eye_distance, self.eye_height)
 
 
-FER2013_FRAMING = AlignSpec(48, 0.362, 0.398)
+FER2013_FRAMING = AlignSpec(48, 0.363, 0.397)
 CKPLUS48_FRAMING = AlignSpec(48, 0.373, 0.411)
 
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..faces.align import align_face
-from ..faces.detect import Detection, create_detector
+from ..faces.detect import Detection, create_detector, detect_tiled
 from .annotate import VideoSink, annotate, write_image
 from .classifier import EmotionClassifier
 from .media import Frame, MediaError, expand_paths, is_video_file, source_frames
@@ -33,10 +33,11 @@ class Analyzer:
     """Detect, align, crop and classify. ``batch_frames`` frames share one classifier call."""
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: str = "blazeface", backend: str = "auto",
-                 min_face_score: float = 0.5, batch_frames: int = 32):
+                 min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2):
         self.classifier = EmotionClassifier(model, backend=backend)
         self.detector = create_detector(detector, min_score=min_face_score)
         self.batch_frames = max(1, batch_frames)
+        self.photo_tiles = photo_tiles  # photos also get a tiled pass for small faces; video frames do not
         self.model_name = str(model)
 
     @property
@@ -52,11 +53,16 @@ class Analyzer:
         image = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if self.classifier.grey else rgb
         return np.stack([align_face(image, f.left_eye, f.right_eye, spec) for f in faces])
 
+    def detect(self, frame: Frame) -> list[Detection]:
+        if frame.time_s is None and self.photo_tiles > 1:
+            return detect_tiled(self.detector, frame.rgb, grid=self.photo_tiles)
+        return self.detector.detect(frame.rgb)
+
     def stream(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, FrameResult]]:
         """(frame, result) pairs in input order; crops of ``batch_frames`` frames go to the model together."""
         pending: list[tuple[Frame, list[Detection], np.ndarray]] = []
         for frame in frames:
-            faces = self.detector.detect(frame.rgb)
+            faces = self.detect(frame)
             pending.append((frame, faces, self.crops(frame.rgb, faces)))
             if len(pending) >= self.batch_frames:
                 yield from self._classify(pending)

@@ -1,0 +1,149 @@
+"""Face detection, alignment and framing on real public-domain portraits and generated scenes."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from facsnet.faces import AlignSpec, align_face, create_detector, list_detectors
+from facsnet.faces.detect import blazeface_anchors, detect_tiled, letterbox, weighted_nms
+from facsnet.faces.framing import measure_framing
+from facsnet.samples import face_patch, sample_path
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return create_detector("blazeface")
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from facsnet.data import read_rgb
+
+    return read_rgb(sample_path("astronaut.jpg"))
+
+
+def rotate(rgb: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+def test_registry_and_unknown_detector():
+    assert "blazeface" in list_detectors()
+    with pytest.raises(ValueError, match="unknown face detector 'nope'.*blazeface"):
+        create_detector("nope")
+
+
+def test_anchors_cover_the_input_grid():
+    a = blazeface_anchors(48)
+    assert a.shape == (2304, 2)
+    assert np.allclose(a[0], [0.5 / 48, 0.5 / 48]) and np.allclose(a[-1], [47.5 / 48, 47.5 / 48])
+    assert np.allclose(a[1] - a[0], [1 / 48, 0])  # x runs fastest
+
+
+def test_letterbox_keeps_aspect_and_centres():
+    img = np.full((480, 640, 3), 255, np.uint8)
+    out, scale, (px, py) = letterbox(img, 192)
+    assert out.shape == (192, 192, 3) and scale == pytest.approx(0.3)
+    assert (px, py) == (0, 24) and out[23].max() == 0 and out[24].min() == 255 and out[168].max() == 0
+
+
+def test_weighted_nms_merges_overlaps_and_keeps_separate_faces():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60], [5, 5, 5, 5]], np.float64)
+    scores = np.array([0.9, 0.6, 0.8, 0.7])
+    kps = boxes[:, None, :2].repeat(6, axis=1)
+    b, s, k = weighted_nms(boxes, scores, kps, 0.3)
+    assert len(s) == 3  # the two overlapping boxes merge; the degenerate one stands alone
+    assert s.tolist() == [0.9, 0.8, 0.7]
+    assert b[0][0] == pytest.approx((0 * 0.9 + 1 * 0.6) / 1.5)  # score-weighted mean
+    assert np.allclose(b[1], [50, 50, 60, 60])
+
+
+def test_astronaut_face_and_eyes(detector, astronaut):
+    faces = detector.detect(astronaut)
+    assert len(faces) == 1
+    f = faces[0]
+    x, y, w, h = f.box
+    assert 0.85 < f.score <= 1 and 80 < w < 140 and 80 < h < 140
+    # Eyes inside the upper half of the box, image-left eye left of the image-right eye, about level.
+    for eye in (f.left_eye, f.right_eye):
+        assert x < eye[0] < x + w and y < eye[1] < y + h / 2
+    assert f.left_eye[0] < f.right_eye[0] and abs(f.roll_degrees) < 10
+
+
+@pytest.mark.parametrize("degrees", [-20, 20])
+def test_eye_line_follows_a_rotated_face(detector, astronaut, degrees):
+    upright = detector.detect(astronaut)[0].roll_degrees
+    faces = detector.detect(rotate(astronaut, degrees))
+    assert len(faces) == 1
+    # cv2 rotates counter-clockwise for positive angles: the eye line tilts by -degrees in image coords.
+    assert faces[0].roll_degrees == pytest.approx(upright - degrees, abs=6)
+
+
+def test_no_face_in_noise_or_a_flat_frame(detector):
+    rng = np.random.default_rng(0)
+    assert detector.detect(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)) == []
+    assert detector.detect(np.full((480, 640, 3), 128, np.uint8)) == []
+
+
+def test_several_faces_of_different_sizes_and_small_ones_by_tiles(detector):
+    canvas = np.full((540, 960, 3), 128, np.uint8)
+    for i, (x, size) in enumerate([(30, 260), (360, 180), (650, 110)]):
+        patch = face_patch(("astronaut.jpg", "grace_hopper.jpg")[i % 2])
+        patch = cv2.resize(patch, (int(size * patch.shape[1] / patch.shape[0]), size), interpolation=cv2.INTER_AREA)
+        canvas[100:100 + patch.shape[0], x:x + patch.shape[1]] = patch
+    # The smallest face is ~11 px at the detector's 192x192 input: found only by the tiled pass.
+    assert len(detector.detect(canvas)) == 2
+    faces = detect_tiled(detector, canvas, grid=2)
+    assert len(faces) == 3
+    assert sorted(int(f.box[0] // 320) for f in faces) == [0, 1, 2]  # one per third of the width
+
+
+def test_bad_frame_is_refused(detector):
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8"):
+        detector.detect(np.zeros((10, 10), np.uint8))
+
+
+def _eye_dots(h=300, w=400, left=(150, 120), right=(250, 140)):
+    img = np.zeros((h, w), np.uint8)
+    for x, y in (left, right):
+        cv2.circle(img, (x, y), 3, 255, -1)
+    return img, left, right
+
+
+def test_align_puts_the_eyes_level_where_the_spec_says():
+    img, left, right = _eye_dots()
+    spec = AlignSpec(96, 0.4, 0.35)
+    crop = align_face(img, left, right, spec)
+    ys, xs = np.nonzero(crop > 100)
+    left_blob, right_blob = xs < 48, xs >= 48
+    assert ys[left_blob].mean() == pytest.approx(ys[right_blob].mean(), abs=0.8)  # level
+    assert ys.mean() == pytest.approx(96 * 0.35 - 0.5, abs=1.0)
+    assert xs[right_blob].mean() - xs[left_blob].mean() == pytest.approx(96 * 0.4, abs=1.0)
+
+
+def test_align_shrinks_a_huge_face_without_aliasing(astronaut, detector):
+    """The same face at 8x resolution gives nearly the same 48x48 crop (area-averaged first)."""
+    f = detector.detect(astronaut)[0]
+    small = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    big = cv2.resize(small, None, fx=8, fy=8, interpolation=cv2.INTER_CUBIC)
+    a = align_face(small, f.left_eye, f.right_eye).astype(float)
+    b = align_face(big, f.left_eye * 8 + 3.5, f.right_eye * 8 + 3.5).astype(float)
+    assert np.abs(a - b).mean() < 6
+
+
+def test_measured_framing_recovers_the_framing_crops_were_made_with(astronaut, detector):
+    """Crop the astronaut at a known framing (several tilts) and measure it back with the detector."""
+    spec = AlignSpec(96, 0.36, 0.40)
+    grey = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    crops = []
+    for deg in (-8, 0, 8):
+        f = detector.detect(rotate(astronaut, deg))[0]
+        crops.append(align_face(cv2.cvtColor(rotate(astronaut, deg), cv2.COLOR_RGB2GRAY), f.left_eye, f.right_eye, spec))
+    framing = measure_framing(np.stack(crops), detector)
+    assert framing.found == 3
+    assert framing.eye_distance == pytest.approx(0.36, abs=0.02)
+    assert framing.eye_height == pytest.approx(0.40, abs=0.02)
+    assert framing.eye_centre_x == pytest.approx(0.5, abs=0.02)
+    assert grey.shape == astronaut.shape[:2]
