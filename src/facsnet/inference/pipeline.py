@@ -129,7 +129,7 @@ def _as_sources(inputs) -> list:
         return [inputs]
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
-    out, arrays = [], []
+    out = []
     for item in inputs:
         if isinstance(item, np.ndarray):
             out.append(item)

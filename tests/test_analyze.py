@@ -1,0 +1,212 @@
+"""facsnet.analyze on real public-domain photos, generated scenes and videos, and bad input."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+import facsnet
+from facsnet.cli import main
+from facsnet.inference import COLUMNS, Analyzer, EmotionClassifier, MediaError, OnnxModel, export_onnx
+from facsnet.labels import EMOTIONS
+from facsnet.inference.media import as_rgb
+from facsnet.samples import make_video, sample_path, sample_paths
+
+
+@pytest.fixture(scope="module")
+def analyzer(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:  # the ONNX export is cached in a folder of this module's own
+        mp.setenv("FACSNET_CACHE", str(tmp_path_factory.mktemp("onnx-cache")))
+        yield Analyzer()
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("videos")
+    return {n: make_video(root / f"faces{n}.mp4", n_frames=20, faces=n, fps=10) for n in (0, 1, 3)}
+
+
+def test_skimage_astronaut_is_happy(analyzer):
+    skdata = pytest.importorskip("skimage.data")
+    result = analyzer.analyze(skdata.astronaut())
+    assert result.emotions == ["happy"]
+    assert result.faces[0].probabilities["happy"] > 0.9
+
+
+def test_bundled_photos_zero_one_and_several_faces(analyzer):
+    result = analyzer.analyze(sample_paths())
+    per_photo = {fr.path.rsplit("/", 1)[-1]: fr for fr in result.frames}
+    assert len(per_photo["astronaut.jpg"].faces) == 1 and per_photo["astronaut.jpg"].faces[0].emotion == "happy"
+    assert len(per_photo["grace_hopper.jpg"].faces) == 1
+    group = per_photo["group.jpg"]
+    assert len(group.faces) == 3
+    # The two astronauts in the group picture are happy; Hopper (tilted 15 degrees) is not.
+    by_x = sorted(group.faces, key=lambda f: f.box[0])
+    assert [f.emotion for f in by_x][0] == "happy" and by_x[2].emotion == "happy"
+    assert abs(by_x[1].roll_deg) > 8  # the tilt was measured, then levelled for the model
+
+
+def test_no_face_gives_one_row_with_a_note(analyzer):
+    result = analyzer.analyze(np.full((240, 320, 3), 90, np.uint8))
+    assert result.faces == [] and len(result.frames) == 1
+    df = result.to_frame()
+    assert len(df) == 1 and pd.isna(df.loc[0, "face"]) and pd.isna(df.loc[0, "emotion"])
+    assert df.loc[0, "note"] == "no face found"
+
+
+def test_table_columns_are_stable_and_probabilities_sum_to_one(analyzer):
+    df = analyzer.analyze(sample_path("group.jpg")).to_frame()
+    assert list(df.columns) == COLUMNS
+    assert COLUMNS[:8] == ["path", "frame", "time_s", "face", "x", "y", "w", "h"]
+    assert COLUMNS[-10:] == [*EMOTIONS, "emotion", "note"]
+    model_classes = [c for c in EMOTIONS if c != "contempt"]  # fer2013_bn has 7 classes
+    assert np.allclose(df[model_classes].sum(axis=1), 1.0, atol=1e-5)
+    assert df["contempt"].isna().all()
+    assert (df["emotion"] == df[model_classes].astype(float).idxmax(axis=1)).all()
+    assert df["face"].tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json", ".parquet"])
+def test_table_writers_round_trip(analyzer, tmp_path, suffix):
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    result = analyzer.analyze([sample_path("astronaut.jpg"), np.zeros((50, 60), np.uint8)])
+    path = result.save(tmp_path / f"t{suffix}")
+    if suffix == ".csv":
+        back = pd.read_csv(path)
+    elif suffix == ".parquet":
+        back = pd.read_parquet(path)
+    elif suffix == ".jsonl":
+        back = pd.DataFrame([json.loads(line) for line in path.read_text().splitlines()])
+    else:
+        back = pd.DataFrame(json.loads(path.read_text())["rows"])
+    assert list(back.columns) == COLUMNS and len(back) == 2
+    assert back.loc[0, "emotion"] == "happy" and back.loc[0, "happy"] == pytest.approx(result.faces[0].probabilities["happy"])
+    assert pd.isna(back.loc[1, "emotion"])
+    with pytest.raises(ValueError, match="suffix"):
+        result.save(tmp_path / "t.xlsx")
+
+
+def test_batching_does_not_change_the_answer(analyzer, videos):
+    one = Analyzer(batch_frames=1, backend=analyzer.classifier.backend)
+    a = analyzer.analyze(videos[3])
+    b = one.analyze(videos[3])
+    pa = np.array([[f.probabilities[c] for c in analyzer.class_names] for f in a.faces])
+    pb = np.array([[f.probabilities[c] for c in analyzer.class_names] for f in b.faces])
+    assert pa.shape == (60, 7) and np.allclose(pa, pb, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_faces", [0, 1, 3])
+def test_video_faces_frames_and_timestamps(analyzer, videos, n_faces):
+    result = analyzer.analyze(videos[n_faces])
+    assert len(result.frames) == 20
+    assert [len(fr.faces) for fr in result.frames] == [n_faces] * 20
+    assert [fr.frame for fr in result.frames] == list(range(20))
+    assert [fr.time_s for fr in result.frames] == pytest.approx([i / 10 for i in range(20)])
+    if n_faces == 1:
+        assert set(result.emotions) == {"happy"}
+
+
+def test_video_stride_and_max_frames(analyzer, videos):
+    result = analyzer.analyze(videos[1], stride=3, max_frames=4)
+    assert [fr.frame for fr in result.frames] == [0, 3, 6, 9]
+    assert [fr.time_s for fr in result.frames] == pytest.approx([0.0, 0.3, 0.6, 0.9])
+
+
+def test_annotated_video_and_photos(analyzer, videos, tmp_path):
+    analyzer.analyze(videos[1], stride=2, annotate_to=tmp_path / "out.mp4")
+    cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 10 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 640
+    cap.release()
+    assert not list(tmp_path.glob(".*partial*"))
+    analyzer.analyze([sample_path("astronaut.jpg"), videos[0]], annotate_to=tmp_path / "dir")
+    names = sorted(p.name for p in (tmp_path / "dir").iterdir())
+    assert names == ["astronaut.annotated.jpg", "faces0.annotated.mp4"]
+    drawn = np.asarray(Image.open(tmp_path / "dir" / "astronaut.annotated.jpg"))
+    assert drawn.shape == (512, 512, 3) and np.abs(drawn.astype(int) - np.asarray(Image.open(sample_path("astronaut.jpg"))).astype(int)).max() > 100
+
+
+def _bad_files(tmp_path):
+    good = Image.open(sample_path("astronaut.jpg"))
+    data = sample_path("astronaut.jpg").read_bytes()
+    (tmp_path / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "garbage.mp4").write_bytes(np.random.default_rng(0).bytes(5000))
+    Image.new("L", (700, 700)).save(tmp_path / "bomb.png")
+    good.convert("RGBA").save(tmp_path / "rgba.png")
+    good.convert("P").save(tmp_path / "palette.png")
+    good.convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Image.fromarray((np.asarray(good.convert("L")).astype(np.uint16) * 257)).save(tmp_path / "sixteen.png")
+    return tmp_path
+
+
+def test_bad_inputs_are_reported_by_name_and_the_batch_goes_on(analyzer, tmp_path, monkeypatch):
+    import facsnet.data.images as images
+
+    monkeypatch.setattr(images, "MAX_PIXELS", 300_000)  # bomb.png has 490,000 pixels, the photos 262,144
+    folder = _bad_files(tmp_path)
+    sources = [folder / n for n in ("truncated.jpg", "notes.txt", "empty.mp4", "garbage.mp4", "bomb.png",
+                                    "rgba.png", "palette.png", "cmyk.jpg", "sixteen.png", "missing.jpg")]
+    result = analyzer.analyze(sources)
+    skipped = dict(result.skipped)
+    assert set(skipped) == {str(folder / n) for n in ("truncated.jpg", "notes.txt", "empty.mp4", "garbage.mp4",
+                                                      "bomb.png", "missing.jpg")}
+    assert "truncated.jpg" in skipped[str(folder / "truncated.jpg")]
+    assert "too large" in skipped[str(folder / "bomb.png")]
+    assert "empty file" in skipped[str(folder / "empty.mp4")]
+    assert "no such file" in skipped[str(folder / "missing.jpg")]
+    # RGBA, palette, CMYK and 16-bit versions of the astronaut are read, not refused: still happy.
+    assert [fr.path.rsplit("/", 1)[-1] for fr in result.frames] == ["rgba.png", "palette.png", "cmyk.jpg", "sixteen.png"]
+    assert result.emotions == ["happy"] * 4
+
+
+def test_arrays_of_every_common_layout(analyzer):
+    rgb = np.asarray(Image.open(sample_path("astronaut.jpg")))
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    result = analyzer.analyze([rgb, grey, rgba, rgb.astype(np.float32) / 255.0])
+    assert result.emotions == ["happy"] * 4
+    bad = analyzer.analyze(np.zeros((4, 4, 7), np.uint8))
+    assert bad.frames == [] and bad.skipped[0][0] == "array:0" and "shape (4, 4, 7)" in bad.skipped[0][1]
+    with pytest.raises(MediaError, match="array.*shape"):
+        as_rgb(np.zeros((4, 4, 7), np.uint8))
+
+
+def test_onnx_export_matches_pytorch_to_1e4(tmp_path):
+    torch_clf = EmotionClassifier("fer2013", backend="torch")
+    path = export_onnx(torch_clf.model, tmp_path / "m.onnx", framing=torch_clf.framing)
+    onnx_model = OnnxModel(path)
+    assert onnx_model.class_names == torch_clf.class_names and onnx_model.input_size == (1, 48, 48)
+    assert onnx_model.framing == torch_clf.framing
+    onnx_clf = EmotionClassifier(str(path))
+    crops = np.random.default_rng(0).integers(0, 256, (16, 48, 48), dtype=np.uint8)
+    group = Analyzer("fer2013", backend="torch")
+    photo = np.asarray(Image.open(sample_path("group.jpg")))
+    crops = np.concatenate([crops, group.crops(photo, group.detector.detect(photo))])  # + 3 real faces
+    p_torch, p_onnx = torch_clf.predict_proba(crops), onnx_clf.predict_proba(crops)
+    assert onnx_clf.backend == "onnx" and np.abs(p_torch - p_onnx).max() < 1e-4
+    with pytest.raises(ValueError, match="not a loadable ONNX model"):
+        (tmp_path / "bad.onnx").write_bytes(b"nonsense")
+        OnnxModel(tmp_path / "bad.onnx")
+
+
+def test_cli_analyze_and_export(tmp_path, videos, capsys):
+    assert main(["-q", "analyze", str(sample_path("astronaut.jpg")), str(videos[1]), "--stride", "5",
+                 "--out", str(tmp_path / "t.csv"), "--annotate", str(tmp_path / "ann")]) == 0
+    df = pd.read_csv(tmp_path / "t.csv")
+    assert len(df) == 1 + 4 and df["emotion"].tolist() == ["happy"] * 5
+    assert df["time_s"].isna().tolist() == [True, False, False, False, False]
+    assert main(["-q", "analyze", str(tmp_path / "missing.jpg")]) == 1
+    assert "missing.jpg: no such file" in capsys.readouterr().err
+    assert main(["-q", "export", "ckplus48", str(tmp_path / "ck.onnx")]) == 0
+    assert OnnxModel(tmp_path / "ck.onnx").class_names[0] == "anger"
+
+
+def test_top_level_analyze_defaults_to_the_bundled_photos():
+    result = facsnet.analyze()
+    assert len(result.frames) == 3 and len(result.faces) == 5 and result.model == "fer2013_bn"
