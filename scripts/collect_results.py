@@ -78,7 +78,48 @@ def bench_entries() -> dict:
         "device": f"this project's 2-core CPU machine, torch {b['torch']}, {b['threads']} threads",
         "command": " && ".join(b.get("command", [])) or "python benchmarks/train_throughput.py",
         **gpu_throughput(),
+        **analyze_bench(),
     }
+
+
+def analyze_bench() -> dict:
+    """Photo/video pipeline speed on this machine's CPU (benchmarks/analyze_speed.py)."""
+    b = load(RES / "bench_analyze.json")
+    if b is None:
+        return {}
+    keys = ["video_fps", "video_fps_onnx", "video_fps_torch", "detect_ms_per_frame", "classify_img_per_s_b1",
+            "classify_img_per_s_b256", "classify_img_per_s_b1_torch", "classify_img_per_s_b256_torch",
+            "classify_img_per_s_b1_onnx", "classify_img_per_s_b256_onnx"]
+    return {**{k: b[k] for k in keys if k in b},
+            "analyze_device": f"this project's 2-core CPU machine ({b['cores']} cores), torch {b['torch']}",
+            "analyze_setup": f"640x480 video, one face, {b['detector']}; model {b['model']}; "
+                             "video_fps and classify_* without suffix use ONNX Runtime (the default backend)",
+            "analyze_command": b["command"]}
+
+
+def analyze_entries() -> dict:
+    """The pipeline on real faces it never trained on (scripts/pipeline_check.py) and the framing."""
+    out = {}
+    pc = load(RES / "pipeline_check.json")
+    if pc:
+        for model, row in pc["models"].items():
+            out[f"fer2013_publictest_rephotographed_{model}"] = {
+                "accuracy": round(row["upright"]["accuracy"], 4),
+                "face_found": round(row["upright"]["face_found"], 4),
+                "accuracy_where_found": round(row["upright"]["accuracy_where_found"], 4),
+                "native_crops_accuracy": round(row["native_crops_accuracy"], 4),
+                "rotated_20": {k: round(v, 4) for k, v in row["rotated_20"].items() if k != "n"},
+                "ablations": {k: {kk: round(vv, 4) for kk, vv in row[k].items() if kk != "n"}
+                              for k in row if k.endswith("_levelled") or k.endswith("_framing")},
+                "n": row["upright"]["n"], "data": pc["data"], "command": pc["command"],
+            }
+    fr = load(RES / "framing.json")
+    if fr:
+        out["framing"] = {name.split(":")[0]: {k: (round(v, 3) if isinstance(v, float) else v)
+                                               for k, v in d.items() if k in ("n", "found", "eye_distance", "eye_height")}
+                          for name, d in fr["sets"].items()}
+        out["framing"]["command"] = fr["command"]
+    return out
 
 
 def gpu_throughput() -> dict:
@@ -115,6 +156,7 @@ def build() -> dict:
         "ferplus": {"publictest": fer_entry("ferplus", "ferplus", fer_cmd.replace("--data fer2013", "--data ferplus"),
                                             "FER2013 images with FER+ majority labels (8 classes): train 25,059 -> PublicTest 3,199")},
         "bench": bench_entries(),
+        "analyze": analyze_entries(),
         "interpret": {k: v for k, v in (("ckplus", interpret_entry("ckplus48")),
                                          ("fer2013", interpret_entry("fer2013"))) if v},
     }
@@ -165,6 +207,18 @@ def readme_table(s: dict) -> str:
     if b:
         rows.append(f"| `bench.train_img_per_s` | {b['train_img_per_s']:.0f} img/s | {b['train_img_per_s_config']}, {b['device']} |")
         rows.append(f"| `bench.train_img_per_s_fp32_eager` | {b['train_img_per_s_fp32_eager']:.0f} img/s | batch 64, same machine |")
+    if b.get("video_fps"):
+        rows.append(f"| `bench.video_fps` | {b['video_fps']:.0f} frames/s (PyTorch backend {b['video_fps_torch']:.0f}) | "
+                    "end to end: decode, detect every frame, align, classify; 640x480, one face, 2 CPU cores |")
+        rows.append(f"| `bench.detect_ms_per_frame` | {b['detect_ms_per_frame']:.1f} ms | BlazeFace full range, 640x480 |")
+        rows.append(f"| `bench.classify_img_per_s_b1` / `_b256` | {b['classify_img_per_s_b1']:.0f} / "
+                    f"{b['classify_img_per_s_b256']:.0f} img/s (PyTorch {b['classify_img_per_s_b1_torch']:.0f} / "
+                    f"{b['classify_img_per_s_b256_torch']:.0f}) | aligned 48x48 crops, ONNX Runtime |")
+    for k, e in (s.get("analyze") or {}).items():
+        if k.startswith("fer2013_publictest_rephotographed_"):
+            rows.append(f"| `analyze.{k}.accuracy` | {fmt_pct(e['accuracy'])} (face found {fmt_pct(e['face_found'])}; "
+                        f"{fmt_pct(e['accuracy_where_found'])} where found; native crops {fmt_pct(e['native_crops_accuracy'])}) | "
+                        "PublicTest faces padded and enlarged into 432x432 photos, then detected, levelled and re-cropped |")
     return "\n".join(rows)
 
 

@@ -160,6 +160,7 @@ def test_bad_inputs_are_reported_by_name_and_the_batch_goes_on(analyzer, tmp_pat
     assert "too large" in skipped[str(folder / "bomb.png")]
     assert "empty file" in skipped[str(folder / "empty.mp4")]
     assert "no such file" in skipped[str(folder / "missing.jpg")]
+    assert "cannot open" in analyzer.analyze("camera:99").skipped[0][1]  # no such camera
     # RGBA, palette, CMYK and 16-bit versions of the astronaut are read, not refused: still happy.
     assert [fr.path.rsplit("/", 1)[-1] for fr in result.frames] == ["rgba.png", "palette.png", "cmyk.jpg", "sixteen.png"]
     assert result.emotions == ["happy"] * 4

@@ -130,6 +130,8 @@ def build_parser() -> Parser:
     p.add_argument("--stride", type=int, default=1, help="analyse every k-th video frame")
     p.add_argument("--max-frames", type=int, default=None, help="stop each video after this many analysed frames")
     p.add_argument("--min-face-score", type=float, default=0.5)
+    p.add_argument("--no-level", dest="level_eyes", action="store_false", help="keep the head's tilt in the crop")
+    p.add_argument("--photo-tiles", type=int, default=2, help="NxN tiles for small faces in photos (0: off)")
     p = sub.add_parser("export", help="export a model to ONNX")
     p.add_argument("model", help="bundled name or checkpoint")
     p.add_argument("out", help="OUT.onnx")
@@ -191,7 +193,8 @@ def main(argv=None) -> int:
         elif args.command == "analyze":
             res = api.analyze(args.inputs, model=args.model, out=args.out, annotate=args.annotate,
                               detector=args.detector, backend=args.backend, stride=args.stride,
-                              max_frames=args.max_frames, min_face_score=args.min_face_score)
+                              max_frames=args.max_frames, min_face_score=args.min_face_score,
+                              level_eyes=args.level_eyes, photo_tiles=args.photo_tiles)
             _print_analysis(res, args)
             if res.skipped and not res.frames:
                 return 1

@@ -49,9 +49,10 @@ def eye_centres_from_landmarks68(points: np.ndarray) -> tuple[np.ndarray, np.nda
 def align_face(image: np.ndarray, left_eye, right_eye, spec: AlignSpec = AlignSpec()) -> np.ndarray:
     """Crop ``image`` (H, W[, C]) uint8 so the eyes are level at ``spec``'s place; returns (size, size[, C]).
 
-    A face much larger than the crop is first shrunk with area averaging (as photos are shrunk to
-    make 48x48 training sets), so a 12-megapixel portrait does not alias into noise. Pixels
-    outside the image are black.
+    A face larger than the crop is resampled with anti-aliasing, as photos are shrunk to make 48x48
+    training sets: the rotated crop is first cut at k times the output size (k up to 8, so each
+    sample falls about one source pixel apart) and then area-averaged down k times; a face more
+    than 8 times too large is first shrunk around the eyes. Pixels outside the image are black.
     """
     left = np.asarray(left_eye, dtype=np.float64)
     right = np.asarray(right_eye, dtype=np.float64)
@@ -59,9 +60,17 @@ def align_face(image: np.ndarray, left_eye, right_eye, spec: AlignSpec = AlignSp
     if dist < 1e-6:
         raise ValueError("eye positions coincide; cannot align")
     scale = spec.size * spec.eye_distance / dist  # output pixels per input pixel
-    if scale < 0.5:
-        image, left, right = _shrink_around(image, left, right, dist, factor=int(1.0 / scale))
-    return _warp(image, left, right, spec)
+    if scale < 1 / MAX_SUPERSAMPLE:
+        image, left, right = _shrink_around(image, left, right, dist, factor=int(1 / (MAX_SUPERSAMPLE * scale)))
+        scale = spec.size * spec.eye_distance / float(np.hypot(*(right - left)))
+    k = max(1, min(MAX_SUPERSAMPLE, int(1.0 / scale)))
+    if k == 1:
+        return _warp(image, left, right, spec)
+    big = _warp(image, left, right, spec.resized(spec.size * k))
+    return cv2.resize(big, (spec.size, spec.size), interpolation=cv2.INTER_AREA)
+
+
+MAX_SUPERSAMPLE = 8
 
 
 def _shrink_around(image: np.ndarray, left, right, dist: float, factor: int):

@@ -2,8 +2,8 @@
 from .classifier import EmotionClassifier
 from .media import Frame, MediaError
 from .onnx_export import OnnxModel, export_onnx
-from .pipeline import DEFAULT_MODEL, Analyzer, analyze
+from .pipeline import DEFAULT_MODEL, Analyzer
 from .results import COLUMNS, AnalysisResult, FaceResult, FrameResult
 
-__all__ = ["Analyzer", "analyze", "DEFAULT_MODEL", "EmotionClassifier", "Frame", "MediaError", "OnnxModel",
+__all__ = ["Analyzer", "DEFAULT_MODEL", "EmotionClassifier", "Frame", "MediaError", "OnnxModel",
            "export_onnx", "COLUMNS", "AnalysisResult", "FaceResult", "FrameResult"]

@@ -2,7 +2,11 @@
 
 :class:`Analyzer` holds a face detector and an :class:`EmotionClassifier`; for each frame it
 detects faces, levels the eyes and crops each face the way the model's training faces were framed,
-and classifies the crops of many frames in one batch. :func:`analyze` is the one-call form.
+and classifies the crops of many frames in one batch. :func:`facsnet.analyze` is the one-call form:
+
+    >>> from skimage.data import astronaut
+    >>> facsnet.analyze(astronaut()).emotions
+    ['happy']
 """
 from __future__ import annotations
 
@@ -33,11 +37,12 @@ class Analyzer:
     """Detect, align, crop and classify. ``batch_frames`` frames share one classifier call."""
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: str = "blazeface", backend: str = "auto",
-                 min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2):
+                 min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True):
         self.classifier = EmotionClassifier(model, backend=backend)
         self.detector = create_detector(detector, min_score=min_face_score)
         self.batch_frames = max(1, batch_frames)
         self.photo_tiles = photo_tiles  # photos also get a tiled pass for small faces; video frames do not
+        self.level_eyes = level_eyes    # False: keep the head's tilt (same eye centre, distance and framing)
         self.model_name = str(model)
 
     @property
@@ -51,7 +56,13 @@ class Analyzer:
             shape = (0, spec.size, spec.size) if self.classifier.grey else (0, spec.size, spec.size, 3)
             return np.zeros(shape, np.uint8)
         image = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if self.classifier.grey else rgb
-        return np.stack([align_face(image, f.left_eye, f.right_eye, spec) for f in faces])
+        return np.stack([align_face(image, *self._eyes(f), spec) for f in faces])
+
+    def _eyes(self, face: Detection) -> tuple[np.ndarray, np.ndarray]:
+        if self.level_eyes:
+            return face.left_eye, face.right_eye
+        centre, half = (face.left_eye + face.right_eye) / 2, np.hypot(*(face.right_eye - face.left_eye)) / 2
+        return centre - [half, 0.0], centre + [half, 0.0]
 
     def detect(self, frame: Frame) -> list[Detection]:
         if frame.time_s is None and self.photo_tiles > 1:
@@ -109,19 +120,6 @@ class Analyzer:
                 if sink is not None:
                     sink.close(keep=True)
         return result
-
-
-def analyze(inputs, model: str | Path = DEFAULT_MODEL, detector: str = "blazeface", backend: str = "auto",
-            stride: int = 1, max_frames: int | None = None, annotate_to: str | Path | None = None,
-            min_face_score: float = 0.5) -> AnalysisResult:
-    """Faces, boxes, eyes and emotion probabilities for photos, folders, videos, cameras or arrays.
-
-    >>> from skimage.data import astronaut
-    >>> facsnet.analyze(astronaut()).emotions
-    ['happy']
-    """
-    analyzer = Analyzer(model, detector=detector, backend=backend, min_face_score=min_face_score)
-    return analyzer.analyze(inputs, stride=stride, max_frames=max_frames, annotate_to=annotate_to)
 
 
 def _as_sources(inputs) -> list:
