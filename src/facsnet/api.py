@@ -159,3 +159,102 @@ def export(model: str = "fer2013", out: str = "model.onnx") -> Path:
 
     ckpt = read_checkpoint(resolve_weights(model))
     return export_onnx(model_from_checkpoint(ckpt), out, framing=framing_of(ckpt, str(model)))
+
+
+# ----------------------------------------------------------------------------- transfer (issue 5)
+
+CROSS_SOURCES = ("fer2013", "fer2013_bn", "ferplus", "ckplus48")
+CROSS_TARGETS = ("ckplus48", "fer2013", "ferplus")
+
+
+def _target_splits(spec: str) -> tuple[FaceSet | None, FaceSet]:
+    """(train, test) of a cross-table target: the train/validation splits where a dataset has them
+    (FER2013, FER+), else (None, everything) for k-fold scoring."""
+    if _has_validation_split(spec):
+        name = spec.partition(":")[0]
+        return dataset(name, "train"), dataset(name, "validation")
+    return None, dataset(spec, "train")
+
+
+def transfer_cross(sources=CROSS_SOURCES, targets=CROSS_TARGETS, out: str | None = None, k: int = 10,
+                   epochs: int = 30, seed: int = 0):
+    """The cross-dataset table: each source model (bundled name or checkpoint) on each target
+    dataset, as-is and with a re-fitted output layer; writes ``out``/cross.json and cross.md."""
+    from .pretrained import load_model
+    from .transfer import HeadConfig, as_is, fine_tuned, to_markdown
+    from .utils import atomic_write_json, atomic_write_text
+
+    cfg = HeadConfig(kind="multiclass", hidden=0, epochs=epochs, seed=seed)
+    splits = {t: _target_splits(t) for t in targets}
+    cells = []
+    for source in sources:
+        model = load_model(source)
+        for target, (train, test) in splits.items():
+            seen = f"{source} was trained on these images" if _trained_on(source, target) else "unseen images"
+            cells.append(as_is(model, source, test, f"as-is on {test.name} ({seen})"))
+            cells.append(fine_tuned(model, source, train, test, cfg, k=k, fold_seed=seed))
+            log.info("%s -> %s: as-is %.3f, fine-tuned %.3f", source, target, cells[-2].accuracy, cells[-1].accuracy)
+    if out:
+        atomic_write_json(Path(out) / "cross.json", {"head": cfg.to_dict(), "cells": [c.to_dict() for c in cells]})
+        atomic_write_text(Path(out) / "cross.md", to_markdown(cells) + "\n")
+    return cells
+
+
+def _trained_on(source: str, target: str) -> bool:
+    return source == "ckplus48" and target.partition(":")[0] == "ckplus48"
+
+
+def _au_setup(backbone: str, data: str, layer: str):
+    from .pretrained import load_model
+    from .transfer import extract_features
+
+    faces = ckplus_dataset(data)
+    return faces, extract_features(load_model(backbone), faces.images, layer=layer)
+
+
+def transfer_au(backbone: str = "fer2013", data: str = "ckplus48", labels: str | None = None, task: str = "multilabel",
+                k: int = 10, epochs: int = 30, l1: float = 0.0, l2: float = 0.0, min_sequences: int = 10,
+                aus: list[int] | None = None, seed: int = 0, out: str | None = None):
+    """AU detection on CK+ from a frozen emotion backbone, over subject folds. ``task``: ``single``
+    (an independent logistic detector per AU on the conv features) or ``multilabel`` (one dense-512
+    head with sigmoid outputs, BCE + ``l1``/``l2`` on the outputs)."""
+    from .au import read_ckplus_au_labels
+    from .transfer import HeadConfig, au_detection_cv, au_targets
+    from .utils import atomic_write_json
+
+    faces, feats = _au_setup(backbone, data, "conv")
+    Y, kept = au_targets(faces, read_ckplus_au_labels(labels or _default_au_labels()), min_sequences, aus)
+    hidden = 0 if task == "single" else 512
+    cfg = HeadConfig(kind="multilabel", hidden=hidden, epochs=epochs, l1=l1, l2=l2, seed=seed)
+    res = au_detection_cv(feats, Y, kept, faces.subjects, faces.labels, k=k, task=task, cfg=cfg, fold_seed=seed)
+    res.config.update(backbone=backbone, data=faces.name, n_images=len(faces), features="conv (frozen)")
+    if out:
+        atomic_write_json(Path(out), res.to_dict())
+    return res
+
+
+def transfer_intensity(backbone: str = "fer2013", data: str = "ckplus48", intensities: str | None = None,
+                       k: int = 10, epochs: int = 30, min_coded: int = 10, aus: list[int] | None = None,
+                       seed: int = 0, out: str | None = None):
+    """AU intensity 0-5 on CK+ (regression head on frozen conv features), over subject folds."""
+    from .transfer import HeadConfig, au_intensity_cv, intensity_targets, read_intensities
+    from .utils import atomic_write_json
+
+    faces, feats = _au_setup(backbone, data, "conv")
+    table = read_intensities(intensities or Path(_default_au_labels()).with_name("ck_facs_intensity.csv"))
+    Y, M, kept, rows = intensity_targets(faces, table, min_coded, aus)
+    sub = faces.subset(rows)
+    cfg = HeadConfig(kind="regression", hidden=512, epochs=epochs, seed=seed)
+    res = au_intensity_cv(feats[rows], Y, M, kept, sub.subjects, sub.labels, k=k, cfg=cfg, fold_seed=seed)
+    res.config.update(backbone=backbone, data=faces.name, n_images=len(rows),
+                      n_sequences=len(set(map(str, sub.sequences))), features="conv (frozen)",
+                      known_cells=int(M.sum()), present_cells=int(((Y > 0) & (M > 0)).sum()))
+    if out:
+        atomic_write_json(Path(out), res.to_dict())
+    return res
+
+
+def _default_au_labels() -> Path:
+    from .data.registry import data_root
+
+    return data_root() / "CK+_AU_labels" / "ckplus_327_sequences_AU_emotion.csv"

@@ -132,6 +132,32 @@ def build_parser() -> Parser:
     p.add_argument("--min-face-score", type=float, default=0.5)
     p.add_argument("--no-level", dest="level_eyes", action="store_false", help="keep the head's tilt in the crop")
     p.add_argument("--photo-tiles", type=int, default=2, help="NxN tiles for small faces in photos (0: off)")
+    p = sub.add_parser("transfer", help="cross-dataset table, AU detection and AU intensity from an emotion CNN")
+    tsub = p.add_subparsers(dest="transfer_command", required=True, parser_class=Parser)
+    t = tsub.add_parser("cross", help="every model on every dataset, as-is and with a re-fitted output layer")
+    t.add_argument("--sources", default="fer2013,fer2013_bn,ferplus,ckplus48", help="models (bundled or checkpoints)")
+    t.add_argument("--targets", default="ckplus48,fer2013,ferplus", help="datasets (NAME or a class-folder path)")
+    t.add_argument("--k", type=int, default=10)
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="runs/transfer")
+    for name, text in (("au", "AU detection on CK+, subject folds"), ("intensity", "AU intensity 0-5 on CK+")):
+        t = tsub.add_parser(name, help=text)
+        t.add_argument("--backbone", default="fer2013", help="emotion model whose conv layers are frozen features")
+        t.add_argument("--data", default="ckplus48")
+        t.add_argument("--labels", default=None, help="CK+ AU csv" if name == "au" else "ck_facs_intensity.csv")
+        t.add_argument("--aus", default=None, help="comma-separated AU numbers (default: all coded often enough)")
+        t.add_argument("--k", type=int, default=10)
+        t.add_argument("--epochs", type=int, default=30)
+        t.add_argument("--seed", type=int, default=0)
+        t.add_argument("--out", default=None, help="JSON result file")
+        if name == "au":
+            t.add_argument("--task", choices=["single", "multilabel"], default="multilabel")
+            t.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the sigmoid outputs")
+            t.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the sigmoid outputs")
+            t.add_argument("--min-sequences", type=int, default=10)
+        else:
+            t.add_argument("--min-coded", type=int, default=10)
     p = sub.add_parser("export", help="export a model to ONNX")
     p.add_argument("model", help="bundled name or checkpoint")
     p.add_argument("out", help="OUT.onnx")
@@ -198,6 +224,8 @@ def main(argv=None) -> int:
             _print_analysis(res, args)
             if res.skipped and not res.frames:
                 return 1
+        elif args.command == "transfer":
+            _run_transfer(api, args)
         elif args.command == "export":
             print(api.export(args.model, args.out))
         elif args.command == "report":
@@ -208,6 +236,33 @@ def main(argv=None) -> int:
         print(f"facsnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _run_transfer(api, args) -> None:
+    split = lambda text: [x.strip() for x in text.split(",") if x.strip()]  # noqa: E731
+    if args.transfer_command == "cross":
+        from .transfer import to_markdown
+
+        cells = api.transfer_cross(split(args.sources), split(args.targets), out=args.out, k=args.k,
+                                   epochs=args.epochs, seed=args.seed)
+        print("accuracy % (as-is / output layer re-fitted), on the classes model and dataset share")
+        print(to_markdown(cells))
+        return
+    aus = [int(a) for a in split(args.aus)] if args.aus else None
+    if args.transfer_command == "au":
+        res = api.transfer_au(args.backbone, args.data, labels=args.labels, task=args.task, k=args.k,
+                              epochs=args.epochs, l1=args.l1, l2=args.l2, min_sequences=args.min_sequences,
+                              aus=aus, seed=args.seed, out=args.out)
+        metrics = ["f1", "accuracy", "auc"]
+    else:
+        res = api.transfer_intensity(args.backbone, args.data, intensities=args.labels, k=args.k, epochs=args.epochs,
+                                     min_coded=args.min_coded, aus=aus, seed=args.seed, out=args.out)
+        metrics = ["mse", "accuracy", "icc"]
+    print("| AU | name | " + " | ".join(metrics) + " |")
+    print("|---|---|" + "---:|" * len(metrics))
+    for au, row in res.per_au.items():
+        print(f"| {au} | {row['name']} | " + " | ".join(f"{row[m]['mean']:.3f} +- {row[m]['std']:.3f}" for m in metrics) + " |")
+    print("| mean | | " + " | ".join(f"{res.summary[m + '_mean']:.3f} +- {res.summary[m + '_std']:.3f}" for m in metrics) + " |")
 
 
 def _print_analysis(res, args) -> None:
