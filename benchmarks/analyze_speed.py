@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facsnet.inference import Analyzer, EmotionClassifier
+from facsnet.inference import Analyzer, FaceClassifier
 from facsnet.inference.media import video_frames
 from facsnet.samples import make_video
 from facsnet.utils import atomic_write_json
@@ -54,7 +54,7 @@ def detect_ms(video: Path) -> float:
 
 
 def classify_img_per_s(backend: str, batch: int, seconds: float = 3.0) -> float:
-    clf = EmotionClassifier("fer2013_bn", backend=backend)
+    clf = FaceClassifier("fer2013_bn", backend=backend)
     crops = np.random.default_rng(0).integers(0, 256, (batch, 48, 48), dtype=np.uint8)
     for _ in range(3):
         clf.predict_proba(crops)

@@ -11,7 +11,7 @@ from PIL import Image
 
 import facsnet
 from facsnet.cli import main
-from facsnet.inference import COLUMNS, Analyzer, EmotionClassifier, MediaError, OnnxModel, export_onnx
+from facsnet.inference import COLUMNS, Analyzer, FaceClassifier, MediaError, OnnxModel, export_onnx
 from facsnet.labels import EMOTIONS
 from facsnet.inference.media import as_rgb
 from facsnet.samples import make_video, sample_path, sample_paths
@@ -179,12 +179,12 @@ def test_arrays_of_every_common_layout(analyzer):
 
 
 def test_onnx_export_matches_pytorch_to_1e4(tmp_path):
-    torch_clf = EmotionClassifier("fer2013", backend="torch")
+    torch_clf = FaceClassifier("fer2013", backend="torch")
     path = export_onnx(torch_clf.model, tmp_path / "m.onnx", framing=torch_clf.framing)
     onnx_model = OnnxModel(path)
     assert onnx_model.class_names == torch_clf.class_names and onnx_model.input_size == (1, 48, 48)
     assert onnx_model.framing == torch_clf.framing
-    onnx_clf = EmotionClassifier(str(path))
+    onnx_clf = FaceClassifier(str(path))
     crops = np.random.default_rng(0).integers(0, 256, (16, 48, 48), dtype=np.uint8)
     group = Analyzer("fer2013", backend="torch")
     photo = np.asarray(Image.open(sample_path("group.jpg")))

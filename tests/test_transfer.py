@@ -24,7 +24,7 @@ def test_a_new_head_attaches_to_every_registered_model(name):
     assert conv.shape == (5, feature_dim(model)) == (5, 256 * 6 * 6)
     head = DenseHead(conv.shape[1], 3).eval()
     new = attach_head(model, head, ["AU1", "AU2", "AU4"], task="au")
-    assert new.class_names == ["AU1", "AU2", "AU4"] and new.config["task"] == "au"
+    assert new.class_names == ["AU1", "AU2", "AU4"] and new.task == "au"
     with torch.no_grad():
         assert torch.allclose(new(x), head(model.forward_features(x)), atol=1e-5)  # same function, one module
         assert model(x).shape == (5, 7)  # the source model is untouched

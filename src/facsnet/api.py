@@ -135,16 +135,17 @@ def visualize(model: str = "ckplus48", data: str = "ckplus48", out: str = "runs/
 
 def analyze(inputs=None, model: str | None = None, out: str | None = None, annotate: str | None = None,
             detector: str = "blazeface", backend: str = "auto", stride: int = 1, max_frames: int | None = None,
-            min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2):
+            min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = None):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
-    (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video."""
+    (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video;
+    ``aus`` an Action Unit model (bundled ``ckplus_au`` or a checkpoint) adds one column per AU."""
     from .inference import DEFAULT_MODEL, Analyzer
     from .samples import sample_paths
 
     inputs = sample_paths() if inputs is None or (not isinstance(inputs, np.ndarray) and len(inputs) == 0) else inputs
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
-                        level_eyes=level_eyes, photo_tiles=photo_tiles)
+                        level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus)
     result = analyzer.analyze(inputs, stride=stride, max_frames=max_frames, annotate_to=annotate, progress=True)
     if out:
         result.save(out)
@@ -158,7 +159,8 @@ def export(model: str = "fer2013", out: str = "model.onnx") -> Path:
     from .training.checkpoint import model_from_checkpoint, read_checkpoint
 
     ckpt = read_checkpoint(resolve_weights(model))
-    return export_onnx(model_from_checkpoint(ckpt), out, framing=framing_of(ckpt, str(model)))
+    return export_onnx(model_from_checkpoint(ckpt), out, framing=framing_of(ckpt, str(model)),
+                       task=ckpt.get("task", "emotion"))
 
 
 # ----------------------------------------------------------------------------- transfer (issue 5)
@@ -258,3 +260,28 @@ def _default_au_labels() -> Path:
     from .data.registry import data_root
 
     return data_root() / "CK+_AU_labels" / "ckplus_327_sequences_AU_emotion.csv"
+
+
+def train_au_model(backbone: str = "fer2013", data: str = "ckplus48", labels: str | None = None, out: str = "au.pt",
+                   epochs: int = 30, l1: float = 0.01, l2: float = 0.01, min_sequences: int = 10, seed: int = 0) -> Path:
+    """Fit the multi-label AU head on all of ``data`` (frozen ``backbone`` conv layers) and save it
+    as one model: images in, one sigmoid probability per AU out (``task`` "au" in its config).
+    Faces for it are cropped with CK+48's framing, the images its head was fitted on."""
+    from .au import read_ckplus_au_labels
+    from .faces.align import CKPLUS48_FRAMING
+    from .pretrained import load_model
+    from .training.checkpoint import save_checkpoint
+    from .transfer import HeadConfig, attach_head, au_targets, extract_features, fit_head
+
+    faces = ckplus_dataset(data)
+    model = load_model(backbone)
+    Y, aus = au_targets(faces, read_ckplus_au_labels(labels or _default_au_labels()), min_sequences)
+    cfg = HeadConfig(kind="multilabel", hidden=512, epochs=epochs, l1=l1, l2=l2, seed=seed)
+    head = fit_head(extract_features(model, faces.images, layer="conv"), Y, cfg)
+    au_model = attach_head(model, head, [f"AU{a}" for a in aus], task="au")
+    framing = CKPLUS48_FRAMING.resized(model.config["img_size"])
+    save_checkpoint(out, au_model, "breuer2017_bn" if model.config.get("batchnorm") else "breuer2017", half=True,
+                    task="au",
+                    framing={"eye_distance": framing.eye_distance, "eye_height": framing.eye_height},
+                    provenance={"backbone": backbone, "data": faces.name, "n_images": len(faces), "head": cfg.to_dict()})
+    return Path(out)

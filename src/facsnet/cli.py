@@ -132,6 +132,7 @@ def build_parser() -> Parser:
     p.add_argument("--min-face-score", type=float, default=0.5)
     p.add_argument("--no-level", dest="level_eyes", action="store_false", help="keep the head's tilt in the crop")
     p.add_argument("--photo-tiles", type=int, default=2, help="NxN tiles for small faces in photos (0: off)")
+    p.add_argument("--aus", default=None, help="an Action Unit model (bundled ckplus_au or a checkpoint): adds AU columns")
     p = sub.add_parser("transfer", help="cross-dataset table, AU detection and AU intensity from an emotion CNN")
     tsub = p.add_subparsers(dest="transfer_command", required=True, parser_class=Parser)
     t = tsub.add_parser("cross", help="every model on every dataset, as-is and with a re-fitted output layer")
@@ -141,6 +142,14 @@ def build_parser() -> Parser:
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs/transfer")
+    t = tsub.add_parser("au-model", help="fit the multi-label AU head on all of CK+ and save it (for analyze --aus)")
+    t.add_argument("--backbone", default="fer2013")
+    t.add_argument("--data", default="ckplus48")
+    t.add_argument("--labels", default=None)
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--l1", type=float, default=0.01)
+    t.add_argument("--l2", type=float, default=0.01)
+    t.add_argument("--out", default="runs/au_model.pt")
     for name, text in (("au", "AU detection on CK+, subject folds"), ("intensity", "AU intensity 0-5 on CK+")):
         t = tsub.add_parser(name, help=text)
         t.add_argument("--backbone", default="fer2013", help="emotion model whose conv layers are frozen features")
@@ -220,7 +229,7 @@ def main(argv=None) -> int:
             res = api.analyze(args.inputs, model=args.model, out=args.out, annotate=args.annotate,
                               detector=args.detector, backend=args.backend, stride=args.stride,
                               max_frames=args.max_frames, min_face_score=args.min_face_score,
-                              level_eyes=args.level_eyes, photo_tiles=args.photo_tiles)
+                              level_eyes=args.level_eyes, photo_tiles=args.photo_tiles, aus=args.aus)
             _print_analysis(res, args)
             if res.skipped and not res.frames:
                 return 1
@@ -247,6 +256,10 @@ def _run_transfer(api, args) -> None:
                                    epochs=args.epochs, seed=args.seed)
         print("accuracy % (as-is / output layer re-fitted), on the classes model and dataset share")
         print(to_markdown(cells))
+        return
+    if args.transfer_command == "au-model":
+        print(api.train_au_model(args.backbone, args.data, labels=args.labels, out=args.out, epochs=args.epochs,
+                                 l1=args.l1, l2=args.l2))
         return
     aus = [int(a) for a in split(args.aus)] if args.aus else None
     if args.transfer_command == "au":

@@ -1,8 +1,9 @@
-"""Emotion probabilities for aligned face crops, on PyTorch or ONNX Runtime.
+"""Emotion (or Action Unit) probabilities for aligned face crops, on PyTorch or ONNX Runtime.
 
-:class:`EmotionClassifier` wraps a bundled model name, a checkpoint or an exported ``.onnx`` file,
+:class:`FaceClassifier` wraps a bundled model name, a checkpoint or an exported ``.onnx`` file,
 knows the crop its weights expect (size, channels, framing) and returns probabilities in the
-model's class order. ``backend="auto"`` uses ONNX Runtime when it is installed (about 1.6x faster
+model's class order: a softmax over emotions, or for an AU model (``task == "au"``) one independent
+sigmoid per Action Unit. ``backend="auto"`` uses ONNX Runtime when it is installed (about 1.6x faster
 on two CPU cores; the probabilities agree with PyTorch to 1e-5) and PyTorch otherwise.
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-class EmotionClassifier:
+class FaceClassifier:
     """Probabilities for (N, H, W) uint8 crops, or (N, H, W, 3) for a colour model."""
 
     def __init__(self, model: str | Path = "fer2013", backend: str = "auto", num_threads: int | None = None):
@@ -52,6 +53,7 @@ class EmotionClassifier:
         path = resolve_weights(model)
         ckpt = read_checkpoint(path)
         self.framing = framing_of(ckpt, str(model))
+        self.task = ckpt.get("task", "emotion")
         if backend == "onnx" or (backend == "auto" and _onnx_available()):
             self._init_onnx(self._cached_export(path, ckpt), num_threads)
         else:
@@ -65,6 +67,7 @@ class EmotionClassifier:
         self.model = OnnxModel(onnx_path, num_threads=num_threads)
         self.class_names = list(self.model.class_names)
         self.input_size = self.model.input_size
+        self.task = getattr(self, "task", None) or self.model.task
         if not hasattr(self, "framing"):
             self.framing = self.model.framing or AlignSpec().resized(self.input_size[1])
 
@@ -73,7 +76,7 @@ class EmotionClassifier:
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
         out = cache_dir() / "onnx" / f"{weights.stem}-{digest}.onnx"
         if not out.is_file():
-            export_onnx(model_from_checkpoint(ckpt), out, framing=self.framing)
+            export_onnx(model_from_checkpoint(ckpt), out, framing=self.framing, task=self.task)
         return out
 
     @property
@@ -100,4 +103,7 @@ class EmotionClassifier:
         """(N, classes) probabilities in ``class_names`` order; an empty batch gives (0, classes)."""
         if len(crops) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
-        return softmax(self.logits(crops).astype(np.float64)).astype(np.float32)
+        logits = self.logits(crops).astype(np.float64)
+        if self.task == "au":
+            return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        return softmax(logits).astype(np.float32)

@@ -19,14 +19,15 @@ from ..utils import atomic_write_bytes
 OPSET = 17
 
 
-def export_onnx(model: torch.nn.Module, path: str | Path, framing: AlignSpec | None = None) -> Path:
+def export_onnx(model: torch.nn.Module, path: str | Path, framing: AlignSpec | None = None,
+                task: str | None = None) -> Path:
     """Write ``model`` (eval mode, fp32, CPU) as ONNX with a dynamic batch axis; returns ``path``."""
     import io
 
     model = model.float().cpu().eval()
     c, h, w = model.data_config["input_size"]
     meta = {"class_names": json.dumps(list(model.class_names)), "input_size": json.dumps([c, h, w]),
-            "producer": "facsnet"}
+            "producer": "facsnet", "task": task or getattr(model, "task", "emotion")}
     if framing is not None:
         meta["framing"] = json.dumps({"eye_distance": framing.eye_distance, "eye_height": framing.eye_height})
     buf = io.BytesIO()
@@ -68,6 +69,7 @@ class OnnxModel:
             raise ValueError(f"{path}: not exported by facsnet (no class names in its metadata)")
         self.class_names = json.loads(meta["class_names"])
         self.input_size = tuple(json.loads(meta["input_size"]))
+        self.task = meta.get("task", "emotion")
         framing = json.loads(meta["framing"]) if "framing" in meta else None
         self.framing = AlignSpec(self.input_size[1], **framing) if framing else None
         self._input = self.session.get_inputs()[0].name

@@ -1,6 +1,6 @@
 """Photos and videos in, faces with emotion probabilities out.
 
-:class:`Analyzer` holds a face detector and an :class:`EmotionClassifier`; for each frame it
+:class:`Analyzer` holds a face detector and an :class:`FaceClassifier`; for each frame it
 detects faces, levels the eyes and crops each face the way the model's training faces were framed,
 and classifies the crops of many frames in one batch. :func:`facsnet.analyze` is the one-call form:
 
@@ -22,7 +22,7 @@ import numpy as np
 from ..faces.align import align_face
 from ..faces.detect import Detection, create_detector, detect_tiled
 from .annotate import VideoSink, annotate, write_image
-from .classifier import EmotionClassifier
+from .classifier import FaceClassifier
 from .media import Frame, MediaError, expand_paths, is_video_file, source_frames
 from .results import AnalysisResult, FaceResult, FrameResult
 
@@ -37,8 +37,14 @@ class Analyzer:
     """Detect, align, crop and classify. ``batch_frames`` frames share one classifier call."""
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: str = "blazeface", backend: str = "auto",
-                 min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True):
-        self.classifier = EmotionClassifier(model, backend=backend)
+                 min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True,
+                 au_model: str | Path | None = None):
+        self.classifier = FaceClassifier(model, backend=backend)
+        if self.classifier.task != "emotion":
+            raise ValueError(f"{model}: an {self.classifier.task} model, not an emotion model (pass it as au_model)")
+        self.au = FaceClassifier(au_model, backend=backend) if au_model else None
+        if self.au is not None and self.au.task != "au":
+            raise ValueError(f"{au_model}: not an Action Unit model (make one with 'facsnet transfer au-model')")
         self.detector = create_detector(detector, min_score=min_face_score)
         self.batch_frames = max(1, batch_frames)
         self.photo_tiles = photo_tiles  # photos also get a tiled pass for small faces; video frames do not
@@ -49,13 +55,14 @@ class Analyzer:
     def class_names(self) -> list[str]:
         return self.classifier.class_names
 
-    def crops(self, rgb: np.ndarray, faces: list[Detection]) -> np.ndarray:
-        """Aligned crops (N, S, S) grey or (N, S, S, 3) for the model, one per detection."""
-        spec = self.classifier.crop_spec
+    def crops(self, rgb: np.ndarray, faces: list[Detection], classifier: FaceClassifier | None = None) -> np.ndarray:
+        """Aligned crops (N, S, S) grey or (N, S, S, 3) for a classifier (the emotion model by default)."""
+        classifier = classifier or self.classifier
+        spec = classifier.crop_spec
         if not faces:
-            shape = (0, spec.size, spec.size) if self.classifier.grey else (0, spec.size, spec.size, 3)
+            shape = (0, spec.size, spec.size) if classifier.grey else (0, spec.size, spec.size, 3)
             return np.zeros(shape, np.uint8)
-        image = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if self.classifier.grey else rgb
+        image = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if classifier.grey else rgb
         return np.stack([align_face(image, *self._eyes(f), spec) for f in faces])
 
     def _eyes(self, face: Detection) -> tuple[np.ndarray, np.ndarray]:
@@ -71,10 +78,11 @@ class Analyzer:
 
     def stream(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, FrameResult]]:
         """(frame, result) pairs in input order; crops of ``batch_frames`` frames go to the model together."""
-        pending: list[tuple[Frame, list[Detection], np.ndarray]] = []
+        pending: list[tuple[Frame, list[Detection], np.ndarray, np.ndarray | None]] = []
         for frame in frames:
             faces = self.detect(frame)
-            pending.append((frame, faces, self.crops(frame.rgb, faces)))
+            au_crops = self.crops(frame.rgb, faces, self.au) if self.au is not None else None
+            pending.append((frame, faces, self.crops(frame.rgb, faces), au_crops))
             if len(pending) >= self.batch_frames:
                 yield from self._classify(pending)
                 pending = []
@@ -82,16 +90,18 @@ class Analyzer:
             yield from self._classify(pending)
 
     def _classify(self, pending) -> Iterator[tuple[Frame, FrameResult]]:
-        probs = self.classifier.predict_proba(np.concatenate([c for _, _, c in pending]))
+        probs = self.classifier.predict_proba(np.concatenate([p[2] for p in pending]))
+        au_probs = self.au.predict_proba(np.concatenate([p[3] for p in pending])) if self.au is not None else None
         names, at = self.class_names, 0
-        for frame, faces, _ in pending:
+        for frame, faces, _, _ in pending:
             results = []
             for det in faces:
                 p = {n: float(v) for n, v in zip(names, probs[at])}
+                aus = {n: float(v) for n, v in zip(self.au.class_names, au_probs[at])} if au_probs is not None else {}
                 at += 1
                 results.append(FaceResult(tuple(float(v) for v in det.box), det.score,
                                           tuple(float(v) for v in det.left_eye),
-                                          tuple(float(v) for v in det.right_eye), p))
+                                          tuple(float(v) for v in det.right_eye), p, aus))
             h, w = frame.rgb.shape[:2]
             yield frame, FrameResult(frame.source, frame.index, frame.time_s, results, (w, h))
 
@@ -101,7 +111,8 @@ class Analyzer:
         and listed in ``result.skipped``. ``annotate_to``: a folder for annotated photos (and
         videos as ``<name>.annotated.mp4``), or a video file path when the input is one video."""
         sources = _as_sources(inputs)
-        result = AnalysisResult([], model=self.model_name, class_names=list(self.class_names))
+        result = AnalysisResult([], model=self.model_name, class_names=list(self.class_names),
+                                au_names=list(self.au.class_names) if self.au is not None else [])
         for n, source in enumerate(sources):
             name = f"array:{n}" if isinstance(source, np.ndarray) else str(source)
             sink = _sink_for(source, annotate_to, len(sources)) if annotate_to else None

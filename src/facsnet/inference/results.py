@@ -4,8 +4,9 @@ Table columns (one row per face; a frame with no face gives one row with empty `
 ``emotion``): ``path, frame, time_s, face, x, y, w, h, face_score, left_eye_x, left_eye_y,
 right_eye_x, right_eye_y, roll_deg``, one probability column per canonical emotion (``neutral,
 anger, contempt, disgust, fear, happy, sadness, surprise``; empty for an emotion the model lacks),
-then ``emotion`` (the most probable) and ``note``. Boxes and eyes are in pixels of the frame;
-"left eye" is the eye on the image's left.
+then ``emotion`` (the most probable) and ``note``; with an AU model, one probability column per
+Action Unit follows (``AU1``, ``AU2``, ...). Boxes and eyes are in pixels of the frame; "left eye"
+is the eye on the image's left.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class FaceResult:
     left_eye: tuple[float, float]
     right_eye: tuple[float, float]
     probabilities: dict[str, float]         # the model's classes, canonical names
+    aus: dict[str, float] = field(default_factory=dict)  # "AU12" -> probability, with an AU model
 
     @property
     def emotion(self) -> str:
@@ -54,18 +56,19 @@ class FrameResult:
     def note(self) -> str:
         return "" if self.faces else "no face found"
 
-    def rows(self) -> list[dict]:
+    def rows(self, au_names: list[str] = ()) -> list[dict]:
         base = {"path": self.path, "frame": self.frame, "time_s": self.time_s}
         if not self.faces:
             return [{**base, "face": None, **{c: None for c in GEOMETRY_COLUMNS},
-                     **{e: None for e in EMOTIONS}, "emotion": None, "note": self.note}]
+                     **{e: None for e in EMOTIONS}, "emotion": None, "note": self.note, **{a: None for a in au_names}}]
         out = []
         for i, f in enumerate(self.faces):
             x, y, w, h = f.box
             out.append({**base, "face": i, "x": x, "y": y, "w": w, "h": h, "face_score": f.score,
                         "left_eye_x": f.left_eye[0], "left_eye_y": f.left_eye[1],
                         "right_eye_x": f.right_eye[0], "right_eye_y": f.right_eye[1], "roll_deg": f.roll_deg,
-                        **{e: f.probabilities.get(e) for e in EMOTIONS}, "emotion": f.emotion, "note": ""})
+                        **{e: f.probabilities.get(e) for e in EMOTIONS}, "emotion": f.emotion, "note": "",
+                        **{a: f.aus.get(a) for a in au_names}})
         return out
 
 
@@ -75,6 +78,7 @@ class AnalysisResult:
     model: str = ""
     class_names: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    au_names: list[str] = field(default_factory=list)
 
     @property
     def faces(self) -> list[FaceResult]:
@@ -87,14 +91,18 @@ class AnalysisResult:
     def __len__(self) -> int:
         return len(self.frames)
 
+    @property
+    def columns(self) -> list[str]:
+        return COLUMNS + list(self.au_names)
+
     def rows(self) -> list[dict]:
-        return [row for fr in self.frames for row in fr.rows()]
+        return [row for fr in self.frames for row in fr.rows(self.au_names)]
 
     def to_frame(self):
         """A pandas DataFrame with the documented columns, in order."""
         import pandas as pd
 
-        df = pd.DataFrame(self.rows(), columns=COLUMNS)
+        df = pd.DataFrame(self.rows(), columns=self.columns)
         df["face"] = df["face"].astype("Int64")
         return df
 
@@ -119,6 +127,7 @@ class AnalysisResult:
             atomic_write_text(path, "".join(json.dumps(_clean(r)) + "\n" for r in self.rows()))
         else:
             atomic_write_text(path, json.dumps({"model": self.model, "class_names": self.class_names,
+                                                "au_names": self.au_names,
                                                 "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
                                                 "rows": [_clean(r) for r in self.rows()]}, indent=1) + "\n")
         return path

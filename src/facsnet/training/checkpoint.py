@@ -49,4 +49,5 @@ def model_from_checkpoint(ckpt: dict | str | Path, device="cpu"):
     model = create_model(ckpt["model_name"], class_names=ckpt["class_names"], **ckpt["model_config"])
     state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
     model.load_state_dict(state)
+    model.task = ckpt.get("task", "emotion")  # "au": one sigmoid output per Action Unit
     return model.to(device).eval()

@@ -76,7 +76,7 @@ def attach_head(model: nn.Module, head: DenseHead, class_names: list[str], task:
     new.head = copy.deepcopy(head.head)  # a linear head on fc1 features replaces the output layer only
     new.class_names = list(class_names)
     new.config["num_classes"] = len(class_names)
-    new.config["task"] = task
+    new.task = task
     return new.eval()
 
 
