@@ -211,3 +211,18 @@ def test_cli_analyze_and_export(tmp_path, videos, capsys):
 def test_top_level_analyze_defaults_to_the_bundled_photos():
     result = facsnet.analyze()
     assert len(result.frames) == 3 and len(result.faces) == 5 and result.model == "fer2013_bn"
+
+
+def test_au_columns_from_the_bundled_au_model(tmp_path):
+    analyzer = Analyzer(au_model="ckplus_au")
+    result = analyzer.analyze(sample_path("astronaut.jpg"))
+    aus = result.faces[0].aus
+    assert result.au_names[:3] == ["AU1", "AU2", "AU4"] and len(aus) == 19
+    # A Duchenne smile: cheek raiser and lip corner puller on, brow lowerer off.
+    assert aus["AU6"] > 0.5 and aus["AU12"] > 0.5 and aus["AU4"] < 0.5
+    df = result.to_frame()
+    assert list(df.columns) == COLUMNS + result.au_names
+    with pytest.raises(ValueError, match="not an Action Unit model"):
+        Analyzer(au_model="fer2013")
+    with pytest.raises(ValueError, match="not an emotion model"):
+        Analyzer(model="ckplus_au")

@@ -12,8 +12,12 @@ def test_bundled_weights_load_safely_and_describe_themselves(name):
     assert path.stat().st_size < 16 * 2**20
     ck = torch.load(path, map_location="cpu", weights_only=True)
     assert all(v.dtype == torch.float16 for v in ck["state_dict"].values() if v.is_floating_point())
-    assert set(ck["class_names"]) <= set(EMOTIONS) and len(ck["class_names"]) in (7, 8)
-    assert ck["data"]["train"]["n"] > 900 and ck["train_config"]["seed"] == 0
+    if ck.get("task") == "au":  # an Action Unit model: FACS names, its provenance, CK+48's framing
+        assert ck["class_names"][:3] == ["AU1", "AU2", "AU4"] and ck["provenance"]["n_images"] == 981
+        assert ck["provenance"]["head"]["seed"] == 0 and ck["framing"]["eye_height"] > 0.4
+    else:
+        assert set(ck["class_names"]) <= set(EMOTIONS) and len(ck["class_names"]) in (7, 8)
+        assert ck["data"]["train"]["n"] > 900 and ck["train_config"]["seed"] == 0
     model = load_model(name)
     out = model(torch.rand(2, 1, 48, 48))
     assert out.shape == (2, len(ck["class_names"])) and torch.isfinite(out).all()

@@ -12,6 +12,7 @@ BUNDLED = {
     "ckplus48": "ckplus48.pt",   # trained on all of CK+48 (7 classes), started from fer2013
     "ferplus": "ferplus.pt",     # trained on FER2013 Training with FER+ majority labels
     "fer2013_bn": "fer2013_bn.pt",  # the same CNN with BatchNorm (a variant, not the paper's)
+    "ckplus_au": "ckplus_au.pt",  # fer2013's conv layers + a multi-label AU head fitted on CK+48 (task "au")
 }
 
 

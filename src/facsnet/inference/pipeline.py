@@ -44,7 +44,7 @@ class Analyzer:
             raise ValueError(f"{model}: an {self.classifier.task} model, not an emotion model (pass it as au_model)")
         self.au = FaceClassifier(au_model, backend=backend) if au_model else None
         if self.au is not None and self.au.task != "au":
-            raise ValueError(f"{au_model}: not an Action Unit model (make one with 'facsnet transfer au-model')")
+            raise ValueError(f"{au_model}: not an Action Unit model (make one with: facsnet transfer au-model)")
         self.detector = create_detector(detector, min_score=min_face_score)
         self.batch_frames = max(1, batch_frames)
         self.photo_tiles = photo_tiles  # photos also get a tiled pass for small faces; video frames do not
