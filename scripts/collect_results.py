@@ -97,6 +97,50 @@ def analyze_bench() -> dict:
             "analyze_command": b["command"]}
 
 
+def transfer_entries() -> dict:
+    """The cross-dataset table (scripts/transfer_run.sh -> results/transfer/cross.json)."""
+    r = load(RES / "transfer" / "cross.json")
+    if r is None:
+        return {}
+    cross: dict = {}
+    for c in r["cells"]:
+        cell = cross.setdefault(c["source"], {}).setdefault(c["target"], {})
+        if c["mode"] == "as_is":
+            cell.update(accuracy=round(c["accuracy"], 4), n=c["n"], classes=c["classes"], protocol=c["protocol"])
+        else:
+            cell["fine_tuned"] = {"accuracy": round(c["accuracy"], 4), "n": c["n"], "protocol": c["protocol"]}
+    return {"cross": cross, "cross_head": r["head"],
+            "command": "facsnet transfer cross --out results/transfer  # in scripts/transfer_run.sh",
+            "device": "this project's 2-core CPU machine"}
+
+
+def au_entries() -> dict:
+    """AU detection and intensity on CK+ (scripts/transfer_run.sh -> results/au/*.json)."""
+    files = {"single": "ckplus_single", "multilabel": "ckplus_multilabel_sparse",
+             "multilabel_no_sparsity": "ckplus_multilabel_plain", "intensity": "ckplus_intensity"}
+    commands = {"single": "facsnet transfer au --task single",
+                "multilabel": "facsnet transfer au --task multilabel --l1 0.01 --l2 0.01",
+                "multilabel_no_sparsity": "facsnet transfer au --task multilabel",
+                "intensity": "facsnet transfer intensity"}
+    out = {}
+    for key, stem in files.items():
+        r = load(RES / "au" / f"{stem}.json")
+        if r is None:
+            continue
+        entry = {k: round(v, 4) for k, v in r["summary"].items()}
+        if key == "intensity":  # the headline names of the issue
+            entry["mse"], entry["accuracy"], entry["icc"] = entry["mse_mean"], entry["accuracy_mean"], entry["icc_mean"]
+        entry.update(per_au={au: {m: round(v["mean"], 4) for m, v in row.items() if isinstance(v, dict)}
+                             for au, row in r["per_au"].items()},
+                     aus=r["aus"], k=r["k"], protocol=f"{r['k']}-fold subject-independent CV on CK+48",
+                     backbone=r["config"]["backbone"], features=r["config"]["features"], head=r["config"]["head"],
+                     n_images=r["config"]["n_images"], data="CK+48 with CK+_AU_labels" + (
+                         " (FACS intensity files of 208 sequences)" if key == "intensity" else " (327 sequences)"),
+                     command=f"{commands[key]} --out results/au/{stem}.json", device="this project's 2-core CPU machine")
+        out[key] = entry
+    return {"ckplus": out} if out else {}
+
+
 def analyze_entries() -> dict:
     """The pipeline on real faces it never trained on (scripts/pipeline_check.py) and the framing."""
     out = {}
@@ -157,6 +201,8 @@ def build() -> dict:
                                             "FER2013 images with FER+ majority labels (8 classes): train 25,059 -> PublicTest 3,199")},
         "bench": bench_entries(),
         "analyze": analyze_entries(),
+        "transfer": transfer_entries(),
+        "au": au_entries(),
         "interpret": {k: v for k, v in (("ckplus", interpret_entry("ckplus48")),
                                          ("fer2013", interpret_entry("fer2013"))) if v},
     }
@@ -214,6 +260,18 @@ def readme_table(s: dict) -> str:
         rows.append(f"| `bench.classify_img_per_s_b1` / `_b256` | {b['classify_img_per_s_b1']:.0f} / "
                     f"{b['classify_img_per_s_b256']:.0f} img/s (PyTorch {b['classify_img_per_s_b1_torch']:.0f} / "
                     f"{b['classify_img_per_s_b256_torch']:.0f}) | aligned 48x48 crops, ONNX Runtime |")
+    for k, e in ((s.get("au") or {}).get("ckplus") or {}).items():
+        if k == "intensity":
+            rows.append(f"| `au.ckplus.intensity.mse` / `.accuracy` | {e['mse']:.3f} / {fmt_pct(e['accuracy'])} "
+                        f"(ICC(3,1) {e['icc']:.2f}) | AU intensity 0-5, {len(e['aus'])} AUs, mean over AUs; {e['protocol']} |")
+        else:
+            rows.append(f"| `au.ckplus.{k}.f1_mean` | F1 {e['f1_mean']:.3f} +- {e['f1_std']:.3f} (accuracy "
+                        f"{fmt_pct(e['accuracy_mean'])}, AUC {e['auc_mean']:.3f}) | {len(e['aus'])} AUs, frozen "
+                        f"{e['backbone']} conv features; {e['protocol']} |")
+    for src, row in ((s.get("transfer") or {}).get("cross") or {}).items():
+        cells = ", ".join(f"{t} {fmt_pct(c['accuracy'])} / {fmt_pct(c['fine_tuned']['accuracy'])}"
+                          for t, c in row.items() if "fine_tuned" in c)
+        rows.append(f"| `transfer.cross.{src}.*` | {cells} | as-is / output layer re-fitted, on shared classes |")
     for k, e in (s.get("analyze") or {}).items():
         if k.startswith("fer2013_publictest_rephotographed_"):
             rows.append(f"| `analyze.{k}.accuracy` | {fmt_pct(e['accuracy'])} (face found {fmt_pct(e['face_found'])}; "

@@ -222,7 +222,6 @@ def transfer_au(backbone: str = "fer2013", data: str = "ckplus48", labels: str |
     head with sigmoid outputs, BCE + ``l1``/``l2`` on the outputs)."""
     from .au import read_ckplus_au_labels
     from .transfer import HeadConfig, au_detection_cv, au_targets
-    from .utils import atomic_write_json
 
     faces, feats = _au_setup(backbone, data, "conv")
     Y, kept = au_targets(faces, read_ckplus_au_labels(labels or _default_au_labels()), min_sequences, aus)
@@ -230,8 +229,7 @@ def transfer_au(backbone: str = "fer2013", data: str = "ckplus48", labels: str |
     cfg = HeadConfig(kind="multilabel", hidden=hidden, epochs=epochs, l1=l1, l2=l2, seed=seed)
     res = au_detection_cv(feats, Y, kept, faces.subjects, faces.labels, k=k, task=task, cfg=cfg, fold_seed=seed)
     res.config.update(backbone=backbone, data=faces.name, n_images=len(faces), features="conv (frozen)")
-    if out:
-        atomic_write_json(Path(out), res.to_dict())
+    _write_au_result(res, out)
     return res
 
 
@@ -240,7 +238,6 @@ def transfer_intensity(backbone: str = "fer2013", data: str = "ckplus48", intens
                        seed: int = 0, out: str | None = None):
     """AU intensity 0-5 on CK+ (regression head on frozen conv features), over subject folds."""
     from .transfer import HeadConfig, au_intensity_cv, intensity_targets, read_intensities
-    from .utils import atomic_write_json
 
     faces, feats = _au_setup(backbone, data, "conv")
     table = read_intensities(intensities or Path(_default_au_labels()).with_name("ck_facs_intensity.csv"))
@@ -251,9 +248,17 @@ def transfer_intensity(backbone: str = "fer2013", data: str = "ckplus48", intens
     res.config.update(backbone=backbone, data=faces.name, n_images=len(rows),
                       n_sequences=len(set(map(str, sub.sequences))), features="conv (frozen)",
                       known_cells=int(M.sum()), present_cells=int(((Y > 0) & (M > 0)).sum()))
+    _write_au_result(res, out)
+    return res
+
+
+def _write_au_result(res, out: str | None) -> None:
+    """``out`` (JSON) and the markdown table beside it (same name, .md)."""
+    from .utils import atomic_write_json, atomic_write_text
+
     if out:
         atomic_write_json(Path(out), res.to_dict())
-    return res
+        atomic_write_text(Path(out).with_suffix(".md"), res.to_markdown() + "\n")
 
 
 def _default_au_labels() -> Path:

@@ -266,16 +266,10 @@ def _run_transfer(api, args) -> None:
         res = api.transfer_au(args.backbone, args.data, labels=args.labels, task=args.task, k=args.k,
                               epochs=args.epochs, l1=args.l1, l2=args.l2, min_sequences=args.min_sequences,
                               aus=aus, seed=args.seed, out=args.out)
-        metrics = ["f1", "accuracy", "auc"]
     else:
         res = api.transfer_intensity(args.backbone, args.data, intensities=args.labels, k=args.k, epochs=args.epochs,
                                      min_coded=args.min_coded, aus=aus, seed=args.seed, out=args.out)
-        metrics = ["mse", "accuracy", "icc"]
-    print("| AU | name | " + " | ".join(metrics) + " |")
-    print("|---|---|" + "---:|" * len(metrics))
-    for au, row in res.per_au.items():
-        print(f"| {au} | {row['name']} | " + " | ".join(f"{row[m]['mean']:.3f} +- {row[m]['std']:.3f}" for m in metrics) + " |")
-    print("| mean | | " + " | ".join(f"{res.summary[m + '_mean']:.3f} +- {res.summary[m + '_std']:.3f}" for m in metrics) + " |")
+    print(res.to_markdown())
 
 
 def _print_analysis(res, args) -> None:

@@ -116,6 +116,21 @@ class AUResult:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def headline_metrics(self) -> list[str]:
+        return ["mse", "accuracy", "icc"] if self.task == "intensity" else ["f1", "accuracy", "auc"]
+
+    def to_markdown(self) -> str:
+        """One row per AU, mean +- std over the subject folds; the last row averages the AUs."""
+        ms = self.headline_metrics
+        lines = ["| AU | name | " + " | ".join(ms) + " |", "|---|---|" + "---:|" * len(ms)]
+        for au, row in self.per_au.items():
+            lines.append(f"| {au} | {row['name']} | "
+                         + " | ".join(f"{row[m]['mean']:.3f} +- {row[m]['std']:.3f}" for m in ms) + " |")
+        lines.append("| mean over AUs | | "
+                     + " | ".join(f"{self.summary[m + '_mean']:.3f} +- {self.summary[m + '_std']:.3f}" for m in ms) + " |")
+        return "\n".join(lines)
+
 
 def _fold_stats(per_fold: list[dict[str, dict[str, float]]], aus: list[int], metrics: list[str]):
     per_au, summary = {}, {}
