@@ -117,6 +117,19 @@ def test_video_stride_and_max_frames(analyzer, videos):
     assert [fr.time_s for fr in result.frames] == pytest.approx([0.0, 0.3, 0.6, 0.9])
 
 
+def test_detecting_every_third_frame_keeps_the_faces_between(analyzer, videos):
+    tracked = Analyzer(detect_every=3, backend=analyzer.classifier.backend)
+    calls = []
+    real = tracked.detector.detect
+    tracked.detector.detect = lambda rgb: calls.append(1) or real(rgb)
+    result = tracked.analyze(videos[1])
+    assert len(calls) == 7 and len(result.frames) == 20  # frames 0, 3, ..., 18
+    assert [len(fr.faces) for fr in result.frames] == [1] * 20
+    assert result.frames[1].faces[0].box == result.frames[0].faces[0].box  # carried over
+    assert result.frames[3].faces[0].box != result.frames[0].faces[0].box  # detected again
+    assert set(result.emotions) == {"happy"}
+
+
 def test_annotated_video_and_photos(analyzer, videos, tmp_path):
     analyzer.analyze(videos[1], stride=2, annotate_to=tmp_path / "out.mp4")
     cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))

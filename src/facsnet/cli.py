@@ -133,6 +133,8 @@ def build_parser() -> Parser:
     p.add_argument("--no-level", dest="level_eyes", action="store_false", help="keep the head's tilt in the crop")
     p.add_argument("--photo-tiles", type=int, default=2, help="NxN tiles for small faces in photos (0: off)")
     p.add_argument("--aus", default=None, help="an Action Unit model (bundled ckplus_au or a checkpoint): adds AU columns")
+    p.add_argument("--detect-every", type=int, default=1,
+                   help="video: detect faces on every k-th analysed frame and keep them in between (faster)")
     p = sub.add_parser("transfer", help="cross-dataset table, AU detection and AU intensity from an emotion CNN")
     tsub = p.add_subparsers(dest="transfer_command", required=True, parser_class=Parser)
     t = tsub.add_parser("cross", help="every model on every dataset, as-is and with a re-fitted output layer")
@@ -229,7 +231,8 @@ def main(argv=None) -> int:
             res = api.analyze(args.inputs, model=args.model, out=args.out, annotate=args.annotate,
                               detector=args.detector, backend=args.backend, stride=args.stride,
                               max_frames=args.max_frames, min_face_score=args.min_face_score,
-                              level_eyes=args.level_eyes, photo_tiles=args.photo_tiles, aus=args.aus)
+                              level_eyes=args.level_eyes, photo_tiles=args.photo_tiles, aus=args.aus,
+                              detect_every=args.detect_every)
             _print_analysis(res, args)
             if res.skipped and not res.frames:
                 return 1

@@ -38,7 +38,7 @@ class Analyzer:
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: str = "blazeface", backend: str = "auto",
                  min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True,
-                 au_model: str | Path | None = None):
+                 au_model: str | Path | None = None, detect_every: int = 1):
         self.classifier = FaceClassifier(model, backend=backend)
         if self.classifier.task != "emotion":
             raise ValueError(f"{model}: an {self.classifier.task} model, not an emotion model (pass it as au_model)")
@@ -49,6 +49,9 @@ class Analyzer:
         self.batch_frames = max(1, batch_frames)
         self.photo_tiles = photo_tiles  # photos also get a tiled pass for small faces; video frames do not
         self.level_eyes = level_eyes    # False: keep the head's tilt (same eye centre, distance and framing)
+        # Video only: detect on frames k apart and keep those faces (boxes, eyes) for the frames
+        # between; the faces are still cropped and classified on every frame.
+        self.detect_every = max(1, detect_every)
         self.model_name = str(model)
 
     @property
@@ -79,8 +82,13 @@ class Analyzer:
     def stream(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, FrameResult]]:
         """(frame, result) pairs in input order; crops of ``batch_frames`` frames go to the model together."""
         pending: list[tuple[Frame, list[Detection], np.ndarray, np.ndarray | None]] = []
+        last: tuple[str, int, list[Detection]] | None = None  # (source, frame index, faces) of the last detection
         for frame in frames:
-            faces = self.detect(frame)
+            reuse = (self.detect_every > 1 and frame.time_s is not None and last is not None
+                     and last[0] == frame.source and frame.index - last[1] < self.detect_every)
+            faces = last[2] if reuse else self.detect(frame)
+            if not reuse:
+                last = (frame.source, frame.index, faces)
             au_crops = self.crops(frame.rgb, faces, self.au) if self.au is not None else None
             pending.append((frame, faces, self.crops(frame.rgb, faces), au_crops))
             if len(pending) >= self.batch_frames:
