@@ -117,8 +117,11 @@ def transfer_entries() -> dict:
 def au_entries() -> dict:
     """AU detection and intensity on CK+ (scripts/transfer_run.sh -> results/au/*.json)."""
     files = {"single": "ckplus_single", "multilabel": "ckplus_multilabel_sparse",
-             "multilabel_no_sparsity": "ckplus_multilabel_plain", "intensity": "ckplus_intensity"}
+             "multilabel_no_sparsity": "ckplus_multilabel_plain", "intensity": "ckplus_intensity",
+             "single_balanced": "ckplus_single_balanced", "multilabel_balanced": "ckplus_multilabel_sparse_balanced"}
     commands = {"single": "facsnet transfer au --task single",
+                "single_balanced": "facsnet transfer au --task single --balanced",
+                "multilabel_balanced": "facsnet transfer au --task multilabel --l1 0.01 --l2 0.01 --balanced",
                 "multilabel": "facsnet transfer au --task multilabel --l1 0.01 --l2 0.01",
                 "multilabel_no_sparsity": "facsnet transfer au --task multilabel",
                 "intensity": "facsnet transfer intensity"}

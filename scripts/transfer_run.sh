@@ -20,3 +20,7 @@ step results/au/ckplus_intensity.json \
     facsnet -q transfer intensity --out results/au/ckplus_intensity.json
 step results/transfer/cross.json \
     facsnet -q transfer cross --out results/transfer
+step results/au/ckplus_single_balanced.json \
+    facsnet -q transfer au --task single --balanced --out results/au/ckplus_single_balanced.json
+step results/au/ckplus_multilabel_sparse_balanced.json \
+    facsnet -q transfer au --task multilabel --l1 0.01 --l2 0.01 --balanced --out results/au/ckplus_multilabel_sparse_balanced.json

@@ -217,7 +217,7 @@ def _au_setup(backbone: str, data: str, layer: str):
 
 def transfer_au(backbone: str = "fer2013", data: str = "ckplus48", labels: str | None = None, task: str = "multilabel",
                 k: int = 10, epochs: int = 30, l1: float = 0.0, l2: float = 0.0, min_sequences: int = 10,
-                aus: list[int] | None = None, seed: int = 0, out: str | None = None):
+                aus: list[int] | None = None, seed: int = 0, out: str | None = None, balanced: bool = False):
     """AU detection on CK+ from a frozen emotion backbone, over subject folds. ``task``: ``single``
     (an independent logistic detector per AU on the conv features) or ``multilabel`` (one dense-512
     head with sigmoid outputs, BCE + ``l1``/``l2`` on the outputs)."""
@@ -227,7 +227,7 @@ def transfer_au(backbone: str = "fer2013", data: str = "ckplus48", labels: str |
     faces, feats = _au_setup(backbone, data, "conv")
     Y, kept = au_targets(faces, read_ckplus_au_labels(labels or _default_au_labels()), min_sequences, aus)
     hidden = 0 if task == "single" else 512
-    cfg = HeadConfig(kind="multilabel", hidden=hidden, epochs=epochs, l1=l1, l2=l2, seed=seed)
+    cfg = HeadConfig(kind="multilabel", hidden=hidden, epochs=epochs, l1=l1, l2=l2, seed=seed, balanced=balanced)
     res = au_detection_cv(feats, Y, kept, faces.subjects, faces.labels, k=k, task=task, cfg=cfg, fold_seed=seed)
     res.config.update(backbone=backbone, data=faces.name, n_images=len(faces), features="conv (frozen)")
     _write_au_result(res, out)

@@ -167,6 +167,8 @@ def build_parser() -> Parser:
             t.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the sigmoid outputs")
             t.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the sigmoid outputs")
             t.add_argument("--min-sequences", type=int, default=10)
+            t.add_argument("--balanced", action="store_true",
+                           help="weight each AU's positives by its negative/positive ratio in the training folds")
         else:
             t.add_argument("--min-coded", type=int, default=10)
     p = sub.add_parser("export", help="export a model to ONNX")
@@ -268,7 +270,7 @@ def _run_transfer(api, args) -> None:
     if args.transfer_command == "au":
         res = api.transfer_au(args.backbone, args.data, labels=args.labels, task=args.task, k=args.k,
                               epochs=args.epochs, l1=args.l1, l2=args.l2, min_sequences=args.min_sequences,
-                              aus=aus, seed=args.seed, out=args.out)
+                              aus=aus, seed=args.seed, out=args.out, balanced=args.balanced)
     else:
         res = api.transfer_intensity(args.backbone, args.data, intensities=args.labels, k=args.k, epochs=args.epochs,
                                      min_coded=args.min_coded, aus=aus, seed=args.seed, out=args.out)

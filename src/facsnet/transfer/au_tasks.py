@@ -163,8 +163,12 @@ def au_detection_cv(features: np.ndarray, Y: np.ndarray, aus: list[int], subject
     for test in folds:
         train = np.setdiff1d(np.arange(len(Y)), test)
         if task == "single":
-            P = np.stack([head_outputs(fit_head(features[train], Y[train, j:j + 1], cfg), features[test], "multilabel")[:, 0]
-                          for j in range(len(aus))], axis=1)
+            if cfg.hidden:
+                raise ValueError("single-AU detectors are linear (hidden=0); use task 'multilabel' for a dense head")
+            # One linear layer with an output per AU: no weight is shared between outputs, the loss is
+            # a mean over them and Adam's steps do not depend on the loss's scale, so each output is
+            # its own logistic detector, all fitted in one pass.
+            P = head_outputs(fit_head(features[train], Y[train], cfg), features[test], "multilabel")
         elif task == "multilabel":
             P = head_outputs(fit_head(features[train], Y[train], cfg), features[test], "multilabel")
         else:

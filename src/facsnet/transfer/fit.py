@@ -23,6 +23,7 @@ class HeadConfig:
     l1: float = 0.0            # multilabel only: sparsity term on the sigmoid outputs
     l2: float = 0.0
     hidden: int = 512
+    balanced: bool = False     # multilabel only: weight each output's positives by its negatives/positives ratio
     seed: int = 0
 
     def __post_init__(self):
@@ -33,11 +34,12 @@ class HeadConfig:
         return asdict(self)
 
 
-def _loss(out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, cfg: HeadConfig) -> torch.Tensor:
+def _loss(out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, cfg: HeadConfig,
+          pos_weight: torch.Tensor | None = None) -> torch.Tensor:
     if cfg.kind == "multiclass":
         return F.cross_entropy(out, y.long())
     if cfg.kind == "multilabel":
-        loss = F.binary_cross_entropy_with_logits(out, y)
+        loss = F.binary_cross_entropy_with_logits(out, y, pos_weight=pos_weight)
         if cfg.l1 or cfg.l2:
             loss = loss + sparsity_penalty(torch.sigmoid(out), cfg.l1, cfg.l2)
         return loss
@@ -59,13 +61,17 @@ def fit_head(features: np.ndarray, targets: np.ndarray, cfg: HeadConfig, mask: n
     X = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     Y = torch.from_numpy(np.asarray(targets, dtype=np.float32))
     M = torch.from_numpy(np.asarray(mask, dtype=np.float32)) if mask is not None else None
+    pos_weight = None
+    if cfg.balanced and cfg.kind == "multilabel":  # from the training targets only
+        pos = Y.sum(0).clamp(min=1)
+        pos_weight = (len(Y) - Y.sum(0)).clamp(min=1) / pos
     gen = torch.Generator().manual_seed(cfg.seed)
     head.train()
     for _ in range(cfg.epochs):
         order = torch.randperm(len(X), generator=gen)
         for start in range(0, len(X), cfg.batch_size):
             idx = order[start:start + cfg.batch_size]
-            loss = _loss(head(X[idx]), Y[idx], M[idx] if M is not None else None, cfg)
+            loss = _loss(head(X[idx]), Y[idx], M[idx] if M is not None else None, cfg, pos_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
