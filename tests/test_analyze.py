@@ -179,6 +179,18 @@ def test_bad_inputs_are_reported_by_name_and_the_batch_goes_on(analyzer, tmp_pat
     assert result.emotions == ["happy"] * 4
 
 
+def test_a_truncated_video_gives_its_readable_frames_or_a_named_skip(analyzer, videos, tmp_path):
+    data = videos[1].read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    result = analyzer.analyze([cut, sample_path("astronaut.jpg")])
+    assert result.frames[-1].path.endswith("astronaut.jpg")  # the batch went on
+    if result.skipped:
+        assert result.skipped[0][0] == str(cut) and "cut.mp4" in result.skipped[0][1]
+    else:
+        assert 0 < len(result.frames) - 1 <= 20 and all(len(fr.faces) == 1 for fr in result.frames)
+
+
 def test_arrays_of_every_common_layout(analyzer):
     rgb = np.asarray(Image.open(sample_path("astronaut.jpg")))
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)

@@ -178,3 +178,20 @@ def test_real_ck_au_detection_from_the_fer_backbone():
     # The FER2013 network never saw CK+; a linear detector on its frozen conv features finds smiles.
     assert res.per_au["AU12"]["f1"]["mean"] > 0.75 and res.per_au["AU25"]["auc"]["mean"] > 0.85
     assert (REAL_DATA / "CK+_AU_labels" / "ck_facs_intensity.csv").is_file()
+
+
+def test_cli_cross_table_on_a_user_folder(tmp_path, capsys):
+    from conftest import write_class_folder
+
+    from facsnet.cli import main
+
+    folder = write_class_folder(tmp_path / "mine", classes=("happy", "sad", "angry", "contempt"), per_class=8)
+    assert main(["-q", "transfer", "cross", "--sources", "fer2013", "--targets", str(folder), "--k", "2",
+                 "--epochs", "2", "--out", str(tmp_path / "out")]) == 0
+    table = (tmp_path / "out" / "cross.md").read_text()
+    assert "| fer2013 |" in table and "mine" in table
+    import json
+
+    cells = json.loads((tmp_path / "out" / "cross.json").read_text())["cells"]
+    assert {c["mode"] for c in cells} == {"as_is", "fine_tuned"}
+    assert cells[0]["classes"] == ["anger", "happy", "sadness"] and cells[0]["n"] == 24  # contempt left out
