@@ -10,6 +10,8 @@ from facsnet.models import create_model, list_models
 from facsnet.transfer import (DenseHead, HeadConfig, LabelError, NoSharedClassesError, as_is, attach_head,
                               au_detection_cv, au_targets, extract_features, feature_dim, fine_tuned, fit_head,
                               freeze_backbone, head_outputs, intensity_targets, read_intensities, sparsity_penalty)
+from facsnet.transfer.learners import fine_tuned as fine_tuned_learner
+from facsnet.transfer.learners import frozen
 from facsnet.transfer.metrics import binary_f1, icc_3_1, roc_auc
 
 from conftest import REAL_DATA, realdata
@@ -130,8 +132,8 @@ def test_au_detection_learns_toy_aus_over_subject_disjoint_folds(monkeypatch):
         return folds
 
     monkeypatch.setattr(tasks, "make_folds", spy)
-    res = au_detection_cv(feats, Y, aus, data.subjects, data.labels, k=4, task="multilabel",
-                          cfg=HeadConfig(kind="multilabel", hidden=32, epochs=30))
+    res = au_detection_cv(frozen(feats, HeadConfig(kind="multilabel", hidden=32, epochs=30)), Y, aus,
+                          data.subjects, data.labels, k=4, task="multilabel")
     assert res.summary["f1_mean"] > 0.8 and res.summary["auc_mean"] > 0.9  # chance: F1 ~0.4, AUC 0.5
     assert len(seen) == 4 and sorted(np.concatenate(seen).tolist()) == list(range(72))
     for test in seen:  # no subject on both sides of a fold
@@ -195,3 +197,17 @@ def test_cli_cross_table_on_a_user_folder(tmp_path, capsys):
     cells = json.loads((tmp_path / "out" / "cross.json").read_text())["cells"]
     assert {c["mode"] for c in cells} == {"as_is", "fine_tuned"}
     assert cells[0]["classes"] == ["anger", "happy", "sadness"] and cells[0]["n"] == 24  # contempt left out
+
+
+def test_fine_tuning_trains_the_conv_layers_of_a_copy_and_learns_toy_aus():
+    data, labels = _toy_ck()
+    Y, aus = au_targets(data, labels, min_sequences=5)
+    torch.manual_seed(0)
+    backbone = create_model("breuer2017", num_classes=2)
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    learner = fine_tuned_learner(backbone, data.images, HeadConfig(kind="multilabel", hidden=32, epochs=8), lr=1e-3,
+                                 augment=None)
+    train, test = np.arange(0, 54), np.arange(54, 72)  # the first 18 sequences vs the last 6
+    P = learner(train, test, Y, None)
+    assert P.shape == (18, 2) and ((P > 0.5) == Y[test].astype(bool)).mean() > 0.8
+    assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())  # the backbone is copied

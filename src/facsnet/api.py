@@ -207,48 +207,67 @@ def _trained_on(source: str, target: str) -> bool:
     return source == "ckplus48" and target.partition(":")[0] == "ckplus48"
 
 
-def _au_setup(backbone: str, data: str, layer: str):
+def _au_setup(backbone: str, data: str):
     from .pretrained import load_model
-    from .transfer import extract_features
 
-    faces = ckplus_dataset(data)
-    return faces, extract_features(load_model(backbone), faces.images, layer=layer)
+    return ckplus_dataset(data), load_model(backbone)
+
+
+def _learner(model, images: np.ndarray, cfg, fine_tune: bool, lr: float, rows=None):
+    """Frozen conv features + a new head, or the whole network fine-tuned per fold."""
+    from .transfer import extract_features
+    from .transfer.learners import fine_tuned, frozen
+
+    images = images if rows is None else images[rows]
+    if fine_tune:
+        return fine_tuned(model, images, cfg, lr=lr), "conv + head fine-tuned end to end per fold"
+    return frozen(extract_features(model, images, layer="conv"), cfg), "conv (frozen)"
 
 
 def transfer_au(backbone: str = "fer2013", data: str = "ckplus48", labels: str | None = None, task: str = "multilabel",
                 k: int = 10, epochs: int = 30, l1: float = 0.0, l2: float = 0.0, min_sequences: int = 10,
-                aus: list[int] | None = None, seed: int = 0, out: str | None = None, balanced: bool = False):
-    """AU detection on CK+ from a frozen emotion backbone, over subject folds. ``task``: ``single``
-    (an independent logistic detector per AU on the conv features) or ``multilabel`` (one dense-512
-    head with sigmoid outputs, BCE + ``l1``/``l2`` on the outputs)."""
+                aus: list[int] | None = None, seed: int = 0, out: str | None = None, balanced: bool = False,
+                fine_tune: bool = False, lr: float = 3e-4):
+    """AU detection on CK+ from an emotion backbone, over subject folds. ``task``: ``single`` (an
+    independent logistic detector per AU on the frozen conv features) or ``multilabel`` (one dense-512
+    head with sigmoid outputs, BCE + ``l1``/``l2`` on the outputs; ``fine_tune`` trains the conv
+    layers too, at ``lr``)."""
     from .au import read_ckplus_au_labels
     from .transfer import HeadConfig, au_detection_cv, au_targets
 
-    faces, feats = _au_setup(backbone, data, "conv")
+    if task not in ("single", "multilabel"):
+        raise ValueError(f"unknown AU task {task!r}; choose single or multilabel")
+    if task == "single" and fine_tune:
+        raise ValueError("single-AU detectors are linear heads on frozen features; fine-tune the multilabel head")
+    faces, model = _au_setup(backbone, data)
     Y, kept = au_targets(faces, read_ckplus_au_labels(labels or _default_au_labels()), min_sequences, aus)
-    hidden = 0 if task == "single" else 512
-    cfg = HeadConfig(kind="multilabel", hidden=hidden, epochs=epochs, l1=l1, l2=l2, seed=seed, balanced=balanced)
-    res = au_detection_cv(feats, Y, kept, faces.subjects, faces.labels, k=k, task=task, cfg=cfg, fold_seed=seed)
-    res.config.update(backbone=backbone, data=faces.name, n_images=len(faces), features="conv (frozen)")
+    cfg = HeadConfig(kind="multilabel", hidden=0 if task == "single" else 512, epochs=epochs, l1=l1, l2=l2,
+                     seed=seed, balanced=balanced)
+    learner, features = _learner(model, faces.images, cfg, fine_tune, lr)
+    config = {"head": cfg.to_dict(), "backbone": backbone, "data": faces.name, "n_images": len(faces),
+              "features": features, **({"lr": lr} if fine_tune else {})}
+    res = au_detection_cv(learner, Y, kept, faces.subjects, faces.labels, k=k, task=task, config=config, fold_seed=seed)
     _write_au_result(res, out)
     return res
 
 
 def transfer_intensity(backbone: str = "fer2013", data: str = "ckplus48", intensities: str | None = None,
                        k: int = 10, epochs: int = 30, min_coded: int = 10, aus: list[int] | None = None,
-                       seed: int = 0, out: str | None = None):
-    """AU intensity 0-5 on CK+ (regression head on frozen conv features), over subject folds."""
+                       seed: int = 0, out: str | None = None, fine_tune: bool = False, lr: float = 3e-4):
+    """AU intensity 0-5 on CK+ (regression head on the conv features, frozen unless ``fine_tune``), over subject folds."""
     from .transfer import HeadConfig, au_intensity_cv, intensity_targets, read_intensities
 
-    faces, feats = _au_setup(backbone, data, "conv")
+    faces, model = _au_setup(backbone, data)
     table = read_intensities(intensities or Path(_default_au_labels()).with_name("ck_facs_intensity.csv"))
     Y, M, kept, rows = intensity_targets(faces, table, min_coded, aus)
     sub = faces.subset(rows)
     cfg = HeadConfig(kind="regression", hidden=512, epochs=epochs, seed=seed)
-    res = au_intensity_cv(feats[rows], Y, M, kept, sub.subjects, sub.labels, k=k, cfg=cfg, fold_seed=seed)
-    res.config.update(backbone=backbone, data=faces.name, n_images=len(rows),
-                      n_sequences=len(set(map(str, sub.sequences))), features="conv (frozen)",
-                      known_cells=int(M.sum()), present_cells=int(((Y > 0) & (M > 0)).sum()))
+    learner, features = _learner(model, faces.images, cfg, fine_tune, lr, rows=rows)
+    config = {"head": cfg.to_dict(), "backbone": backbone, "data": faces.name, "n_images": len(rows),
+              "n_sequences": len(set(map(str, sub.sequences))), "features": features,
+              "known_cells": int(M.sum()), "present_cells": int(((Y > 0) & (M > 0)).sum()),
+              **({"lr": lr} if fine_tune else {})}
+    res = au_intensity_cv(learner, Y, M, kept, sub.subjects, sub.labels, k=k, config=config, fold_seed=seed)
     _write_au_result(res, out)
     return res
 

@@ -162,6 +162,8 @@ def build_parser() -> Parser:
         t.add_argument("--epochs", type=int, default=30)
         t.add_argument("--seed", type=int, default=0)
         t.add_argument("--out", default=None, help="JSON result file")
+        t.add_argument("--fine-tune", action="store_true", help="train the conv layers too (default: frozen)")
+        t.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate when fine-tuning")
         if name == "au":
             t.add_argument("--task", choices=["single", "multilabel"], default="multilabel")
             t.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the sigmoid outputs")
@@ -270,10 +272,12 @@ def _run_transfer(api, args) -> None:
     if args.transfer_command == "au":
         res = api.transfer_au(args.backbone, args.data, labels=args.labels, task=args.task, k=args.k,
                               epochs=args.epochs, l1=args.l1, l2=args.l2, min_sequences=args.min_sequences,
-                              aus=aus, seed=args.seed, out=args.out, balanced=args.balanced)
+                              aus=aus, seed=args.seed, out=args.out, balanced=args.balanced,
+                              fine_tune=args.fine_tune, lr=args.lr)
     else:
         res = api.transfer_intensity(args.backbone, args.data, intensities=args.labels, k=args.k, epochs=args.epochs,
-                                     min_coded=args.min_coded, aus=aus, seed=args.seed, out=args.out)
+                                     min_coded=args.min_coded, aus=aus, seed=args.seed, out=args.out,
+                                     fine_tune=args.fine_tune, lr=args.lr)
     print(res.to_markdown())
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..au import FACS_NAMES
 from ..data import FaceSet, make_folds
-from .fit import HeadConfig, fit_head, head_outputs
+from .learners import Learner
 from .metrics import binary_f1, icc_3_1, nanmean_std, roc_auc
 
 
@@ -155,27 +155,17 @@ def detection_scores(Y: np.ndarray, P: np.ndarray, aus: list[int], threshold: fl
     return out
 
 
-def au_detection_cv(features: np.ndarray, Y: np.ndarray, aus: list[int], subjects, strata, k: int = 10,
-                    task: str = "multilabel", cfg: HeadConfig = HeadConfig(kind="multilabel"), fold_seed: int = 0) -> AUResult:
-    """Subject folds; ``task`` ``single`` fits one binary head per AU, ``multilabel`` one head for all."""
+def au_detection_cv(learner: Learner, Y: np.ndarray, aus: list[int], subjects, strata, k: int = 10,
+                    task: str = "multilabel", config: dict | None = None, fold_seed: int = 0) -> AUResult:
+    """AU detection over subject folds: ``learner(train, test, Y)`` returns the test rows' AU
+    probabilities (see :mod:`facsnet.transfer.learners`); ``task`` names the result."""
     folds = make_folds(strata, subjects, k, "subject", fold_seed)
     per_fold = []
     for test in folds:
         train = np.setdiff1d(np.arange(len(Y)), test)
-        if task == "single":
-            if cfg.hidden:
-                raise ValueError("single-AU detectors are linear (hidden=0); use task 'multilabel' for a dense head")
-            # One linear layer with an output per AU: no weight is shared between outputs, the loss is
-            # a mean over them and Adam's steps do not depend on the loss's scale, so each output is
-            # its own logistic detector, all fitted in one pass.
-            P = head_outputs(fit_head(features[train], Y[train], cfg), features[test], "multilabel")
-        elif task == "multilabel":
-            P = head_outputs(fit_head(features[train], Y[train], cfg), features[test], "multilabel")
-        else:
-            raise ValueError(f"unknown AU detection task {task!r}")
-        per_fold.append(detection_scores(Y[test], P, aus))
+        per_fold.append(detection_scores(Y[test], learner(train, test, Y, None), aus))
     per_au, summary = _fold_stats(per_fold, aus, ["f1", "accuracy", "auc"])
-    return AUResult(task, list(aus), per_au, summary, k, {"head": cfg.to_dict(), "fold_seed": fold_seed})
+    return AUResult(task, list(aus), per_au, summary, k, {**(config or {}), "fold_seed": fold_seed})
 
 
 def intensity_scores(Y: np.ndarray, M: np.ndarray, pred: np.ndarray, aus: list[int]) -> dict:
@@ -195,13 +185,13 @@ def intensity_scores(Y: np.ndarray, M: np.ndarray, pred: np.ndarray, aus: list[i
     return out
 
 
-def au_intensity_cv(features: np.ndarray, Y: np.ndarray, M: np.ndarray, aus: list[int], subjects, strata,
-                    k: int = 10, cfg: HeadConfig = HeadConfig(kind="regression"), fold_seed: int = 0) -> AUResult:
+def au_intensity_cv(learner: Learner, Y: np.ndarray, M: np.ndarray, aus: list[int], subjects, strata,
+                    k: int = 10, config: dict | None = None, fold_seed: int = 0) -> AUResult:
+    """AU intensity over subject folds: ``learner(train, test, Y, M)`` returns the test rows' values."""
     folds = make_folds(strata, subjects, k, "subject", fold_seed)
     per_fold = []
     for test in folds:
         train = np.setdiff1d(np.arange(len(Y)), test)
-        head = fit_head(features[train], Y[train], cfg, mask=M[train])
-        per_fold.append(intensity_scores(Y[test], M[test], head_outputs(head, features[test], "regression"), aus))
+        per_fold.append(intensity_scores(Y[test], M[test], learner(train, test, Y, M), aus))
     per_au, summary = _fold_stats(per_fold, aus, ["mse", "accuracy", "icc", "mse_present", "accuracy_present"])
-    return AUResult("intensity", list(aus), per_au, summary, k, {"head": cfg.to_dict(), "fold_seed": fold_seed})
+    return AUResult("intensity", list(aus), per_au, summary, k, {**(config or {}), "fold_seed": fold_seed})

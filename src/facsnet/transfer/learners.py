@@ -1,0 +1,61 @@
+"""How a head is fitted in one fold: on frozen features, or end to end with the backbone unfrozen.
+
+A learner is ``learner(train_idx, test_idx, Y, M) -> outputs for the test rows`` (probabilities for
+multi-label heads, values for regression); the cross-validation code only sees that.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..data.augment import Augment
+from ..utils import seed_everything
+from .fit import HeadConfig, _loss, fit_head, head_outputs
+from .heads import DenseHead, attach_head, feature_dim
+
+Learner = Callable[[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"], np.ndarray]
+
+
+def frozen(features: np.ndarray, cfg: HeadConfig) -> Learner:
+    """A new head on precomputed (frozen) backbone features."""
+    def run(train, test, Y, M=None):
+        head = fit_head(features[train], Y[train], cfg, mask=None if M is None else M[train])
+        return head_outputs(head, features[test], cfg.kind)
+    return run
+
+
+def fine_tuned(backbone: torch.nn.Module, images: np.ndarray, cfg: HeadConfig, lr: float = 3e-4,
+               augment: Augment | None = Augment()) -> Learner:
+    """A new dense head on a copy of ``backbone``, trained end to end (conv layers unfrozen) on the
+    fold's images with the emotion model's flip + affine augmentation; Adam at ``lr``."""
+    def run(train, test, Y, M=None):
+        seed_everything(cfg.seed)
+        n_out = Y.shape[1]
+        head = DenseHead(feature_dim(backbone), n_out, hidden=cfg.hidden)
+        model = attach_head(backbone, head, [f"out{i}" for i in range(n_out)]).train()
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+        x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0)[:, None]
+        y = torch.from_numpy(np.asarray(Y, dtype=np.float32))
+        m = None if M is None else torch.from_numpy(np.asarray(M, dtype=np.float32))
+        pos_weight = None
+        if cfg.balanced and cfg.kind == "multilabel":
+            pos = y[train].sum(0)
+            pos_weight = (len(train) - pos).clamp(min=1) / pos.clamp(min=1)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        train_t = torch.as_tensor(train)
+        for _ in range(cfg.epochs):
+            order = train_t[torch.randperm(len(train_t), generator=gen)]
+            for start in range(0, len(order), cfg.batch_size):
+                idx = order[start:start + cfg.batch_size]
+                xb = augment(x[idx], gen) if augment is not None else x[idx]
+                loss = _loss(model(xb), y[idx], None if m is None else m[idx], cfg, pos_weight)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        model.eval()
+        with torch.no_grad():
+            out = model(x[torch.as_tensor(test)])
+        return (torch.sigmoid(out) if cfg.kind == "multilabel" else out).numpy()
+    return run
