@@ -118,20 +118,22 @@ def au_entries() -> dict:
     """AU detection and intensity on CK+ (scripts/transfer_run.sh -> results/au/*.json)."""
     files = {"single": "ckplus_single", "multilabel": "ckplus_multilabel_sparse",
              "multilabel_no_sparsity": "ckplus_multilabel_plain", "intensity": "ckplus_intensity",
-             "single_balanced": "ckplus_single_balanced", "multilabel_balanced": "ckplus_multilabel_sparse_balanced"}
+             "single_balanced": "ckplus_single_balanced", "multilabel_balanced": "ckplus_multilabel_sparse_balanced",
+             "intensity_hurdle": "ckplus_intensity_hurdle"}
     commands = {"single": "facsnet transfer au --task single",
                 "single_balanced": "facsnet transfer au --task single --balanced",
                 "multilabel_balanced": "facsnet transfer au --task multilabel --l1 0.01 --l2 0.01 --balanced",
                 "multilabel": "facsnet transfer au --task multilabel --l1 0.01 --l2 0.01",
                 "multilabel_no_sparsity": "facsnet transfer au --task multilabel",
-                "intensity": "facsnet transfer intensity"}
+                "intensity": "facsnet transfer intensity",
+                "intensity_hurdle": "facsnet transfer intensity --hurdle"}
     out = {}
     for key, stem in files.items():
         r = load(RES / "au" / f"{stem}.json")
         if r is None:
             continue
         entry = {k: round(v, 4) for k, v in r["summary"].items()}
-        if key == "intensity":  # the headline names of the issue
+        if key.startswith("intensity"):  # the headline names of the issue
             entry["mse"], entry["accuracy"], entry["icc"] = entry["mse_mean"], entry["accuracy_mean"], entry["icc_mean"]
         entry.update(per_au={au: {m: round(v["mean"], 4) for m, v in row.items() if isinstance(v, dict)}
                              for au, row in r["per_au"].items()},
@@ -267,9 +269,11 @@ def readme_table(s: dict) -> str:
                     f"{b['classify_img_per_s_b256']:.0f} img/s (PyTorch {b['classify_img_per_s_b1_torch']:.0f} / "
                     f"{b['classify_img_per_s_b256_torch']:.0f}) | aligned 48x48 crops, ONNX Runtime |")
     for k, e in ((s.get("au") or {}).get("ckplus") or {}).items():
-        if k == "intensity":
-            rows.append(f"| `au.ckplus.intensity.mse` / `.accuracy` | {e['mse']:.3f} / {fmt_pct(e['accuracy'])} "
-                        f"(ICC(3,1) {e['icc']:.2f}) | AU intensity 0-5, {len(e['aus'])} AUs, mean over AUs; {e['protocol']} |")
+        if k.startswith("intensity"):
+            rows.append(f"| `au.ckplus.{k}.mse` / `.accuracy` | {e['mse']:.3f} / {fmt_pct(e['accuracy'])} "
+                        f"(ICC(3,1) {e['icc']:.2f}; always-0: {e['mse_zero_baseline_mean']:.3f} / "
+                        f"{fmt_pct(e['accuracy_zero_baseline_mean'])}) | AU intensity 0-5, {len(e['aus'])} AUs, mean over AUs"
+                        f"{', presence x intensity heads' if 'hurdle' in k else ''}; {e['protocol']} |")
         else:
             rows.append(f"| `au.ckplus.{k}.f1_mean` | F1 {e['f1_mean']:.3f} +- {e['f1_std']:.3f} (accuracy "
                         f"{fmt_pct(e['accuracy_mean'])}, AUC {e['auc_mean']:.3f}) | {len(e['aus'])} AUs, frozen "

@@ -24,3 +24,5 @@ step results/au/ckplus_single_balanced.json \
     facsnet -q transfer au --task single --balanced --out results/au/ckplus_single_balanced.json
 step results/au/ckplus_multilabel_sparse_balanced.json \
     facsnet -q transfer au --task multilabel --l1 0.01 --l2 0.01 --balanced --out results/au/ckplus_multilabel_sparse_balanced.json
+step results/au/ckplus_intensity_hurdle.json \
+    facsnet -q transfer intensity --hurdle --out results/au/ckplus_intensity_hurdle.json

@@ -253,8 +253,10 @@ def transfer_au(backbone: str = "fer2013", data: str = "ckplus48", labels: str |
 
 def transfer_intensity(backbone: str = "fer2013", data: str = "ckplus48", intensities: str | None = None,
                        k: int = 10, epochs: int = 30, min_coded: int = 10, aus: list[int] | None = None,
-                       seed: int = 0, out: str | None = None, fine_tune: bool = False, lr: float = 3e-4):
-    """AU intensity 0-5 on CK+ (regression head on the conv features, frozen unless ``fine_tune``), over subject folds."""
+                       seed: int = 0, out: str | None = None, fine_tune: bool = False, lr: float = 3e-4,
+                       hurdle: bool = False):
+    """AU intensity 0-5 on CK+ (regression head on the conv features, frozen unless ``fine_tune``), over
+    subject folds; ``hurdle``: a presence head times an intensity head fitted on present cells."""
     from .transfer import HeadConfig, au_intensity_cv, intensity_targets, read_intensities
 
     faces, model = _au_setup(backbone, data)
@@ -262,7 +264,16 @@ def transfer_intensity(backbone: str = "fer2013", data: str = "ckplus48", intens
     Y, M, kept, rows = intensity_targets(faces, table, min_coded, aus)
     sub = faces.subset(rows)
     cfg = HeadConfig(kind="regression", hidden=512, epochs=epochs, seed=seed)
-    learner, features = _learner(model, faces.images, cfg, fine_tune, lr, rows=rows)
+    if hurdle:
+        if fine_tune:
+            raise ValueError("the hurdle intensity model uses frozen features; drop --fine-tune")
+        from .transfer import extract_features
+        from .transfer.learners import hurdle as hurdle_learner
+
+        learner = hurdle_learner(extract_features(model, faces.images[rows], layer="conv"), cfg)
+        features = "conv (frozen); presence head + intensity head on present cells (hurdle)"
+    else:
+        learner, features = _learner(model, faces.images, cfg, fine_tune, lr, rows=rows)
     config = {"head": cfg.to_dict(), "backbone": backbone, "data": faces.name, "n_images": len(rows),
               "n_sequences": len(set(map(str, sub.sequences))), "features": features,
               "known_cells": int(M.sum()), "present_cells": int(((Y > 0) & (M > 0)).sum()),

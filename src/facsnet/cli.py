@@ -173,6 +173,8 @@ def build_parser() -> Parser:
                            help="weight each AU's positives by its negative/positive ratio in the training folds")
         else:
             t.add_argument("--min-coded", type=int, default=10)
+            t.add_argument("--hurdle", action="store_true",
+                           help="presence head + intensity head fitted on present cells (for mostly-0 targets)")
     p = sub.add_parser("export", help="export a model to ONNX")
     p.add_argument("model", help="bundled name or checkpoint")
     p.add_argument("out", help="OUT.onnx")
@@ -277,7 +279,7 @@ def _run_transfer(api, args) -> None:
     else:
         res = api.transfer_intensity(args.backbone, args.data, intensities=args.labels, k=args.k, epochs=args.epochs,
                                      min_coded=args.min_coded, aus=aus, seed=args.seed, out=args.out,
-                                     fine_tune=args.fine_tune, lr=args.lr)
+                                     fine_tune=args.fine_tune, lr=args.lr, hurdle=args.hurdle)
     print(res.to_markdown())
 
 

@@ -179,6 +179,8 @@ def intensity_scores(Y: np.ndarray, M: np.ndarray, pred: np.ndarray, aus: list[i
             "mse": float(np.mean((p - y) ** 2)) if len(y) else float("nan"),
             "accuracy": float(np.mean(np.rint(p) == y)) if len(y) else float("nan"),
             "icc": icc_3_1(y, p) if len(y) > 1 else float("nan"),
+            "mse_zero_baseline": float(np.mean(y ** 2)) if len(y) else float("nan"),  # predicting "absent" always
+            "accuracy_zero_baseline": float(np.mean(y == 0)) if len(y) else float("nan"),
             "mse_present": float(np.mean((p[present] - y[present]) ** 2)) if present.any() else float("nan"),
             "accuracy_present": float(np.mean(np.rint(p[present]) == y[present])) if present.any() else float("nan"),
         }
@@ -193,5 +195,6 @@ def au_intensity_cv(learner: Learner, Y: np.ndarray, M: np.ndarray, aus: list[in
     for test in folds:
         train = np.setdiff1d(np.arange(len(Y)), test)
         per_fold.append(intensity_scores(Y[test], M[test], learner(train, test, Y, M), aus))
-    per_au, summary = _fold_stats(per_fold, aus, ["mse", "accuracy", "icc", "mse_present", "accuracy_present"])
+    per_au, summary = _fold_stats(per_fold, aus, ["mse", "accuracy", "icc", "mse_present", "accuracy_present",
+                                                  "mse_zero_baseline", "accuracy_zero_baseline"])
     return AUResult("intensity", list(aus), per_au, summary, k, {**(config or {}), "fold_seed": fold_seed})

@@ -26,6 +26,21 @@ def frozen(features: np.ndarray, cfg: HeadConfig) -> Learner:
     return run
 
 
+def hurdle(features: np.ndarray, cfg: HeadConfig) -> Learner:
+    """Intensity as two frozen heads, for targets that are mostly 0: a multi-label head says whether
+    each AU is present; a regression head, fitted on present cells only, says how strongly. The
+    prediction is that intensity where the AU is judged present (probability >= 0.5), else 0."""
+    def run(train, test, Y, M):
+        present = (Y > 0).astype(np.float32)
+        gate_cfg = HeadConfig(**{**cfg.to_dict(), "kind": "multilabel"})
+        # A cell known to be absent or present counts for the gate; "present, not scored" counts as present.
+        gate = fit_head(features[train], ((Y[train] > 0) | (M[train] == 0)).astype(np.float32), gate_cfg)
+        size = fit_head(features[train], Y[train], cfg, mask=(M[train] * present[train]))
+        p = head_outputs(gate, features[test], "multilabel")
+        return np.where(p >= 0.5, np.clip(head_outputs(size, features[test], "regression"), 1, 5), 0.0)
+    return run
+
+
 def fine_tuned(backbone: torch.nn.Module, images: np.ndarray, cfg: HeadConfig, lr: float = 3e-4,
                augment: Augment | None = Augment()) -> Learner:
     """A new dense head on a copy of ``backbone``, trained end to end (conv layers unfrozen) on the
