@@ -211,3 +211,18 @@ def test_fine_tuning_trains_the_conv_layers_of_a_copy_and_learns_toy_aus():
     P = learner(train, test, Y, None)
     assert P.shape == (18, 2) and ((P > 0.5) == Y[test].astype(bool)).mean() > 0.8
     assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())  # the backbone is copied
+
+
+def test_hurdle_intensity_is_zero_when_absent_and_sized_when_present():
+    from facsnet.transfer.learners import hurdle
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 8)).astype(np.float32)
+    present = X[:, 0] > 0.5
+    Y = np.where(present, np.clip(np.rint(3 + X[:, 1]), 1, 5), 0).astype(np.float32)[:, None]
+    M = np.ones_like(Y)
+    P = hurdle(X, HeadConfig(kind="regression", hidden=32, epochs=150))(np.arange(200), np.arange(200, 300), Y, M)
+    test_present = present[200:]
+    assert np.mean((P[:, 0] > 0) == test_present) > 0.85  # always-absent scores 0.69
+    assert np.all(P[~test_present & (P[:, 0] == 0), 0] == 0)
+    assert np.mean(np.abs(P[test_present & (P[:, 0] > 0), 0] - Y[200:][test_present & (P[:, 0] > 0), 0])) < 0.8
