@@ -104,11 +104,17 @@ def transfer_entries() -> dict:
         return {}
     cross: dict = {}
     for c in r["cells"]:
-        cell = cross.setdefault(c["source"], {}).setdefault(c["target"], {})
+        target = c["target"].split("-")[0]  # ckplus48, fer2013, ferplus (the dataset's name)
+        cell = cross.setdefault(c["source"], {}).setdefault(target, {"dataset": c["target"]})
         if c["mode"] == "as_is":
             cell.update(accuracy=round(c["accuracy"], 4), n=c["n"], classes=c["classes"], protocol=c["protocol"])
         else:
             cell["fine_tuned"] = {"accuracy": round(c["accuracy"], 4), "n": c["n"], "protocol": c["protocol"]}
+        if c["source"] == "ckplus48" and c["target"].startswith("ckplus48"):
+            cell["note"] = "in-sample: the bundled ckplus48 model was trained on all CK+48 images"
+        if c["source"] in ("fer2013", "fer2013_bn", "ferplus") and "validation" in c["target"]:
+            cell["note"] = ("PublicTest images: unseen in training, but each FER model's epoch was chosen on "
+                            "PublicTest (FER2013 or FER+ labels)")
     return {"cross": cross, "cross_head": r["head"],
             "command": "facsnet transfer cross --out results/transfer  # in scripts/transfer_run.sh",
             "device": "this project's 2-core CPU machine"}
@@ -279,7 +285,8 @@ def readme_table(s: dict) -> str:
                         f"{fmt_pct(e['accuracy_mean'])}, AUC {e['auc_mean']:.3f}) | {len(e['aus'])} AUs, frozen "
                         f"{e['backbone']} conv features; {e['protocol']} |")
     for src, row in ((s.get("transfer") or {}).get("cross") or {}).items():
-        cells = ", ".join(f"{t} {fmt_pct(c['accuracy'])} / {fmt_pct(c['fine_tuned']['accuracy'])}"
+        cells = ", ".join(f"{t}{' (in-sample)' if 'in-sample' in c.get('note', '') else ''} "
+                          f"{fmt_pct(c['accuracy'])} / {fmt_pct(c['fine_tuned']['accuracy'])}"
                           for t, c in row.items() if "fine_tuned" in c)
         rows.append(f"| `transfer.cross.{src}.*` | {cells} | as-is / output layer re-fitted, on shared classes |")
     for k, e in (s.get("analyze") or {}).items():

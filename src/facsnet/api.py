@@ -196,6 +196,8 @@ def transfer_cross(sources=CROSS_SOURCES, targets=CROSS_TARGETS, out: str | None
             seen = f"{source} was trained on these images" if _trained_on(source, target) else "unseen images"
             cells.append(as_is(model, source, test, f"as-is on {test.name} ({seen})"))
             cells.append(fine_tuned(model, source, train, test, cfg, k=k, fold_seed=seed))
+            if _trained_on(source, target):
+                cells[-1].protocol += f" ({source}'s backbone was trained on all of these images)"
             log.info("%s -> %s: as-is %.3f, fine-tuned %.3f", source, target, cells[-2].accuracy, cells[-1].accuracy)
     if out:
         atomic_write_json(Path(out) / "cross.json", {"head": cfg.to_dict(), "cells": [c.to_dict() for c in cells]})
