@@ -125,14 +125,15 @@ def au_entries() -> dict:
     files = {"single": "ckplus_single", "multilabel": "ckplus_multilabel_sparse",
              "multilabel_no_sparsity": "ckplus_multilabel_plain", "intensity": "ckplus_intensity",
              "single_balanced": "ckplus_single_balanced", "multilabel_balanced": "ckplus_multilabel_sparse_balanced",
-             "intensity_hurdle": "ckplus_intensity_hurdle"}
+             "intensity_hurdle": "ckplus_intensity_hurdle", "multilabel_finetuned": "ckplus_multilabel_finetuned"}
     commands = {"single": "facsnet transfer au --task single",
                 "single_balanced": "facsnet transfer au --task single --balanced",
                 "multilabel_balanced": "facsnet transfer au --task multilabel --l1 0.01 --l2 0.01 --balanced",
                 "multilabel": "facsnet transfer au --task multilabel --l1 0.01 --l2 0.01",
                 "multilabel_no_sparsity": "facsnet transfer au --task multilabel",
                 "intensity": "facsnet transfer intensity",
-                "intensity_hurdle": "facsnet transfer intensity --hurdle"}
+                "intensity_hurdle": "facsnet transfer intensity --hurdle",
+                "multilabel_finetuned": "facsnet transfer au --task multilabel --fine-tune --epochs 10 --l1 0.01 --l2 0.01"}
     out = {}
     for key, stem in files.items():
         r = load(RES / "au" / f"{stem}.json")
@@ -281,9 +282,10 @@ def readme_table(s: dict) -> str:
                         f"{fmt_pct(e['accuracy_zero_baseline_mean'])}) | AU intensity 0-5, {len(e['aus'])} AUs, mean over AUs"
                         f"{', presence x intensity heads' if 'hurdle' in k else ''}; {e['protocol']} |")
         else:
+            how = (f"{e['backbone']} fine-tuned end to end per fold ({e['head']['epochs']} epochs)"
+                   if "fine-tuned" in e["features"] else f"frozen {e['backbone']} conv features")
             rows.append(f"| `au.ckplus.{k}.f1_mean` | F1 {e['f1_mean']:.3f} +- {e['f1_std']:.3f} (accuracy "
-                        f"{fmt_pct(e['accuracy_mean'])}, AUC {e['auc_mean']:.3f}) | {len(e['aus'])} AUs, frozen "
-                        f"{e['backbone']} conv features; {e['protocol']} |")
+                        f"{fmt_pct(e['accuracy_mean'])}, AUC {e['auc_mean']:.3f}) | {len(e['aus'])} AUs, {how}; {e['protocol']} |")
     for src, row in ((s.get("transfer") or {}).get("cross") or {}).items():
         cells = ", ".join(f"{t}{' (in-sample)' if 'in-sample' in c.get('note', '') else ''} "
                           f"{fmt_pct(c['accuracy'])} / {fmt_pct(c['fine_tuned']['accuracy'])}"
