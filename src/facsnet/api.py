@@ -215,15 +215,22 @@ def _au_setup(backbone: str, data: str):
     return ckplus_dataset(data), load_model(backbone)
 
 
-def _learner(model, images: np.ndarray, cfg, fine_tune: bool, lr: float, rows=None):
-    """Frozen conv features + a new head, or the whole network fine-tuned per fold."""
+def _learner(model, images: np.ndarray, cfg, fine_tune: bool, lr: float, rows=None, hurdle: bool = False):
+    """Frozen conv features + a new head (or the two heads of the hurdle model), or the whole
+    network fine-tuned per fold; returns the learner and a description of its features."""
     from .transfer import extract_features
     from .transfer.learners import fine_tuned, frozen
+    from .transfer.learners import hurdle as hurdle_learner
 
     images = images if rows is None else images[rows]
     if fine_tune:
+        if hurdle:
+            raise ValueError("the hurdle intensity model uses frozen features; drop --fine-tune")
         return fine_tuned(model, images, cfg, lr=lr), "conv + head fine-tuned end to end per fold"
-    return frozen(extract_features(model, images, layer="conv"), cfg), "conv (frozen)"
+    feats = extract_features(model, images, layer="conv")
+    if hurdle:
+        return hurdle_learner(feats, cfg), "conv (frozen); presence head + intensity head on present cells (hurdle)"
+    return frozen(feats, cfg), "conv (frozen)"
 
 
 def transfer_au(backbone: str = "fer2013", data: str = "ckplus48", labels: str | None = None, task: str = "multilabel",
@@ -266,16 +273,7 @@ def transfer_intensity(backbone: str = "fer2013", data: str = "ckplus48", intens
     Y, M, kept, rows = intensity_targets(faces, table, min_coded, aus)
     sub = faces.subset(rows)
     cfg = HeadConfig(kind="regression", hidden=512, epochs=epochs, seed=seed)
-    if hurdle:
-        if fine_tune:
-            raise ValueError("the hurdle intensity model uses frozen features; drop --fine-tune")
-        from .transfer import extract_features
-        from .transfer.learners import hurdle as hurdle_learner
-
-        learner = hurdle_learner(extract_features(model, faces.images[rows], layer="conv"), cfg)
-        features = "conv (frozen); presence head + intensity head on present cells (hurdle)"
-    else:
-        learner, features = _learner(model, faces.images, cfg, fine_tune, lr, rows=rows)
+    learner, features = _learner(model, faces.images, cfg, fine_tune, lr, rows=rows, hurdle=hurdle)
     config = {"head": cfg.to_dict(), "backbone": backbone, "data": faces.name, "n_images": len(rows),
               "n_sequences": len(set(map(str, sub.sequences))), "features": features,
               "known_cells": int(M.sum()), "present_cells": int(((Y > 0) & (M > 0)).sum()),

@@ -49,6 +49,14 @@ def _loss(out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, cfg: He
     return err.mean()
 
 
+def balance_weights(Y: torch.Tensor, cfg: HeadConfig) -> torch.Tensor | None:
+    """With ``cfg.balanced`` (multilabel): each output's negatives / positives in the training targets ``Y``."""
+    if not (cfg.balanced and cfg.kind == "multilabel"):
+        return None
+    pos = Y.sum(0)
+    return (len(Y) - pos).clamp(min=1) / pos.clamp(min=1)
+
+
 def fit_head(features: np.ndarray, targets: np.ndarray, cfg: HeadConfig, mask: np.ndarray | None = None) -> DenseHead:
     """Fit a new head on (N, D) features. ``targets``: class indices (multiclass), (N, U) 0/1
     (multilabel) or (N, U) values (regression; ``mask`` (N, U) marks the known ones)."""
@@ -61,10 +69,7 @@ def fit_head(features: np.ndarray, targets: np.ndarray, cfg: HeadConfig, mask: n
     X = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     Y = torch.from_numpy(np.asarray(targets, dtype=np.float32))
     M = torch.from_numpy(np.asarray(mask, dtype=np.float32)) if mask is not None else None
-    pos_weight = None
-    if cfg.balanced and cfg.kind == "multilabel":  # from the training targets only
-        pos = Y.sum(0).clamp(min=1)
-        pos_weight = (len(Y) - Y.sum(0)).clamp(min=1) / pos
+    pos_weight = balance_weights(Y, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
     head.train()
     for _ in range(cfg.epochs):

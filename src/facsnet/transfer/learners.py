@@ -12,7 +12,7 @@ import torch
 
 from ..data.augment import Augment
 from ..utils import seed_everything
-from .fit import HeadConfig, _loss, fit_head, head_outputs
+from .fit import HeadConfig, _loss, balance_weights, fit_head, head_outputs
 from .heads import DenseHead, attach_head, feature_dim
 
 Learner = Callable[[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"], np.ndarray]
@@ -54,10 +54,7 @@ def fine_tuned(backbone: torch.nn.Module, images: np.ndarray, cfg: HeadConfig, l
         x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0)[:, None]
         y = torch.from_numpy(np.asarray(Y, dtype=np.float32))
         m = None if M is None else torch.from_numpy(np.asarray(M, dtype=np.float32))
-        pos_weight = None
-        if cfg.balanced and cfg.kind == "multilabel":
-            pos = y[train].sum(0)
-            pos_weight = (len(train) - pos).clamp(min=1) / pos.clamp(min=1)
+        pos_weight = balance_weights(y[train], cfg)
         gen = torch.Generator().manual_seed(cfg.seed)
         train_t = torch.as_tensor(train)
         for _ in range(cfg.epochs):
