@@ -14,6 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RES = ROOT / "results"
 GPU = RES / "runs" / "gpu-2026-11-25"
+GPU2 = RES / "runs" / "gpu-2026-11-26"  # session 3: FER2013 continued, CK+ 120-epoch CV
+CONT = "bash scripts/device_continue.sh"
 sys.path.insert(0, str(ROOT / "src"))
 from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
@@ -48,9 +50,16 @@ def cv_entry(folder: Path, command: str, note: str = "") -> dict | None:
     return entry
 
 
+def fer_history(name: str) -> list[dict]:
+    """Epoch records of a FER run, continued runs appended (the epochs of `fer2013` went on in session 3)."""
+    hist = load(GPU / name / "history.json") or []
+    more = load(GPU2 / f"{name}_cont" / "history.json") or []
+    return hist + [dict(r, epoch=r["epoch"] + len(hist)) for r in more]
+
+
 def fer_entry(name: str, eval_name: str, command: str, data: str) -> dict | None:
     plain, tta = load(RES / "eval" / f"{eval_name}_publictest.json"), load(RES / "eval" / f"{eval_name}_publictest_tta.json")
-    hist = load(GPU / name / "history.json")
+    hist = fer_history(name)
     if plain is None:
         return None
     return {
@@ -58,6 +67,9 @@ def fer_entry(name: str, eval_name: str, command: str, data: str) -> dict | None
         "n": plain["n"], "mean_recall": round(sum(plain["per_class_recall"].values()) / len(plain["per_class_recall"]), 4),
         "epochs_trained": len(hist) if hist else None,
         "best_epoch": max(hist, key=lambda r: r.get("val_accuracy", 0))["epoch"] if hist else None,
+        "last_epoch_val_accuracy": hist[-1].get("val_accuracy") if hist else None,
+        "selection": "the epoch kept is the one with the best PublicTest accuracy, so the figure is optimistic by "
+                     "the selection; last_epoch_val_accuracy is the unselected figure (GPU, bf16)",
         "data": data, "device": DEVICE + " (training); scored on the CPU from the bundled fp16 weights",
         "command": command, "score_command": f"facsnet evaluate --model {eval_name} --data "
                                               f"{'ferplus' if 'ferplus' in name else 'fer2013'}:validation --json [--tta-flip]",
@@ -192,21 +204,29 @@ def gpu_throughput() -> dict:
 
 def build() -> dict:
     ck = {
-        "cv10_subject": cv_entry(GPU / "ck_subject_fer", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
-                                 note="starts from the FER2013 weights of epoch 87 (FER2013 has no CK+ subject); fold 10 ran on the CPU from the fp16 copy of those weights"),
+        "cv10_subject": cv_entry(GPU2 / "ck_subject_fer120", f"facsnet cv --data ckplus48 --protocol subject --init fer2013 --epochs 120 --lr 3e-4  # in {CONT}",
+                                 note="starts from the FER2013 weights of epoch 163 (bundled as fer2013 until session 3; FER2013 has no CK+ subject)"),
+        "cv10_image": cv_entry(GPU2 / "ck_image_fer120", f"facsnet cv --data ckplus48 --protocol image --init fer2013 --epochs 120 --lr 3e-4  # in {CONT}",
+                               note="per-image folds (frames of one sequence on both sides), the same recipe as cv10_subject"),
+        "cv10_image_lr1e-3": cv_entry(GPU2 / "ck_image_fer120_lr1e-3", f"facsnet cv --data ckplus48 --protocol image --init fer2013 --epochs 120 --lr 1e-3  # in {CONT}",
+                                      note="as cv10_image with the paper's learning rate; one of two per-image recipes tried in session 3"),
+        "cv10_subject_60ep": cv_entry(GPU / "ck_subject_fer", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
+                                      note="session 1: starts from the FER2013 weights of epoch 87; fold 10 ran on the CPU from the fp16 copy of those weights"),
         "cv10_subject_scratch": cv_entry(GPU / "ck_subject_scratch", f"facsnet cv --data ckplus48 --protocol subject --epochs 150  # in {FULL}"),
         "cv10_subject_ferinit_lr1e-3": cv_entry(GPU / "ck_subject_fer_lr1e-3", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 1e-3  # in {FULL}",
-                                                note="folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
-        "cv10_image": cv_entry(GPU / "ck_image_fer", f"facsnet cv --data ckplus48 --protocol image --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
-                               note="per-image folds (frames of one sequence on both sides), the same recipe as cv10_subject; "
-                                    "folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
+                                                note="session 1, 60 epochs from the epoch-87 weights; folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
+        "cv10_image_60ep": cv_entry(GPU / "ck_image_fer", f"facsnet cv --data ckplus48 --protocol image --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
+                                    note="session 1, 60 epochs from the epoch-87 weights; "
+                                         "folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
         "cv10_image_scratch": cv_entry(GPU / "ck_image_scratch", f"facsnet cv --data ckplus48 --protocol image --epochs 150  # in {FULL}",
                                        note="fold 6 never left its starting plateau (loss 1.83 for 150 epochs); the other nine scored 98-100%"),
     }
     fer_cmd = "facsnet train --data fer2013 --epochs 200 --max-minutes 5, then the same command with --max-minutes 2.7 (resumed)"
     summary = {
         "ckplus": {k: v for k, v in ck.items() if v},
-        "fer2013": {"publictest": fer_entry("fer2013", "fer2013", fer_cmd, "FER2013 train/ (28,709) -> validation/ = PublicTest (3,589), 7 classes")},
+        "fer2013": {"publictest": fer_entry("fer2013", "fer2013", fer_cmd + "; session 3 went on for 174 epochs on the same "
+                                             "Keras time-decay schedule (Adam moments restarted): facsnet train --data fer2013 --init fer2013 "
+                                             f"--lr 5.77e-4 --decay 5.77e-6 --max-minutes 7  # in {CONT}", "FER2013 train/ (28,709) -> validation/ = PublicTest (3,589), 7 classes")},
         "fer2013_bn": {"publictest": fer_entry("fer2013_bn", "fer2013_bn", fer_cmd.replace("fer2013 ", "fer2013 --model breuer2017_bn "),
                                                "as fer2013; model breuer2017_bn = the paper's CNN + BatchNorm (not the paper's)")},
         "ferplus": {"publictest": fer_entry("ferplus", "ferplus", fer_cmd.replace("--data fer2013", "--data ferplus"),
@@ -215,6 +235,7 @@ def build() -> dict:
         "analyze": analyze_entries(),
         "transfer": transfer_entries(),
         "au": au_entries(),
+        "micro": micro_entries(),
         "interpret": {k: v for k, v in (("ckplus", interpret_entry("ckplus48")),
                                          ("fer2013", interpret_entry("fer2013"))) if v},
     }
@@ -240,6 +261,29 @@ def interpret_entry(model: str, headline_n: int = 10) -> dict | None:
         "command": f"facsnet au-correlate --model {model} --data ckplus48 --n 3,5,10,20 --permutations 200 "
                    f"--out results/interpret/{model}",
     }
+
+
+def micro_entries() -> dict:
+    """LOSO on the MEGC 2019 composite: every variant, composite and per database (UF1, UAR, accuracy)."""
+    out = {}
+    for folder, flags in (("megc2019", ""), ("megc2019_scratch", " --init none")):
+        r = load(RES / "micro" / folder / "loso.json")
+        if r is None:
+            continue
+        for v, e in r["results"].items():
+            def cell(m):
+                return {"uf1": round(m["uf1"], 4), "uar": round(m["uar"], 4), "accuracy": round(m["accuracy"], 4),
+                        "n": m["n"]}
+            out[v] = {**cell(e["composite"]), **{db: cell(m) for db, m in e["per_database"].items()},
+                      "folds": e["folds"], "init": e["config"]["init"], "config": e["config"],
+                      "data": "../shared/data/MEGC2019_composite_HTNet: " + r["data"],
+                      "device": "one NVIDIA H200 (lent GPU machine), bf16 autocast, 12 processes sharing it",
+                      "command": f"facsnet micro megc2019 --variants {','.join(r['results'])}{flags} --epochs 30 "
+                                 f"--out results/micro/{folder}  # in bash scripts/device_micro.sh (6 shards)",
+                      "run": f"results/micro/{folder}"}
+            if "partial" in e["config"]:
+                out[v]["partial"] = e["config"]["partial"]
+    return {"megc2019": out} if out else {}
 
 
 def fmt_pct(x):
@@ -296,6 +340,11 @@ def readme_table(s: dict) -> str:
             rows.append(f"| `analyze.{k}.accuracy` | {fmt_pct(e['accuracy'])} (face found {fmt_pct(e['face_found'])}; "
                         f"{fmt_pct(e['accuracy_where_found'])} where found; native crops {fmt_pct(e['native_crops_accuracy'])}) | "
                         "PublicTest faces padded and enlarged into 432x432 photos, then detected, levelled and re-cropped |")
+    for v, e in ((s.get("micro") or {}).get("megc2019") or {}).items():
+        dbs = ", ".join(f"{db} {e[db]['uf1']:.3f}" for db in ("casme2", "samm", "smic") if db in e)
+        rows.append(f"| `micro.megc2019.{v}.uf1` / `.uar` / `.accuracy` | {e['uf1']:.3f} / {e['uar']:.3f} / "
+                    f"{fmt_pct(e['accuracy'])} (UF1 {dbs}) | MEGC 2019 composite, 442 clips, leave one subject out (68 folds), "
+                    f"{'FER2013-pretrained' if e['init'] else 'from scratch'} |")
     return "\n".join(rows)
 
 

@@ -321,3 +321,71 @@ def train_au_model(backbone: str = "fer2013", data: str = "ckplus48", labels: st
                     framing={"eye_distance": framing.eye_distance, "eye_height": framing.eye_height},
                     provenance={"backbone": backbone, "data": faces.name, "n_images": len(faces), "head": cfg.to_dict()})
     return Path(out)
+
+
+# --- micro-expressions (issue 6) -------------------------------------------------------------------
+
+def _micro_config(init, epochs, lstm_epochs, seed, device, frozen=False, **extra):
+    from .micro import MicroConfig
+
+    return MicroConfig(init=init, cnn_epochs=epochs, lstm_epochs=lstm_epochs, seed=seed, device=device,
+                       frozen=frozen, **extra)
+
+
+def micro_megc2019(data: str | None = None, variants=None, init: str | None = "fer2013", out: str = "runs/micro/megc2019",
+                   epochs: int = 30, lstm_epochs: int = 150, seed: int = 0, device: str = "auto",
+                   shard: tuple[int, int] = (0, 1), max_minutes: float | None = None, score_only: bool = False):
+    """Leave-one-subject-out on the MEGC 2019 composite (apex crop + onset->apex flow per clip):
+    ``apex``, ``flow``, ``lstm`` over [flow, apex], each beside its ``_scratch`` twin. Resumable;
+    ``shard=(i, n)`` lets n processes share the folds. Returns the scored ``LosoResult`` list."""
+    from .data.registry import data_root
+    from .micro import COMPOSITE_VARIANTS, composite_fold, read_megc2019, run_loso, score_store
+
+    root = Path(data) if data else data_root() / "MEGC2019_composite_HTNet"
+    micro_set = read_megc2019(root)
+    for p in micro_set.problems:
+        log.warning("%s", p)
+    variants = list(variants or COMPOSITE_VARIANTS)
+    unknown = sorted(set(variants) - set(COMPOSITE_VARIANTS))
+    if unknown:
+        raise ValueError(f"unknown variant(s) {unknown}; choose from {', '.join(COMPOSITE_VARIANTS)}")
+    cfg = _micro_config(init, epochs, lstm_epochs, seed, device)
+    title = "MEGC 2019 composite (CASME II + SAMM + SMIC-HS), leave one subject out"
+    extra = {"source": str(root)}
+    if score_only:
+        return score_store(micro_set, variants, cfg, out, title, extra)
+    return run_loso(micro_set, variants, cfg, out, composite_fold, title, shard=shard, max_minutes=max_minutes,
+                    extra=extra)
+
+
+def micro_loso(table: str, frames: str, database: str | None = None, classes: str = "megc3", select: str = "five",
+               variants=("lstm", "apex"), init: str | None = "fer2013", out: str = "runs/micro/loso",
+               epochs: int = 30, lstm_epochs: int = 150, seed: int = 0, device: str = "auto",
+               detector="blazeface", max_minutes: float | None = None):
+    """The paper's pipeline on a database's own frames (e.g. CASME II ``sub01/EP02_01f/img46.jpg``):
+    frames chosen per clip (``five`` or ``every:K``), one aligned crop per clip, the CNN trained on the
+    frames, the LSTM on the encoded frames, leave one subject out."""
+    from .faces.align import AlignSpec
+    from .micro import read_coding_table, run_loso, sequence_fold, sequence_set
+    from .pretrained import framing_of, resolve_weights
+    from .training.checkpoint import read_checkpoint
+
+    coding = read_coding_table(table, database)
+    for p in coding.problems:
+        log.warning("%s", p)
+    spec = AlignSpec()
+    if init:
+        framing = framing_of(read_checkpoint(resolve_weights(init)), str(init))
+        spec = framing or spec
+    micro_set = sequence_set(coding.clips, frames, classes=classes, mode=select, detector=detector, spec=spec)
+    for p in micro_set.problems:
+        log.warning("%s", p)
+    log.info("%s", micro_set.summary())
+    cfg = _micro_config(init, epochs, lstm_epochs, seed, device)
+    bad = sorted(set(variants) - {"lstm", "apex", "lstm_scratch", "apex_scratch"})
+    if bad:
+        raise ValueError(f"unknown variant(s) {bad}; choose from lstm, apex, lstm_scratch, apex_scratch")
+    title = f"{coding.database} frame sequences ({select}), CNN + LSTM, leave one subject out"
+    return run_loso(micro_set, list(variants), cfg, out, sequence_fold, title, max_minutes=max_minutes,
+                    extra={"table": str(table), "frames": str(frames), "classes": classes, "select": select,
+                           "table_problems": coding.problems})

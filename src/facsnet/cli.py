@@ -175,6 +175,33 @@ def build_parser() -> Parser:
             t.add_argument("--min-coded", type=int, default=10)
             t.add_argument("--hurdle", action="store_true",
                            help="presence head + intensity head fitted on present cells (for mostly-0 targets)")
+    p = sub.add_parser("micro", help="micro-expressions: coding tables, LOSO on the MEGC 2019 composite or on frames")
+    msub = p.add_subparsers(dest="micro_command", required=True, parser_class=Parser)
+    t = msub.add_parser("tables", help="parse coding tables (.xlsx) and list their clips and reported rows")
+    t.add_argument("paths", nargs="*", help="tables or folders (default: the shared micro-expression-labels)")
+    t.add_argument("--database", default=None, help="casme2, samm, smic, casme3 or dfme (default: from the name)")
+    for name, text in (("megc2019", "LOSO on the MEGC 2019 composite (apex crop + flow image per clip)"),
+                       ("loso", "LOSO on a database's frames: five frames (or every K-th) -> CNN -> LSTM")):
+        t = msub.add_parser(name, help=text)
+        if name == "megc2019":
+            t.add_argument("--data", default=None, help="composite folder (default: shared MEGC2019_composite_HTNet)")
+            t.add_argument("--variants", default=None, help="comma-separated: apex,flow,lstm and their _scratch twins")
+            t.add_argument("--shard", default="0/1", help="I/N: run folds I, I+N, ... (N processes share --out)")
+            t.add_argument("--score-only", action="store_true", help="score the finished folds in --out, train nothing")
+        else:
+            t.add_argument("--table", required=True, help="the database's coding table (.xlsx)")
+            t.add_argument("--frames", required=True, help="frame folder in the database's own layout")
+            t.add_argument("--database", default=None)
+            t.add_argument("--classes", choices=["megc3", "emotion", "objective"], default="megc3")
+            t.add_argument("--select", default="five", help="five (first, onset, apex, offset, last) or every:K")
+            t.add_argument("--variants", default="lstm,apex", help="lstm, apex and their _scratch twins")
+        t.add_argument("--init", default="fer2013", help="pretrained emotion model, or 'none' to train from scratch")
+        t.add_argument("--epochs", type=int, default=30, help="CNN epochs per fold")
+        t.add_argument("--lstm-epochs", type=int, default=150)
+        t.add_argument("--seed", type=int, default=0)
+        t.add_argument("--device", default="auto")
+        t.add_argument("--max-minutes", type=float, default=None, help="stop resumably after this wall time")
+        t.add_argument("--out", default=f"runs/micro/{name}")
     p = sub.add_parser("export", help="export a model to ONNX")
     p.add_argument("model", help="bundled name or checkpoint")
     p.add_argument("out", help="OUT.onnx")
@@ -244,6 +271,8 @@ def main(argv=None) -> int:
                 return 1
         elif args.command == "transfer":
             _run_transfer(api, args)
+        elif args.command == "micro":
+            _run_micro(api, args)
         elif args.command == "export":
             print(api.export(args.model, args.out))
         elif args.command == "report":
@@ -281,6 +310,43 @@ def _run_transfer(api, args) -> None:
                                      min_coded=args.min_coded, aus=aus, seed=args.seed, out=args.out,
                                      fine_tune=args.fine_tune, lr=args.lr, hurdle=args.hurdle)
     print(res.to_markdown())
+
+
+def _run_micro(api, args) -> None:
+    from .micro.loso import to_markdown
+
+    split = lambda text: [x.strip() for x in text.split(",") if x.strip()]  # noqa: E731
+    if args.micro_command == "tables":
+        _print_tables(args)
+        return
+    init = None if str(args.init).lower() == "none" else args.init
+    common = dict(init=init, out=args.out, epochs=args.epochs, lstm_epochs=args.lstm_epochs, seed=args.seed,
+                  device=args.device, max_minutes=args.max_minutes)
+    if args.micro_command == "megc2019":
+        i, n = (int(v) for v in args.shard.split("/"))
+        res = api.micro_megc2019(args.data, split(args.variants) if args.variants else None, shard=(i, n),
+                                 score_only=args.score_only, **common)
+    else:
+        res = api.micro_loso(args.table, args.frames, database=args.database, classes=args.classes,
+                             select=args.select, variants=split(args.variants), **common)
+    print(to_markdown(res))
+
+
+def _print_tables(args) -> None:
+    from pathlib import Path
+
+    from .micro import read_coding_table
+
+    paths = [Path(p) for p in args.paths]
+    if not paths:
+        from .data.registry import data_root
+        paths = [data_root() / "micro-expression-labels" / "Onset_Apex_Files"]
+    files = [f for p in paths for f in (sorted(p.rglob("*.xlsx")) if p.is_dir() else [p])]
+    for f in files:
+        t = read_coding_table(f, args.database)
+        print(t.summary())
+        for line in t.problems:
+            print(f"  reported: {line}")
 
 
 def _print_analysis(res, args) -> None:

@@ -1,0 +1,139 @@
+"""LOSO runs: the MEGC 2019 composite variants and the frame-sequence CNN + LSTM.
+
+Composite variants (each also ``<name>_scratch``: the same CNN trained from random weights):
+  ``apex``  the FER-pretrained CNN fine-tuned on the apex face crops
+  ``flow``  the same CNN (first conv widened to 3 channels) fine-tuned on the onset->apex flow images
+  ``lstm``  the LSTM over the two-step sequence [flow, apex], each step encoded by the dense layer of
+            that fold's flow / apex CNN
+Sequence run (a database's frames): ``lstm`` = CNN trained on the selected frames with their
+clip's label, then the LSTM over the encoded frames; ``apex`` = that CNN on the apex frame alone.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..data.augment import Augment
+from .data import MicroSet
+from .loso import FoldStore, LosoResult, loso_folds, score_predictions, write_results
+from .model import MicroConfig, cnn_outputs, fit_cnn, fit_lstm, lstm_predict
+
+log = logging.getLogger("facsnet")
+
+FACE_AUG = Augment()  # the emotion model's flips + affine
+# Flow images: a flip or a rotation would turn the flow vectors' meaning; only shift and zoom.
+FLOW_AUG = Augment(flip=0.0, rotate=0.0, translate=0.1, scale=0.1, shear=0.0)
+COMPOSITE_VARIANTS = ("apex", "flow", "lstm", "apex_scratch", "flow_scratch", "lstm_scratch")
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x.astype(np.float32) / 255.0
+
+
+def _twin_config(cfg: MicroConfig, scratch: bool) -> MicroConfig:
+    return replace(cfg, init=None) if scratch else cfg
+
+
+def composite_fold(data: MicroSet, train: np.ndarray, test: np.ndarray, variants: list[str],
+                   cfg: MicroConfig) -> dict[str, np.ndarray]:
+    """Predicted class indices for the ``test`` rows, per variant, trained on the ``train`` rows."""
+    out = {}
+    for suffix in ("", "_scratch"):
+        want = {v for v in variants if v.endswith(suffix) and (suffix or not v.endswith("_scratch"))}
+        if not want:
+            continue
+        c = _twin_config(cfg, bool(suffix))
+        feats = {}
+        for name, images, aug in (("apex", data.apex, FACE_AUG), ("flow", data.flow, FLOW_AUG)):
+            if f"{name}{suffix}" not in want and f"lstm{suffix}" not in want:
+                continue
+            model = fit_cnn(_unit(images[train]), data.y[train], data.class_names, c, augment=aug)
+            logits, feats[name] = cnn_outputs(model, _unit(images))
+            out[f"{name}{suffix}"] = logits[test].argmax(1)
+        if f"lstm{suffix}" in want:
+            seqs = np.stack([feats["flow"], feats["apex"]], axis=1)
+            lengths = np.full(len(seqs), 2)
+            net = fit_lstm(seqs[train], lengths[train], data.y[train], len(data.class_names), c)
+            out[f"lstm{suffix}"] = lstm_predict(net, seqs[test], lengths[test])
+    return {v: out[v] for v in variants}
+
+
+def sequence_fold(data: MicroSet, train: np.ndarray, test: np.ndarray, variants: list[str],
+                  cfg: MicroConfig) -> dict[str, np.ndarray]:
+    """The paper's two stages in one fold: the CNN on the selected frames (clip label on each), then
+    the LSTM on the frames encoded by the CNN's dense layer."""
+    out = {}
+    t_max = data.frames.shape[1]
+    for suffix in ("", "_scratch"):
+        want = {v for v in variants if v.endswith(suffix) and (suffix or not v.endswith("_scratch"))}
+        if not want:
+            continue
+        c = _twin_config(cfg, bool(suffix))
+        valid = np.arange(t_max)[None, :] < data.lengths[:, None]            # (N, T)
+        rows = np.zeros(len(data), dtype=bool)
+        rows[train] = True
+        pick = valid & rows[:, None]
+        frames = data.frames[pick]                                         # (M, 1, 48, 48)
+        labels = np.broadcast_to(data.y[:, None], valid.shape)[pick]
+        model = fit_cnn(_unit(frames), labels, data.class_names, c, augment=FACE_AUG)
+        if f"apex{suffix}" in want:
+            logits, _ = cnn_outputs(model, _unit(data.apex[test]))
+            out[f"apex{suffix}"] = logits.argmax(1)
+        if f"lstm{suffix}" in want:
+            _, f = cnn_outputs(model, _unit(data.frames.reshape(-1, *data.frames.shape[2:])))
+            seqs = f.reshape(len(data), t_max, -1)
+            net = fit_lstm(seqs[train], data.lengths[train], data.y[train], len(data.class_names), c)
+            out[f"lstm{suffix}"] = lstm_predict(net, seqs[test], data.lengths[test])
+    return {v: out[v] for v in variants}
+
+
+def run_loso(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | Path, fold_fn,
+             title: str, shard: tuple[int, int] = (0, 1), max_minutes: float | None = None,
+             extra: dict | None = None) -> list[LosoResult]:
+    """Run (or resume) every fold of this shard, then score the variants whose predictions are complete.
+    ``shard=(i, n)`` runs folds i, i+n, ... so n processes can share one output folder."""
+    out = Path(out)
+    store = FoldStore(out / "folds")
+    folds = loso_folds(data.subjects)
+    t0 = time.perf_counter()
+    for j, (subject, train, test) in enumerate(folds):
+        if j % shard[1] != shard[0] or store.done(subject.replace("/", "_")):
+            continue
+        if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
+            log.warning("stopping: time limit of %.1f min reached (rerun the same command to resume)", max_minutes)
+            break
+        if len(np.unique(data.y[train])) < len(data.class_names):
+            log.warning("fold %s: a class has no training clip", subject)
+        preds = fold_fn(data, train, test, variants, cfg)
+        store.save(subject.replace("/", "_"), {v: {data.keys[i]: int(p) for i, p in zip(test, preds[v])}
+                                               for v in variants})
+        log.info("fold %d/%d (%s, %d clips) done after %.0f s", j + 1, len(folds), subject, len(test),
+                 time.perf_counter() - t0)
+    return score_store(data, variants, cfg, out, title, extra)
+
+
+def score_store(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | Path, title: str,
+                extra: dict | None = None) -> list[LosoResult]:
+    """Score what the fold store holds; a variant missing some clips is scored on those it has and
+    marked partial in its config record."""
+    merged = FoldStore(Path(out) / "folds").load_all()
+    n_folds = len(set(data.subjects.tolist()))
+    results = []
+    for v in variants:
+        preds = merged.get(v, {})
+        idx = [i for i, k in enumerate(data.keys) if k in preds]
+        if not idx:
+            continue
+        conf = {**cfg.to_dict(), "init": None if v.endswith("_scratch") else cfg.init}
+        if len(idx) < len(data):
+            conf["partial"] = f"{len(idx)} of {len(data)} clips scored (folds still to run)"
+        done_folds = len({data.subjects[i] for i in idx})
+        results.append(score_predictions(v, data.y[idx], [preds[data.keys[i]] for i in idx], data.databases[idx],
+                                         data.class_names, done_folds, conf))
+    write_results(results, out, title, {"data": data.summary(), "subjects": n_folds, "problems": data.problems,
+                                        **(extra or {})})
+    return results
