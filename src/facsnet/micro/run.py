@@ -106,8 +106,11 @@ def run_loso(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | P
         if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
             log.warning("stopping: time limit of %.1f min reached (rerun the same command to resume)", max_minutes)
             break
-        if len(np.unique(data.y[train])) < len(data.class_names):
-            log.warning("fold %s: a class has no training clip", subject)
+        missing = sorted(set(data.y.tolist()) - set(data.y[train].tolist()))
+        if missing:
+            log.warning("fold %s: no training clip of %s", subject, ", ".join(data.class_names[i] for i in missing))
+        if len(test) == 1:
+            log.info("fold %s: a subject with one clip (%s), scored as a fold of one", subject, data.keys[test[0]])
         preds = fold_fn(data, train, test, variants, cfg)
         store.save(subject.replace("/", "_"), {v: {data.keys[i]: int(p) for i, p in zip(test, preds[v])}
                                                for v in variants})
