@@ -129,6 +129,8 @@ def transfer_entries() -> dict:
                             "PublicTest (FER2013 or FER+ labels)")
     return {"cross": cross, "cross_head": r["head"],
             "command": "facsnet transfer cross --out results/transfer  # in scripts/transfer_run.sh",
+            "weights": "computed in session 2 with the bundled weights of then: fer2013 = its epoch-163 weights "
+                       "(commit dd31602), since replaced by the 337-epoch model; the other models are unchanged",
             "device": "this project's 2-core CPU machine"}
 
 
@@ -157,7 +159,9 @@ def au_entries() -> dict:
         entry.update(per_au={au: {m: round(v["mean"], 4) for m, v in row.items() if isinstance(v, dict)}
                              for au, row in r["per_au"].items()},
                      aus=r["aus"], k=r["k"], protocol=f"{r['k']}-fold subject-independent CV on CK+48",
-                     backbone=r["config"]["backbone"], features=r["config"]["features"], head=r["config"]["head"],
+                     backbone=r["config"]["backbone"] + (" (its epoch-163 weights, commit dd31602; the bundled fer2013 "
+                                                         "is now the 337-epoch model)" if r["config"]["backbone"] == "fer2013" else ""),
+                     features=r["config"]["features"], head=r["config"]["head"],
                      n_images=r["config"]["n_images"], data="CK+48 with CK+_AU_labels" + (
                          " (FACS intensity files of 208 sequences)" if key == "intensity" else " (327 sequences)"),
                      command=f"{commands[key]} --out results/au/{stem}.json", device="this project's 2-core CPU machine")

@@ -17,8 +17,8 @@ from PIL import Image
 from conftest import REAL_DATA, realdata
 from facsnet import api
 from facsnet.cli import main as cli_main
-from facsnet.micro import (Clip, FrameError, FrameLocator, MicroConfig, MicroLSTM, TableError, composite_fold,
-                           load_clips, loso_folds, micro_scores, read_coding_table, read_megc2019, select_frames,
+from facsnet.micro import (COMPOSITE_VARIANTS, Clip, FrameError, FrameLocator, MicroConfig, MicroLSTM, TableError, composite_fold,
+                           fit_cnn, load_clips, loso_folds, micro_scores, read_coding_table, read_megc2019, select_frames,
                            with_labels)
 from facsnet.micro.model import adapt_input_channels, build_cnn
 from facsnet.samples import face_patch
@@ -256,6 +256,28 @@ def test_sequence_run_resumes_from_finished_folds(tmp_path):
     assert res[0].composite.n == 3
 
 
+def test_every_k_frames_variable_lengths_and_frozen_twin(tmp_path):
+    table = make_casme2_clips(tmp_path / "raw", subjects=(1, 2), per_class=1, n_frames=12)
+    res = api.micro_loso(str(table), str(tmp_path / "raw"), select="every:2", variants=("lstm_frozen", "lstm"),
+                         epochs=2, lstm_epochs=5, out=str(tmp_path / "run"), device="cpu")
+    assert {r.variant for r in res} == {"lstm_frozen", "lstm"} and all(r.composite.n == 3 for r in res)
+    by = {r.variant: r for r in res}
+    assert by["lstm"].config["frozen"] is False and by["lstm_frozen"].config["frozen"] is True
+    with pytest.raises(ValueError, match="needs pretrained weights"):
+        api.micro_loso(str(table), str(tmp_path / "raw"), variants=("apex_frozen",), init=None, epochs=1,
+                       lstm_epochs=1, out=str(tmp_path / "run2"), device="cpu")
+
+
+def test_frozen_conv_layers_do_not_move():
+    rng = np.random.default_rng(0)
+    x = rng.random((12, 1, 48, 48), dtype=np.float32)
+    cfg = MicroConfig(cnn_epochs=2, frozen=True, device="cpu")
+    model = fit_cnn(x, np.arange(12) % 3, ["n", "p", "s"], cfg, augment=None)
+    fresh = build_cnn("fer2013", 1, 3, ["n", "p", "s"])
+    assert torch.equal(model.features[0][0].weight, fresh.features[0][0].weight)
+    assert not torch.equal(model.fc1.weight, fresh.fc1.weight)
+
+
 # --- the MEGC 2019 composite layout ---------------------------------------------------------------
 
 def make_composite(root: Path, n_per_subject: int = 3, subjects=("sub01", "sub02", "006")) -> Path:
@@ -283,7 +305,7 @@ def test_composite_reader_and_every_variant_on_generated_data(tmp_path):
     assert len(data.problems) == 1 and "EP9" in data.problems[0]
     cfg = MicroConfig(cnn_epochs=1, lstm_epochs=2, device="cpu")
     _, train, test = loso_folds(data.subjects)[0]
-    variants = ["apex", "flow", "lstm", "apex_scratch", "flow_scratch", "lstm_scratch"]
+    variants = list(COMPOSITE_VARIANTS)
     preds = composite_fold(data, train, test, variants, cfg)
     assert set(preds) == set(variants)
     assert all(p.shape == (len(test),) and set(p) <= {0, 1, 2} for p in preds.values())

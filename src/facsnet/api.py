@@ -336,7 +336,8 @@ def micro_megc2019(data: str | None = None, variants=None, init: str | None = "f
                    epochs: int = 30, lstm_epochs: int = 150, seed: int = 0, device: str = "auto",
                    shard: tuple[int, int] = (0, 1), max_minutes: float | None = None, score_only: bool = False):
     """Leave-one-subject-out on the MEGC 2019 composite (apex crop + onset->apex flow per clip):
-    ``apex``, ``flow``, ``lstm`` over [flow, apex], each beside its ``_scratch`` twin. Resumable;
+    ``apex``, ``flow``, ``lstm`` over [flow, apex], each beside its ``_scratch`` twin (random init) and
+    its ``_frozen`` twin (pretrained conv layers fixed, dense layers trained). Resumable;
     ``shard=(i, n)`` lets n processes share the folds. Returns the scored ``LosoResult`` list."""
     from .data.registry import data_root
     from .micro import COMPOSITE_VARIANTS, composite_fold, read_megc2019, run_loso, score_store
@@ -345,7 +346,7 @@ def micro_megc2019(data: str | None = None, variants=None, init: str | None = "f
     micro_set = read_megc2019(root)
     for p in micro_set.problems:
         log.warning("%s", p)
-    variants = list(variants or COMPOSITE_VARIANTS)
+    variants = list(variants or (v for v in COMPOSITE_VARIANTS if init or v.endswith("_scratch")))
     unknown = sorted(set(variants) - set(COMPOSITE_VARIANTS))
     if unknown:
         raise ValueError(f"unknown variant(s) {unknown}; choose from {', '.join(COMPOSITE_VARIANTS)}")
@@ -382,9 +383,12 @@ def micro_loso(table: str, frames: str, database: str | None = None, classes: st
         log.warning("%s", p)
     log.info("%s", micro_set.summary())
     cfg = _micro_config(init, epochs, lstm_epochs, seed, device)
-    bad = sorted(set(variants) - {"lstm", "apex", "lstm_scratch", "apex_scratch"})
+    from .micro.run import TWINS
+
+    allowed = [b + t for t in TWINS for b in ("lstm", "apex")]
+    bad = sorted(set(variants) - set(allowed))
     if bad:
-        raise ValueError(f"unknown variant(s) {bad}; choose from lstm, apex, lstm_scratch, apex_scratch")
+        raise ValueError(f"unknown variant(s) {bad}; choose from {', '.join(allowed)}")
     title = f"{coding.database} frame sequences ({select}), CNN + LSTM, leave one subject out"
     return run_loso(micro_set, list(variants), cfg, out, sequence_fold, title, max_minutes=max_minutes,
                     extra={"table": str(table), "frames": str(frames), "classes": classes, "select": select,

@@ -185,7 +185,7 @@ def build_parser() -> Parser:
         t = msub.add_parser(name, help=text)
         if name == "megc2019":
             t.add_argument("--data", default=None, help="composite folder (default: shared MEGC2019_composite_HTNet)")
-            t.add_argument("--variants", default=None, help="comma-separated: apex,flow,lstm and their _scratch twins")
+            t.add_argument("--variants", default=None, help="comma-separated: apex,flow,lstm and their _scratch / _frozen twins")
             t.add_argument("--shard", default="0/1", help="I/N: run folds I, I+N, ... (N processes share --out)")
             t.add_argument("--score-only", action="store_true", help="score the finished folds in --out, train nothing")
         else:
@@ -194,7 +194,7 @@ def build_parser() -> Parser:
             t.add_argument("--database", default=None)
             t.add_argument("--classes", choices=["megc3", "emotion", "objective"], default="megc3")
             t.add_argument("--select", default="five", help="five (first, onset, apex, offset, last) or every:K")
-            t.add_argument("--variants", default="lstm,apex", help="lstm, apex and their _scratch twins")
+            t.add_argument("--variants", default="lstm,apex", help="lstm, apex and their _scratch / _frozen twins")
         t.add_argument("--init", default="fer2013", help="pretrained emotion model, or 'none' to train from scratch")
         t.add_argument("--epochs", type=int, default=30, help="CNN epochs per fold")
         t.add_argument("--lstm-epochs", type=int, default=150)

@@ -26,7 +26,7 @@ class MicroConfig:
     cnn_lr: float = 3e-4          # fine-tuning rate; from scratch the paper's 1e-3 is used (scratch_lr)
     scratch_lr: float = 1e-3
     batch_size: int = 32
-    frozen: bool = False          # keep the conv layers as initialised (train dense layers only)
+    frozen: bool = False          # keep the conv layers as initialised (train the dense layers only)
     balanced: bool = True         # class-weighted loss (UF1 / UAR weigh every class equally)
     lstm_hidden: int = 128
     lstm_epochs: int = 150
@@ -102,13 +102,18 @@ def fit_cnn(images: np.ndarray, y: np.ndarray, class_names: list[str], cfg: Micr
     x = torch.as_tensor(images, dtype=torch.float32, device=device)
     t = torch.as_tensor(y, dtype=torch.long, device=device)
     gen = torch.Generator().manual_seed(cfg.seed)
+    if cfg.frozen and augment is None:  # fixed conv features: compute them once, train the dense layers on them
+        with torch.no_grad():
+            conv = torch.cat([model.forward_features(x[i:i + 256]) for i in range(0, len(x), 256)])
+        forward = lambda idx: model.forward_head(conv[idx])  # noqa: E731
+    else:
+        forward = lambda idx: model(augment(x[idx], gen) if augment is not None else x[idx])  # noqa: E731
     for _ in range(cfg.cnn_epochs):
         order = torch.randperm(len(x), generator=gen).to(device)
         for start in range(0, len(order), cfg.batch_size):
             idx = order[start:start + cfg.batch_size]
-            xb = augment(x[idx], gen) if augment is not None else x[idx]
             with _autocast(device):
-                loss = F.cross_entropy(model(xb).float(), t[idx], weight=weight)
+                loss = F.cross_entropy(forward(idx).float(), t[idx], weight=weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

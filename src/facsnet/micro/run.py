@@ -1,6 +1,8 @@
 """LOSO runs: the MEGC 2019 composite variants and the frame-sequence CNN + LSTM.
 
-Composite variants (each also ``<name>_scratch``: the same CNN trained from random weights):
+Composite variants, each with two twins: ``<name>_scratch`` (the same CNN trained from random
+weights) and ``<name>_frozen`` (the pretrained conv layers kept fixed, their features computed once
+without augmentation, only the dense layers trained: cheap enough for a CPU):
   ``apex``  the FER-pretrained CNN fine-tuned on the apex face crops
   ``flow``  the same CNN (first conv widened to 3 channels) fine-tuned on the onset->apex flow images
   ``lstm``  the LSTM over the two-step sequence [flow, apex], each step encoded by the dense layer of
@@ -27,38 +29,56 @@ log = logging.getLogger("facsnet")
 FACE_AUG = Augment()  # the emotion model's flips + affine
 # Flow images: a flip or a rotation would turn the flow vectors' meaning; only shift and zoom.
 FLOW_AUG = Augment(flip=0.0, rotate=0.0, translate=0.1, scale=0.1, shear=0.0)
-COMPOSITE_VARIANTS = ("apex", "flow", "lstm", "apex_scratch", "flow_scratch", "lstm_scratch")
+COMPOSITE_VARIANTS = ("apex", "flow", "lstm", "apex_scratch", "flow_scratch", "lstm_scratch",
+                      "apex_frozen", "flow_frozen", "lstm_frozen")
+TWINS = ("", "_scratch", "_frozen")
+
+
+def split_variant(variant: str) -> tuple[str, str]:
+    """``'flow_scratch'`` -> ``('flow', '_scratch')``; ``'apex'`` -> ``('apex', '')``."""
+    base, _, twin = variant.partition("_")
+    return base, f"_{twin}" if twin else ""
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32) / 255.0
 
 
-def _twin_config(cfg: MicroConfig, scratch: bool) -> MicroConfig:
-    return replace(cfg, init=None) if scratch else cfg
+def _twin_config(cfg: MicroConfig, twin: str) -> MicroConfig:
+    if twin == "_scratch":
+        return replace(cfg, init=None)
+    if twin == "_frozen":
+        if not cfg.init:
+            raise ValueError("a frozen variant needs pretrained weights (init)")
+        return replace(cfg, frozen=True)
+    return cfg
+
+
+def _wanted(variants: list[str], twin: str) -> set[str]:
+    return {base for base, t in map(split_variant, variants) if t == twin}
 
 
 def composite_fold(data: MicroSet, train: np.ndarray, test: np.ndarray, variants: list[str],
                    cfg: MicroConfig) -> dict[str, np.ndarray]:
     """Predicted class indices for the ``test`` rows, per variant, trained on the ``train`` rows."""
     out = {}
-    for suffix in ("", "_scratch"):
-        want = {v for v in variants if v.endswith(suffix) and (suffix or not v.endswith("_scratch"))}
+    for twin in TWINS:
+        want = _wanted(variants, twin)
         if not want:
             continue
-        c = _twin_config(cfg, bool(suffix))
+        c = _twin_config(cfg, twin)
         feats = {}
         for name, images, aug in (("apex", data.apex, FACE_AUG), ("flow", data.flow, FLOW_AUG)):
-            if f"{name}{suffix}" not in want and f"lstm{suffix}" not in want:
+            if name not in want and "lstm" not in want:
                 continue
-            model = fit_cnn(_unit(images[train]), data.y[train], data.class_names, c, augment=aug)
+            model = fit_cnn(_unit(images[train]), data.y[train], data.class_names, c, augment=None if c.frozen else aug)
             logits, feats[name] = cnn_outputs(model, _unit(images))
-            out[f"{name}{suffix}"] = logits[test].argmax(1)
-        if f"lstm{suffix}" in want:
+            out[f"{name}{twin}"] = logits[test].argmax(1)
+        if "lstm" in want:
             seqs = np.stack([feats["flow"], feats["apex"]], axis=1)
             lengths = np.full(len(seqs), 2)
             net = fit_lstm(seqs[train], lengths[train], data.y[train], len(data.class_names), c)
-            out[f"lstm{suffix}"] = lstm_predict(net, seqs[test], lengths[test])
+            out[f"lstm{twin}"] = lstm_predict(net, seqs[test], lengths[test])
     return {v: out[v] for v in variants}
 
 
@@ -68,26 +88,26 @@ def sequence_fold(data: MicroSet, train: np.ndarray, test: np.ndarray, variants:
     the LSTM on the frames encoded by the CNN's dense layer."""
     out = {}
     t_max = data.frames.shape[1]
-    for suffix in ("", "_scratch"):
-        want = {v for v in variants if v.endswith(suffix) and (suffix or not v.endswith("_scratch"))}
+    for twin in TWINS:
+        want = _wanted(variants, twin)
         if not want:
             continue
-        c = _twin_config(cfg, bool(suffix))
+        c = _twin_config(cfg, twin)
         valid = np.arange(t_max)[None, :] < data.lengths[:, None]            # (N, T)
         rows = np.zeros(len(data), dtype=bool)
         rows[train] = True
         pick = valid & rows[:, None]
         frames = data.frames[pick]                                         # (M, 1, 48, 48)
         labels = np.broadcast_to(data.y[:, None], valid.shape)[pick]
-        model = fit_cnn(_unit(frames), labels, data.class_names, c, augment=FACE_AUG)
-        if f"apex{suffix}" in want:
+        model = fit_cnn(_unit(frames), labels, data.class_names, c, augment=None if c.frozen else FACE_AUG)
+        if "apex" in want:
             logits, _ = cnn_outputs(model, _unit(data.apex[test]))
-            out[f"apex{suffix}"] = logits.argmax(1)
-        if f"lstm{suffix}" in want:
+            out[f"apex{twin}"] = logits.argmax(1)
+        if "lstm" in want:
             _, f = cnn_outputs(model, _unit(data.frames.reshape(-1, *data.frames.shape[2:])))
             seqs = f.reshape(len(data), t_max, -1)
             net = fit_lstm(seqs[train], data.lengths[train], data.y[train], len(data.class_names), c)
-            out[f"lstm{suffix}"] = lstm_predict(net, seqs[test], data.lengths[test])
+            out[f"lstm{twin}"] = lstm_predict(net, seqs[test], data.lengths[test])
     return {v: out[v] for v in variants}
 
 
@@ -131,7 +151,7 @@ def score_store(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str 
         idx = [i for i, k in enumerate(data.keys) if k in preds]
         if not idx:
             continue
-        conf = {**cfg.to_dict(), "init": None if v.endswith("_scratch") else cfg.init}
+        conf = {**cfg.to_dict(), "init": None if v.endswith("_scratch") else cfg.init, "frozen": v.endswith("_frozen")}
         if len(idx) < len(data):
             conf["partial"] = f"{len(idx)} of {len(data)} clips scored (folds still to run)"
         done_folds = len({data.subjects[i] for i in idx})
