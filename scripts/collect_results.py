@@ -270,7 +270,7 @@ def interpret_entry(model: str, headline_n: int = 10) -> dict | None:
 def micro_entries() -> dict:
     """LOSO on the MEGC 2019 composite: every variant, composite and per database (UF1, UAR, accuracy)."""
     out = {}
-    for folder, flags in (("megc2019", ""), ("megc2019_scratch", " --init none")):
+    for folder, flags in (("megc2019", ""), ("megc2019_scratch", " --init none"), ("megc2019_frozen", "")):
         r = load(RES / "micro" / folder / "loso.json")
         if r is None:
             continue
@@ -281,9 +281,11 @@ def micro_entries() -> dict:
             out[v] = {**cell(e["composite"]), **{db: cell(m) for db, m in e["per_database"].items()},
                       "folds": e["folds"], "init": e["config"]["init"], "config": e["config"],
                       "data": "../shared/data/MEGC2019_composite_HTNet: " + r["data"],
-                      "device": "one NVIDIA H200 (lent GPU machine), bf16 autocast, 12 processes sharing it",
+                      "device": ("this project's 2-core CPU machine" if folder.endswith("frozen") else
+                                 "one NVIDIA H200 (lent GPU machine), bf16 autocast, 12 processes sharing it"),
                       "command": f"facsnet micro megc2019 --variants {','.join(r['results'])}{flags} --epochs 30 "
-                                 f"--out results/micro/{folder}  # in bash scripts/device_micro.sh (6 shards)",
+                                 f"--out results/micro/{folder}" + ("" if folder.endswith("frozen") else
+                                                                    "  # in bash scripts/device_micro.sh (6 shards)"),
                       "run": f"results/micro/{folder}"}
             if "partial" in e["config"]:
                 out[v]["partial"] = e["config"]["partial"]
@@ -348,7 +350,7 @@ def readme_table(s: dict) -> str:
         dbs = ", ".join(f"{db} {e[db]['uf1']:.3f}" for db in ("casme2", "samm", "smic") if db in e)
         rows.append(f"| `micro.megc2019.{v}.uf1` / `.uar` / `.accuracy` | {e['uf1']:.3f} / {e['uar']:.3f} / "
                     f"{fmt_pct(e['accuracy'])} (UF1 {dbs}) | MEGC 2019 composite, 442 clips, leave one subject out (68 folds), "
-                    f"{'FER2013-pretrained' if e['init'] else 'from scratch'} |")
+                    f"{'from scratch' if not e['init'] else 'FER2013 conv layers frozen' if e['config'].get('frozen') else 'FER2013-pretrained, fine-tuned'} |")
     return "\n".join(rows)
 
 

@@ -30,6 +30,7 @@ class MicroSet:
     frames: np.ndarray | None = None
     lengths: np.ndarray | None = None
     problems: list[str] = field(default_factory=list)
+    cache: dict = field(default_factory=dict, repr=False)  # per-run memo (e.g. frozen conv features)
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -92,6 +92,14 @@ def to_markdown(results: list[LosoResult], title: str = "Leave-one-subject-out")
         cells = [r.composite, *[r.per_database.get(db) for db in dbs]]
         lines.append(f"| {r.variant} | " + " | ".join(
             "-" if s is None else f"{s.uf1:.3f} / {s.uar:.3f} / {100 * s.accuracy:.1f}%" for s in cells) + " |")
+    if results:
+        lines += ["", "Per class on the composite (F1 / recall):", "",
+                  "| variant | " + " | ".join(results[0].class_names) + " |", "|---|" + "---:|" * len(results[0].class_names)]
+        for r in results:
+            c = r.composite
+            lines.append(f"| {r.variant} | " + " | ".join(
+                f"{c.per_class_f1[k]:.3f} / {c.per_class_recall[k]:.3f}" if k in c.per_class_f1 else "-"
+                for k in r.class_names) + " |")
     n = results[0] if results else None
     if n:
         counts = ", ".join(f"{db} {s.n}" for db, s in n.per_database.items())

@@ -86,9 +86,24 @@ def _autocast(device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
+@torch.no_grad()
+def conv_features(model: nn.Module, images: np.ndarray, batch_size: int = 256) -> torch.Tensor:
+    """The conv layers' output for ``images`` (N, C, H, W) in [0, 1] (no dropout acts before it)."""
+    device = next(model.parameters()).device
+    x = torch.as_tensor(images, dtype=torch.float32)
+    return torch.cat([model.forward_features(x[i:i + batch_size].to(device)) for i in range(0, len(x), batch_size)])
+
+
+def frozen_conv_features(init: str, images: np.ndarray) -> torch.Tensor:
+    """Conv features of the pretrained ``init`` model, widened to the images' channels (for frozen twins)."""
+    return conv_features(build_cnn(init, images.shape[1], 1, ["x"]).eval(), images).cpu()
+
+
 def fit_cnn(images: np.ndarray, y: np.ndarray, class_names: list[str], cfg: MicroConfig,
-            augment: Augment | None = Augment()) -> nn.Module:
-    """Train the CNN on frames ``images`` (N, C, 48, 48) float in [0, 1] with labels ``y``."""
+            augment: Augment | None = Augment(), conv: torch.Tensor | None = None) -> nn.Module:
+    """Train the CNN on frames ``images`` (N, C, 48, 48) float in [0, 1] with labels ``y``. With
+    ``cfg.frozen`` and no augmentation, the conv features are computed once (or taken from ``conv``,
+    precomputed for these images) and only the dense layers train."""
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     n_classes = len(class_names)
@@ -103,8 +118,7 @@ def fit_cnn(images: np.ndarray, y: np.ndarray, class_names: list[str], cfg: Micr
     t = torch.as_tensor(y, dtype=torch.long, device=device)
     gen = torch.Generator().manual_seed(cfg.seed)
     if cfg.frozen and augment is None:  # fixed conv features: compute them once, train the dense layers on them
-        with torch.no_grad():
-            conv = torch.cat([model.forward_features(x[i:i + 256]) for i in range(0, len(x), 256)])
+        conv = conv_features(model, images) if conv is None else conv.to(device)
         forward = lambda idx: model.forward_head(conv[idx])  # noqa: E731
     else:
         forward = lambda idx: model(augment(x[idx], gen) if augment is not None else x[idx])  # noqa: E731
@@ -121,14 +135,19 @@ def fit_cnn(images: np.ndarray, y: np.ndarray, class_names: list[str], cfg: Micr
 
 
 @torch.no_grad()
-def cnn_outputs(model: nn.Module, images: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """(logits, 512-d dense features) of ``images`` (N, C, H, W) in [0, 1], in eval mode."""
+def cnn_outputs(model: nn.Module, images: np.ndarray, batch_size: int = 512,
+                conv: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, 512-d dense features) of ``images`` (N, C, H, W) in [0, 1], in eval mode; ``conv``:
+    their conv features when already computed (frozen conv layers)."""
     device = next(model.parameters()).device
     model.eval()
     logits, feats = [], []
     for start in range(0, len(images), batch_size):
-        xb = torch.as_tensor(images[start:start + batch_size], dtype=torch.float32, device=device)
-        h = model.forward_head(model.forward_features(xb), pre_logits=True)
+        if conv is not None:
+            h = model.forward_head(conv[start:start + batch_size].to(device), pre_logits=True)
+        else:
+            xb = torch.as_tensor(images[start:start + batch_size], dtype=torch.float32, device=device)
+            h = model.forward_head(model.forward_features(xb), pre_logits=True)
         feats.append(h.float().cpu())
         logits.append(model.head(h).float().cpu())
     return torch.cat(logits).numpy(), torch.cat(feats).numpy()

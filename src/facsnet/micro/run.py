@@ -22,7 +22,7 @@ import numpy as np
 from ..data.augment import Augment
 from .data import MicroSet
 from .loso import FoldStore, LosoResult, loso_folds, score_predictions, write_results
-from .model import MicroConfig, cnn_outputs, fit_cnn, fit_lstm, lstm_predict
+from .model import MicroConfig, cnn_outputs, fit_cnn, fit_lstm, frozen_conv_features, lstm_predict
 
 log = logging.getLogger("facsnet")
 
@@ -71,8 +71,15 @@ def composite_fold(data: MicroSet, train: np.ndarray, test: np.ndarray, variants
         for name, images, aug in (("apex", data.apex, FACE_AUG), ("flow", data.flow, FLOW_AUG)):
             if name not in want and "lstm" not in want:
                 continue
-            model = fit_cnn(_unit(images[train]), data.y[train], data.class_names, c, augment=None if c.frozen else aug)
-            logits, feats[name] = cnn_outputs(model, _unit(images))
+            conv = None
+            if c.frozen:  # the same fixed features in every fold: computed once per data set
+                key = ("conv", name, c.init)
+                if key not in data.cache:
+                    data.cache[key] = frozen_conv_features(c.init, _unit(images))
+                conv = data.cache[key]
+            model = fit_cnn(_unit(images[train]), data.y[train], data.class_names, c,
+                            augment=None if c.frozen else aug, conv=None if conv is None else conv[train])
+            logits, feats[name] = cnn_outputs(model, _unit(images), conv=conv)
             out[f"{name}{twin}"] = logits[test].argmax(1)
         if "lstm" in want:
             seqs = np.stack([feats["flow"], feats["apex"]], axis=1)
