@@ -345,7 +345,8 @@ def readme_table(s: dict) -> str:
         cells = ", ".join(f"{t}{' (in-sample)' if 'in-sample' in c.get('note', '') else ''} "
                           f"{fmt_pct(c['accuracy'])} / {fmt_pct(c['fine_tuned']['accuracy'])}"
                           for t, c in row.items() if "fine_tuned" in c)
-        rows.append(f"| `transfer.cross.{src}.*` | {cells} | as-is / output layer re-fitted, on shared classes |")
+        when = "; fer2013's epoch-163 weights (see `transfer.weights`)" if src == "fer2013" else ""
+        rows.append(f"| `transfer.cross.{src}.*` | {cells} | as-is / output layer re-fitted, on shared classes{when} |")
     for k, e in (s.get("analyze") or {}).items():
         if k.startswith("fer2013_publictest_rephotographed_"):
             rows.append(f"| `analyze.{k}.accuracy` | {fmt_pct(e['accuracy'])} (face found {fmt_pct(e['face_found'])}; "
