@@ -245,6 +245,17 @@ def test_sequence_pipeline_five_frames_cnn_lstm_loso_on_generated_clips(tmp_path
     assert (out / "loso.md").read_text().count("| lstm |") == 2  # the scores table and the per-class table
 
 
+def test_cli_micro_loso_end_to_end(tmp_path, capsys):
+    table = make_casme2_clips(tmp_path / "raw", subjects=(1, 2), per_class=1, n_frames=10)
+    args = ["micro", "loso", "--table", str(table), "--frames", str(tmp_path / "raw"), "--variants", "apex_scratch",
+            "--init", "none", "--epochs", "1", "--lstm-epochs", "1", "--device", "cpu", "--out", str(tmp_path / "r")]
+    assert cli_main(args) == 0
+    assert "| apex_scratch |" in capsys.readouterr().out
+    assert (tmp_path / "r" / "loso.json").exists()
+    assert cli_main(args[:-2] + ["--select", "every:x", "--out", str(tmp_path / "r2")]) == 2
+    assert "every:K" in capsys.readouterr().err
+
+
 def test_sequence_run_resumes_from_finished_folds(tmp_path):
     table = make_casme2_clips(tmp_path / "raw", subjects=(1, 2), per_class=1, n_frames=10)
     out = tmp_path / "run"
