@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..training.metrics import confusion_matrix
 from ..utils import atomic_write_json, atomic_write_text
 
 log = logging.getLogger("facsnet")
@@ -34,10 +35,7 @@ class MicroScores:
 
 
 def micro_scores(y_true, y_pred, class_names: list[str]) -> MicroScores:
-    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
-    k = len(class_names)
-    cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
+    cm = confusion_matrix(np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int), len(class_names))
     f1, rec = {}, {}
     for i, c in enumerate(class_names):
         tp, support, predicted = cm[i, i], cm[i].sum(), cm[:, i].sum()
@@ -117,7 +115,7 @@ class FoldStore:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def _path(self, subject: str) -> Path:
-        return self.folder / f"fold_{subject}.json"
+        return self.folder / f"fold_{subject.replace('/', '_')}.json"  # subjects are "database/id"
 
     def done(self, subject: str) -> bool:
         return self._path(subject).exists()

@@ -128,7 +128,7 @@ def run_loso(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | P
     folds = loso_folds(data.subjects)
     t0 = time.perf_counter()
     for j, (subject, train, test) in enumerate(folds):
-        if j % shard[1] != shard[0] or store.done(subject.replace("/", "_")):
+        if j % shard[1] != shard[0] or store.done(subject):
             continue
         if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
             log.warning("stopping: time limit of %.1f min reached (rerun the same command to resume)", max_minutes)
@@ -139,8 +139,7 @@ def run_loso(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | P
         if len(test) == 1:
             log.info("fold %s: a subject with one clip (%s), scored as a fold of one", subject, data.keys[test[0]])
         preds = fold_fn(data, train, test, variants, cfg)
-        store.save(subject.replace("/", "_"), {v: {data.keys[i]: int(p) for i, p in zip(test, preds[v])}
-                                               for v in variants})
+        store.save(subject, {v: {data.keys[i]: int(p) for i, p in zip(test, preds[v])} for v in variants})
         log.info("fold %d/%d (%s, %d clips) done after %.0f s", j + 1, len(folds), subject, len(test),
                  time.perf_counter() - t0)
     return score_store(data, variants, cfg, out, title, extra)
