@@ -5,6 +5,11 @@ gathered from memory, random flip + affine augmentation, forward, backward, Adam
 
 Prints images/s at batch 64 and 128 for: fp32 eager (the plain baseline), fp32 channels-last,
 and bf16 autocast + channels-last; and the implied wall time of one FER2013 epoch (28,709 images).
+
+It also prints a roofline: the arithmetic of one training image (multiply-adds of every conv and
+dense layer, forward + weight gradient + input gradient, the first layer's input gradient left out
+since images need none), this machine's measured matrix-multiply peak per dtype, and the ceiling
+in images/s that the two imply. A config's ``utilisation`` is its measured rate against that ceiling.
 """
 from __future__ import annotations
 
@@ -57,24 +62,77 @@ def images_per_second(batch: int, steps: int, amp, channels_last: bool, device: 
     return batch * steps / (time.perf_counter() - t0)
 
 
+def training_gflop_per_image(model: torch.nn.Module, input_size=(1, 48, 48)) -> float:
+    """GFLOP (2 per multiply-add) of one training image through the conv and dense layers."""
+    macs: list[int] = []
+
+    def count(module, inputs, output):
+        if isinstance(module, torch.nn.Conv2d):
+            per_out = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            macs.append(output[0].numel() * per_out)
+        else:
+            macs.append(module.in_features * module.out_features)
+
+    layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    handles = [m.register_forward_hook(count) for m in layers]
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, *input_size))
+    for h in handles:
+        h.remove()
+    forward, weight_grad = sum(macs), sum(macs)
+    input_grad = sum(macs[1:])  # the images themselves need no gradient
+    return 2 * (forward + weight_grad + input_grad) / 1e9
+
+
+def gemm_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """Best of ``repeats`` n x n x n matrix products on the CPU, in GFLOP/s."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def roofline(dtypes=(torch.float32, torch.bfloat16)) -> dict:
+    gflop = training_gflop_per_image(create_model("breuer2017", num_classes=7))
+    peaks = {str(d).replace("torch.", ""): round(gemm_peak_gflops(d), 1) for d in dtypes}
+    return {"train_gflop_per_image": round(gflop, 3), "gemm_peak_gflops": peaks,
+            "ceiling_img_per_s": {k: round(v / gflop, 1) for k, v in peaks.items()}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--out", default=None, help="also write the figures as JSON here")
+    ap.add_argument("--no-roofline", action="store_true", help="skip the matrix-multiply peak measurement")
     args = ap.parse_args()
     rows = []
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, device {args.device}")
+    roof = None if args.no_roofline or args.device != "cpu" else roofline()
+    if roof:
+        print(f"roofline: {roof['train_gflop_per_image']} GFLOP per training image; matrix-multiply peak "
+              + ", ".join(f"{k} {v} GFLOP/s -> ceiling {roof['ceiling_img_per_s'][k]} img/s"
+                          for k, v in roof["gemm_peak_gflops"].items()))
     for name in args.configs.split(","):
         for batch in (64, 128):
             ips = images_per_second(batch, args.steps, device=args.device, **CONFIGS[name])
-            rows.append({"config": name, "batch": batch, "img_per_s": round(ips, 1),
-                         "fer2013_epoch_s": round(FER2013_TRAIN / ips, 1)})
-            print(f"{name:20s} batch {batch:4d}: {ips:8.1f} img/s  (one FER2013 epoch ~ {FER2013_TRAIN / ips / 60:.1f} min)")
+            row = {"config": name, "batch": batch, "img_per_s": round(ips, 1),
+                   "fer2013_epoch_s": round(FER2013_TRAIN / ips, 1)}
+            util = ""
+            if roof:
+                dtype = "bfloat16" if CONFIGS[name]["amp"] is torch.bfloat16 else "float32"
+                row["utilisation"] = round(ips / roof["ceiling_img_per_s"][dtype], 3)
+                util = f", {row['utilisation']:.0%} of the {dtype} ceiling"
+            rows.append(row)
+            print(f"{name:20s} batch {batch:4d}: {ips:8.1f} img/s  (one FER2013 epoch ~ {FER2013_TRAIN / ips / 60:.1f} min{util})")
     if args.out:
         atomic_write_json(args.out, {"torch": torch.__version__, "threads": torch.get_num_threads(),
-                                     "device": args.device, "steps": args.steps, "rows": rows})
+                                     "device": args.device, "steps": args.steps, "rows": rows, "roofline": roof})
 
 
 if __name__ == "__main__":

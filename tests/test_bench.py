@@ -1,0 +1,25 @@
+"""The throughput benchmark's roofline arithmetic, checked against a hand count."""
+import importlib.util
+from pathlib import Path
+
+from facsnet.models import create_model
+
+_spec = importlib.util.spec_from_file_location(
+    "train_throughput", Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py")
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def test_training_flops_of_the_paper_cnn_match_a_hand_count():
+    # multiply-adds of one 48x48 image: conv1 48*48*64*25, conv2 24*24*128*64*25, conv3 12*12*256*128*25,
+    # dense 9216*512, head 512*7; training = forward + weight grad + input grad (not for conv1's input)
+    layers = [48 * 48 * 64 * 25, 24 * 24 * 128 * 64 * 25, 12 * 12 * 256 * 128 * 25, 9216 * 512, 512 * 7]
+    expected = 2 * (3 * sum(layers) - layers[0]) / 1e9
+    got = bench.training_gflop_per_image(create_model("breuer2017", num_classes=7))
+    assert abs(got - expected) < 1e-9 and abs(got - 1.4587) < 1e-3
+
+
+def test_flop_count_follows_the_input_size():
+    small = bench.training_gflop_per_image(create_model("breuer2017", num_classes=7, img_size=24), (1, 24, 24))
+    big = bench.training_gflop_per_image(create_model("breuer2017", num_classes=7))
+    assert 3.9 < big / small < 4.1   # conv work scales with the pixel count; the dense layer shrinks too
