@@ -194,8 +194,15 @@ def test_cli_cross_table_on_a_user_folder(tmp_path, capsys):
     assert "| fer2013 |" in table and "mine" in table
     import json
 
-    cells = json.loads((tmp_path / "out" / "cross.json").read_text())["cells"]
+    written = json.loads((tmp_path / "out" / "cross.json").read_text())
+    cells = written["cells"]
     assert {c["mode"] for c in cells} == {"as_is", "fine_tuned"}
+    import hashlib
+
+    from facsnet.pretrained import bundled_path
+
+    bundled = hashlib.sha256(bundled_path("fer2013").read_bytes()).hexdigest()
+    assert written["weights_sha256"] == {"fer2013": bundled[:16]}  # which weights the table came from
     assert cells[0]["classes"] == ["anger", "happy", "sadness"] and cells[0]["n"] == 24  # contempt left out
 
 

@@ -183,7 +183,7 @@ def transfer_cross(sources=CROSS_SOURCES, targets=CROSS_TARGETS, out: str | None
                    epochs: int = 30, seed: int = 0):
     """The cross-dataset table: each source model (bundled name or checkpoint) on each target
     dataset, as-is and with a re-fitted output layer; writes ``out``/cross.json and cross.md."""
-    from .pretrained import load_model
+    from .pretrained import load_model, weights_digest
     from .transfer import HeadConfig, as_is, fine_tuned, to_markdown
     from .utils import atomic_write_json, atomic_write_text
 
@@ -200,7 +200,9 @@ def transfer_cross(sources=CROSS_SOURCES, targets=CROSS_TARGETS, out: str | None
                 cells[-1].protocol += f" ({source}'s backbone was trained on all of these images)"
             log.info("%s -> %s: as-is %.3f, fine-tuned %.3f", source, target, cells[-2].accuracy, cells[-1].accuracy)
     if out:
-        atomic_write_json(Path(out) / "cross.json", {"head": cfg.to_dict(), "cells": [c.to_dict() for c in cells]})
+        digests = {str(s): weights_digest(s) for s in sources}
+        atomic_write_json(Path(out) / "cross.json", {"head": cfg.to_dict(), "weights_sha256": digests,
+                                                     "cells": [c.to_dict() for c in cells]})
         atomic_write_text(Path(out) / "cross.md", to_markdown(cells) + "\n")
     return cells
 
@@ -213,6 +215,12 @@ def _au_setup(backbone: str, data: str):
     from .pretrained import load_model
 
     return ckplus_dataset(data), load_model(backbone)
+
+
+def _backbone_provenance(backbone: str) -> dict:
+    from .pretrained import weights_digest
+
+    return {"backbone": backbone, "backbone_sha256": weights_digest(backbone)}
 
 
 def _learner(model, images: np.ndarray, cfg, fine_tune: bool, lr: float, rows=None, hurdle: bool = False):
@@ -253,7 +261,7 @@ def transfer_au(backbone: str = "fer2013", data: str = "ckplus48", labels: str |
     cfg = HeadConfig(kind="multilabel", hidden=0 if task == "single" else 512, epochs=epochs, l1=l1, l2=l2,
                      seed=seed, balanced=balanced)
     learner, features = _learner(model, faces.images, cfg, fine_tune, lr)
-    config = {"head": cfg.to_dict(), "backbone": backbone, "data": faces.name, "n_images": len(faces),
+    config = {"head": cfg.to_dict(), **_backbone_provenance(backbone), "data": faces.name, "n_images": len(faces),
               "features": features, **({"lr": lr} if fine_tune else {})}
     res = au_detection_cv(learner, Y, kept, faces.subjects, faces.labels, k=k, task=task, config=config, fold_seed=seed)
     _write_au_result(res, out)
@@ -274,7 +282,7 @@ def transfer_intensity(backbone: str = "fer2013", data: str = "ckplus48", intens
     sub = faces.subset(rows)
     cfg = HeadConfig(kind="regression", hidden=512, epochs=epochs, seed=seed)
     learner, features = _learner(model, faces.images, cfg, fine_tune, lr, rows=rows, hurdle=hurdle)
-    config = {"head": cfg.to_dict(), "backbone": backbone, "data": faces.name, "n_images": len(rows),
+    config = {"head": cfg.to_dict(), **_backbone_provenance(backbone), "data": faces.name, "n_images": len(rows),
               "n_sequences": len(set(map(str, sub.sequences))), "features": features,
               "known_cells": int(M.sum()), "present_cells": int(((Y > 0) & (M > 0)).sum()),
               **({"lr": lr} if fine_tune else {})}
@@ -319,7 +327,8 @@ def train_au_model(backbone: str = "fer2013", data: str = "ckplus48", labels: st
     save_checkpoint(out, au_model, "breuer2017_bn" if model.config.get("batchnorm") else "breuer2017", half=True,
                     task="au",
                     framing={"eye_distance": framing.eye_distance, "eye_height": framing.eye_height},
-                    provenance={"backbone": backbone, "data": faces.name, "n_images": len(faces), "head": cfg.to_dict()})
+                    provenance={**_backbone_provenance(backbone), "data": faces.name, "n_images": len(faces),
+                                "head": cfg.to_dict()})
     return Path(out)
 
 

@@ -36,6 +36,13 @@ def resolve_weights(name_or_path: str | Path) -> Path:
     return path
 
 
+def weights_digest(name_or_path: str | Path) -> str:
+    """The first 16 hex digits of the checkpoint file's SHA-256: which weights a result came from."""
+    import hashlib
+
+    return hashlib.sha256(resolve_weights(name_or_path).read_bytes()).hexdigest()[:16]
+
+
 def load_model(name_or_path: str | Path = "fer2013", device="cpu"):
     """The model of a bundled name or checkpoint path, fp32, in eval mode."""
     from .training.checkpoint import model_from_checkpoint
