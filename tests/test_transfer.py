@@ -1,6 +1,8 @@
 """Transfer heads, AU targets and metrics, the cross-dataset cells, and their bad input."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -233,3 +235,23 @@ def test_hurdle_intensity_is_zero_when_absent_and_sized_when_present():
     assert np.mean((P[:, 0] > 0) == test_present) > 0.85  # always-absent scores 0.69
     assert np.all(P[~test_present & (P[:, 0] == 0), 0] == 0)
     assert np.mean(np.abs(P[test_present & (P[:, 0] > 0), 0] - Y[200:][test_present & (P[:, 0] > 0), 0])) < 0.8
+
+
+def test_cross_update_reruns_one_row_and_keeps_the_others(tmp_path):
+    from conftest import write_class_folder
+
+    from facsnet import api
+
+    folder = write_class_folder(tmp_path / "mine", classes=("happy", "sad", "angry"), per_class=6)
+    out = tmp_path / "out"
+    api.transfer_cross(["fer2013", "ferplus"], [str(folder)], out=str(out), k=2, epochs=2)
+    before = json.loads((out / "cross.json").read_text())
+    cells = api.transfer_cross(["fer2013"], [str(folder)], out=str(out), k=2, epochs=2, update=True)
+    after = json.loads((out / "cross.json").read_text())
+    assert [c.source for c in cells] == ["fer2013", "fer2013", "ferplus", "ferplus"]  # the table's order kept
+    assert after["cells"][2:] == before["cells"][2:] and after["weights_sha256"] == before["weights_sha256"]
+    assert after["cells"][:2] == before["cells"][:2]  # same weights, same seed: the rerun row reproduces
+    with pytest.raises(ValueError, match="other settings.*epochs"):
+        api.transfer_cross(["fer2013"], [str(folder)], out=str(out), k=2, epochs=3, update=True)
+    with pytest.raises(FileNotFoundError, match="no cross table to update"):
+        api.transfer_cross(["fer2013"], [str(folder)], out=str(tmp_path / "none"), k=2, epochs=2, update=True)

@@ -5,6 +5,7 @@ or as a path (class folders, a FER2013-style folder, a ``fer2013.csv``, a CK+ re
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -180,9 +181,11 @@ def _target_splits(spec: str) -> tuple[FaceSet | None, FaceSet]:
 
 
 def transfer_cross(sources=CROSS_SOURCES, targets=CROSS_TARGETS, out: str | None = None, k: int = 10,
-                   epochs: int = 30, seed: int = 0):
+                   epochs: int = 30, seed: int = 0, update: bool = False):
     """The cross-dataset table: each source model (bundled name or checkpoint) on each target
-    dataset, as-is and with a re-fitted output layer; writes ``out``/cross.json and cross.md."""
+    dataset, as-is and with a re-fitted output layer; writes ``out``/cross.json and cross.md.
+    ``update``: re-run only these sources' rows of the table already in ``out`` (same head settings),
+    keeping the other rows."""
     from .pretrained import load_model, weights_digest
     from .transfer import HeadConfig, as_is, fine_tuned, to_markdown
     from .utils import atomic_write_json, atomic_write_text
@@ -199,12 +202,33 @@ def transfer_cross(sources=CROSS_SOURCES, targets=CROSS_TARGETS, out: str | None
             if _trained_on(source, target):
                 cells[-1].protocol += f" ({source}'s backbone was trained on all of these images)"
             log.info("%s -> %s: as-is %.3f, fine-tuned %.3f", source, target, cells[-2].accuracy, cells[-1].accuracy)
+    digests = {str(s): weights_digest(s) for s in sources}
+    if update and out:
+        cells, digests = _merge_cross(Path(out) / "cross.json", cfg.to_dict(), cells, digests)
     if out:
-        digests = {str(s): weights_digest(s) for s in sources}
         atomic_write_json(Path(out) / "cross.json", {"head": cfg.to_dict(), "weights_sha256": digests,
                                                      "cells": [c.to_dict() for c in cells]})
         atomic_write_text(Path(out) / "cross.md", to_markdown(cells) + "\n")
     return cells
+
+
+def _merge_cross(path: Path, head: dict, cells: list, digests: dict) -> tuple[list, dict]:
+    """The table in ``path`` with the rows of the sources in ``cells`` replaced by them."""
+    from .transfer import CrossCell
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no cross table to update (run without --update first)")
+    old = json.loads(path.read_text())
+    if old["head"] != head:
+        diff = {key: (old["head"].get(key), val) for key, val in head.items() if old["head"].get(key) != val}
+        raise ValueError(f"{path}: its output layers were fitted with other settings {diff}; "
+                         "update only with the same --k/--epochs/--seed")
+    fresh = {c.source for c in cells}
+    kept = [CrossCell(**c) for c in old["cells"] if c["source"] not in fresh]
+    order = list(dict.fromkeys([c["source"] for c in old["cells"]] + [c.source for c in cells]))
+    merged = sorted(kept + cells, key=lambda c: order.index(c.source))  # stable: targets keep their order
+    kept_digests = {src: d for src, d in old.get("weights_sha256", {}).items() if src not in fresh}
+    return merged, {**kept_digests, **digests}
 
 
 def _trained_on(source: str, target: str) -> bool:

@@ -144,6 +144,8 @@ def build_parser() -> Parser:
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs/transfer")
+    t.add_argument("--update", action="store_true",
+                   help="re-run only these sources' rows of the table already in --out, keeping the others")
     t = tsub.add_parser("au-model", help="fit the multi-label AU head on all of CK+ and save it (for analyze --aus)")
     t.add_argument("--backbone", default="fer2013")
     t.add_argument("--data", default="ckplus48")
@@ -291,7 +293,7 @@ def _run_transfer(api, args) -> None:
         from .transfer import to_markdown
 
         cells = api.transfer_cross(split(args.sources), split(args.targets), out=args.out, k=args.k,
-                                   epochs=args.epochs, seed=args.seed)
+                                   epochs=args.epochs, seed=args.seed, update=args.update)
         print("accuracy % (as-is / output layer re-fitted), on the classes model and dataset share")
         print(to_markdown(cells))
         return
