@@ -17,6 +17,7 @@ GPU = RES / "runs" / "gpu-2026-11-25"
 GPU2 = RES / "runs" / "gpu-2026-11-26"  # session 3: FER2013 continued, CK+ 120-epoch CV
 CONT = "bash scripts/device_continue.sh"
 sys.path.insert(0, str(ROOT / "src"))
+from facsnet.pretrained import weights_digest  # noqa: E402
 from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
 DEVICE = "one NVIDIA H200 (lent GPU machine), torch 2.11 bf16 autocast"
@@ -130,12 +131,27 @@ def transfer_entries() -> dict:
     out = {"cross": cross, "cross_head": r["head"],
            "command": "facsnet transfer cross --out results/transfer  # in scripts/transfer_run.sh",
            "device": "this project's 2-core CPU machine"}
-    bundled = load(RES / "eval" / "fer2013_publictest.json")
-    own = cross.get("fer2013", {}).get("fer2013", {}).get("accuracy")
-    if bundled and own is not None and abs(bundled["accuracy"] - own) > 1e-3:
-        out["weights"] = ("computed with the bundled weights of session 2: fer2013 = its epoch-163 weights (commit "
-                          "dd31602), since replaced by the 337-epoch model; the other models are unchanged")
+    if "weights_sha256" in r:  # the file says which weights each row came from
+        out["weights_sha256"] = r["weights_sha256"]
+        stale = [src for src, digest in r["weights_sha256"].items() if digest != weights_digest(src)]
+    else:  # written before digests were recorded: compare fer2013's own score with its evaluation file
+        bundled = load(RES / "eval" / "fer2013_publictest.json")
+        own = cross.get("fer2013", {}).get("fer2013", {}).get("accuracy")
+        stale = ["fer2013"] if bundled and own is not None and abs(bundled["accuracy"] - own) > 1e-3 else []
+    if stale:
+        out["stale_rows"] = stale
+        out["weights"] = (f"row(s) {', '.join(stale)} computed with earlier weights than the bundled ones"
+                          + (" (fer2013: its epoch-163 weights, commit dd31602)" if "fer2013" in stale else ""))
     return out
+
+
+def backbone_note(config: dict) -> str:
+    """'' when a result's backbone is the bundled model of that name, else which weights it used."""
+    name, digest = config["backbone"], config.get("backbone_sha256")
+    if digest is None:  # results written before digests were recorded (session 2, fer2013 of epoch 163)
+        return (" (its epoch-163 weights, commit dd31602; the bundled fer2013 is now the 337-epoch model)"
+                if name == "fer2013" else "")
+    return "" if digest == weights_digest(name) else f" (earlier weights, sha256 {digest}, not the bundled ones)"
 
 
 def au_entries() -> dict:
@@ -163,8 +179,7 @@ def au_entries() -> dict:
         entry.update(per_au={au: {m: round(v["mean"], 4) for m, v in row.items() if isinstance(v, dict)}
                              for au, row in r["per_au"].items()},
                      aus=r["aus"], k=r["k"], protocol=f"{r['k']}-fold subject-independent CV on CK+48",
-                     backbone=r["config"]["backbone"] + (" (its epoch-163 weights, commit dd31602; the bundled fer2013 "
-                                                         "is now the 337-epoch model)" if r["config"]["backbone"] == "fer2013" else ""),
+                     backbone=r["config"]["backbone"] + backbone_note(r["config"]),
                      features=r["config"]["features"], head=r["config"]["head"],
                      n_images=r["config"]["n_images"], data="CK+48 with CK+_AU_labels" + (
                          " (FACS intensity files of 208 sequences)" if key == "intensity" else " (327 sequences)"),
@@ -349,8 +364,8 @@ def readme_table(s: dict) -> str:
         cells = ", ".join(f"{t}{' (in-sample)' if 'in-sample' in c.get('note', '') else ''} "
                           f"{fmt_pct(c['accuracy'])} / {fmt_pct(c['fine_tuned']['accuracy'])}"
                           for t, c in row.items() if "fine_tuned" in c)
-        when = ("; fer2013's epoch-163 weights (see `transfer.weights`)"
-                if src == "fer2013" and (s.get("transfer") or {}).get("weights") else "")
+        when = ("; earlier weights of this model (see `transfer.weights`)"
+                if src in (s.get("transfer") or {}).get("stale_rows", []) else "")
         rows.append(f"| `transfer.cross.{src}.*` | {cells} | as-is / output layer re-fitted, on shared classes{when} |")
     for k, e in (s.get("analyze") or {}).items():
         if k.startswith("fer2013_publictest_rephotographed_"):
