@@ -41,3 +41,26 @@ def test_translation_moves_content_by_the_stated_fraction():
     cols = (y[0, 0].sum(0) > 0.5).nonzero().flatten().float().mean().item()
     expected = 23.5 - theta[0, 0, 2].item() * 24        # output = input - t (in pixels: t * W/2)
     assert abs(cols - expected) < 0.6
+
+
+def test_random_erasing_covers_the_stated_share_of_images_and_area():
+    from facsnet.data.augment import erase_rectangles
+
+    x = torch.full((4000, 1, 48, 48), -1.0)           # noise lies in [0, 1], so erased pixels are >= 0
+    y = erase_rectangles(x, 0.3, torch.Generator().manual_seed(0))
+    area = (y >= 0).flatten(1).float().mean(1)
+    erased = area > 0
+    assert abs(erased.float().mean().item() - 0.3) < 0.03
+    assert area[erased].min() >= 0.015 and area[erased].max() <= 0.21   # 2-20% of the image, up to rounding
+    for img in y[erased][:50, 0]:                      # one axis-aligned rectangle each
+        rows, cols = (img >= 0).any(1).nonzero(), (img >= 0).any(0).nonzero()
+        box = img[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        assert (box >= 0).all()
+
+
+def test_erasing_off_leaves_the_augmentation_unchanged():
+    x = torch.rand(8, 1, 48, 48)
+    a = Augment()(x, torch.Generator().manual_seed(3))
+    b = Augment(erase=0.0)(x, torch.Generator().manual_seed(3))
+    c = Augment(erase=1.0)(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and not torch.equal(a, c)

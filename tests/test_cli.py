@@ -34,9 +34,13 @@ def test_train_then_evaluate_end_to_end(tmp_path):
 def test_cv_end_to_end(tmp_path):
     data = write_class_folder(tmp_path / "d", per_class=6, subjects=4)
     r = run("-q", "cv", "--data", str(data), "--subject-pattern", r"^(S\d+)_", "--k", "2", "--epochs", "1",
-            "--batch-size", "8", "--precision", "fp32", "--no-progress", "--out", str(tmp_path / "cv"))
+            "--batch-size", "8", "--precision", "fp32", "--no-progress", "--out", str(tmp_path / "cv"),
+            "--optimizer", "sgd", "--lr", "0.01", "--schedule", "cosine", "--erase", "0.25")
     assert r.returncode == 0, r.stderr
     assert "subject" in r.stdout and (tmp_path / "cv" / "cv.json").exists()
+    used = json.loads((tmp_path / "cv" / "config.json").read_text())["train_config"]
+    assert (used["optimizer"], used["schedule"], used["lr"]) == ("sgd", "cosine", 0.01)
+    assert used["augment"]["erase"] == 0.25 and used["augment"]["rotate"] == 10.0  # the paper's warps kept
 
 
 def test_unknown_option_is_an_error_with_a_suggestion():

@@ -11,7 +11,7 @@ from conftest import write_class_folder
 from facsnet.data import read_class_folder
 from facsnet.training import TrainConfig, read_checkpoint, model_from_checkpoint, train
 from facsnet.training.checkpoint import CheckpointError
-from facsnet.training.loop import keras_time_decay, predict_logits
+from facsnet.training.loop import cosine_decay, keras_time_decay, predict_logits
 
 FAST = dict(batch_size=8, progress=False, device="cpu", precision="fp32")
 
@@ -86,6 +86,46 @@ def test_keras_time_decay_matches_the_formula():
     assert f(0) == 1.0 and f(100_000) == pytest.approx(0.5)
     w = keras_time_decay(0.0, warmup_steps=10)
     assert [w(s) for s in (0, 4, 9, 50)] == pytest.approx([0.1, 0.5, 1.0, 1.0])
+
+
+def test_cosine_schedule_matches_the_formula():
+    f = cosine_decay(100)
+    assert [f(s) for s in (0, 50, 100, 500)] == pytest.approx([1.0, 0.5, 0.0, 0.0])
+    assert cosine_decay(100, warmup_steps=4)(1) == pytest.approx(0.5 * 0.5 * (1 + np.cos(np.pi / 100)))
+
+
+def test_sgd_with_cosine_schedule_learns_and_resumes_after_a_crash(toy_sets, tmp_path, monkeypatch):
+    import facsnet.training.loop as loop
+
+    tr, va = toy_sets
+    cfg = TrainConfig(epochs=4, optimizer="sgd", lr=0.05, schedule="cosine", weight_decay=1e-4, **FAST)
+    straight = train(tr, va, cfg, out_dir=tmp_path / "straight")
+    losses = [h["train_loss"] for h in straight.history]
+    assert losses[-1] < 0.8 * losses[0] and straight.history[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+    real_evaluate, calls = loop.evaluate_model, []
+
+    def crash_in_epoch_3(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("power cut")
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "evaluate_model", crash_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        train(tr, va, cfg, out_dir=tmp_path / "crashed")
+    monkeypatch.setattr(loop, "evaluate_model", real_evaluate)
+    res = train(tr, va, cfg, out_dir=tmp_path / "crashed")   # the same command again
+    assert [h["epoch"] for h in res.history] == [1, 2, 3, 4]
+    a, b = _weights(tmp_path / "straight" / "final.pt"), _weights(tmp_path / "crashed" / "final.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # SGD momentum and the schedule resumed exactly
+
+
+def test_unknown_optimizer_or_schedule_is_a_clear_error(toy_sets, tmp_path):
+    tr, _ = toy_sets
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        train(tr, None, TrainConfig(epochs=1, optimizer="rmsprop", **FAST), out_dir=tmp_path / "a")
+    with pytest.raises(ValueError, match="unknown lr schedule 'step'"):
+        train(tr, None, TrainConfig(epochs=1, schedule="step", **FAST), out_dir=tmp_path / "b")
 
 
 def test_time_limit_stops_resumably(toy_sets, tmp_path):

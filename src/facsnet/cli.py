@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from .data.augment import Augment
 from .training.loop import TrainConfig
 
 DEFAULTS = TrainConfig()
@@ -46,8 +47,15 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", default=DEFAULTS.model, help="registered model name")
     g.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     g.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    g.add_argument("--lr", type=float, default=DEFAULTS.lr, help="Adam learning rate")
+    g.add_argument("--lr", type=float, default=DEFAULTS.lr, help="initial learning rate")
+    g.add_argument("--optimizer", choices=["adam", "sgd"], default=DEFAULTS.optimizer,
+                   help="adam (the paper's) or sgd with Nesterov momentum")
+    g.add_argument("--momentum", type=float, default=DEFAULTS.momentum, help="SGD momentum")
+    g.add_argument("--schedule", choices=["keras", "cosine"], default=DEFAULTS.schedule,
+                   help="keras: lr / (1 + decay * step) (the paper's); cosine: lr to 0 over --epochs")
     g.add_argument("--decay", type=float, default=DEFAULTS.decay, help="Keras time decay per step")
+    g.add_argument("--erase", type=float, default=0.0,
+                   help="probability of random erasing (a noise rectangle) on top of the flips and affine warps")
     g.add_argument("--warmup-steps", type=int, default=DEFAULTS.warmup_steps, help="linear lr warm-up steps")
     g.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay)
     g.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
@@ -64,10 +72,13 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def _training_settings(args) -> dict:
-    keys = ["model", "epochs", "batch_size", "lr", "decay", "warmup_steps", "weight_decay", "label_smoothing",
-            "soft_targets", "norm", "precision", "channels_last", "seed", "device", "init",
-            "tta_flip", "progress", "max_minutes"]
-    return {k: getattr(args, k) for k in keys}
+    keys = ["model", "epochs", "batch_size", "lr", "optimizer", "momentum", "schedule", "decay", "warmup_steps",
+            "weight_decay", "label_smoothing", "soft_targets", "norm", "precision", "channels_last", "seed", "device",
+            "init", "tta_flip", "progress", "max_minutes"]
+    settings = {k: getattr(args, k) for k in keys}
+    if args.erase:
+        settings["augment"] = {**Augment().to_dict(), "erase": args.erase}
+    return settings
 
 
 def build_parser() -> Parser:

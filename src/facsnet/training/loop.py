@@ -1,4 +1,4 @@
-"""The training loop: Adam with Keras-style time decay, batched augmentation, mixed precision,
+"""The training loop: Adam with Keras-style time decay (or SGD / cosine, as options), batched augmentation, mixed precision,
 best-on-validation checkpoints, resume after interruption, and DistributedDataParallel when
 launched by ``torchrun``. One function, :func:`train`, for the CLI, cross-validation and tests.
 """
@@ -34,7 +34,10 @@ class TrainConfig:
     epochs: int = 60
     batch_size: int = 64
     lr: float = 1e-3
-    decay: float = 1e-5           # Keras time decay: lr / (1 + decay * step)
+    optimizer: str = "adam"       # adam | sgd (Nesterov momentum)
+    momentum: float = 0.9         # SGD only
+    schedule: str = "keras"       # keras: lr / (1 + decay * step) | cosine: lr -> 0 over all epochs
+    decay: float = 1e-5           # Keras time decay per step (schedule "keras")
     warmup_steps: int = 0         # linear warm-up of the learning rate over this many steps (0: none)
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
@@ -89,6 +92,33 @@ def keras_time_decay(decay: float, warmup_steps: int = 0):
         warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
         return warm / (1.0 + decay * step)
     return factor
+
+
+def cosine_decay(total_steps: int, warmup_steps: int = 0):
+    """The lr factor at optimizer step ``step``: half a cosine from 1 to 0 over ``total_steps``,
+    after the same optional linear warm-up."""
+    def factor(step: int) -> float:
+        warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+        return warm * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(1, total_steps)))
+    return factor
+
+
+def make_optimizer(cfg: TrainConfig, params, steps_per_epoch: int):
+    """The optimizer and lr schedule a config names."""
+    if cfg.optimizer == "adam":
+        optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "sgd":
+        optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
+                                    weight_decay=cfg.weight_decay)
+    else:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose adam or sgd")
+    if cfg.schedule == "keras":
+        factor = keras_time_decay(cfg.decay, cfg.warmup_steps)
+    elif cfg.schedule == "cosine":
+        factor = cosine_decay(cfg.epochs * steps_per_epoch, cfg.warmup_steps)
+    else:
+        raise ValueError(f"unknown lr schedule {cfg.schedule!r}; choose keras or cosine")
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def _dist_info() -> tuple[int, int]:
@@ -174,8 +204,10 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     model = _build_model(cfg, train_set).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, keras_time_decay(cfg.decay, cfg.warmup_steps))
+    steps_per_epoch = len(train_set) // (cfg.batch_size * world)
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(train_set)} training images are fewer than one batch of {cfg.batch_size * world}")
+    optimizer, scheduler = make_optimizer(cfg, model.parameters(), steps_per_epoch)
     order_gen = torch.Generator().manual_seed(cfg.seed)            # same on every rank
     aug_gen = torch.Generator().manual_seed(cfg.seed * 1000 + 17 + rank)
     history: list[dict] = []
@@ -204,9 +236,6 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     soft = None
     if cfg.soft_targets and train_set.soft is not None:
         soft = torch.from_numpy(train_set.soft).to(device)
-    steps_per_epoch = len(train_set) // (cfg.batch_size * world)
-    if steps_per_epoch == 0:
-        raise ValueError(f"{len(train_set)} training images are fewer than one batch of {cfg.batch_size * world}")
     run_meta = {
         "train_config": asdict(cfg),
         "data": {"train": _data_record(train_set), "val": _data_record(val_set) if val_set is not None else None},
