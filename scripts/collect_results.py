@@ -83,11 +83,20 @@ def bench_entries() -> dict:
         return {}
     rows = {(r["config"], r["batch"]): r["img_per_s"] for r in b["rows"]}
     fastest = max(b["rows"], key=lambda r: r["img_per_s"])
+    roof = b.get("roofline") or {}
+    roofline = {} if not roof else {
+        "train_gflop_per_image": roof["train_gflop_per_image"],
+        "gemm_peak_gflops_fp32": roof["gemm_peak_gflops"]["float32"],
+        "gemm_peak_gflops_bf16": roof["gemm_peak_gflops"].get("bfloat16"),
+        "train_ceiling_img_per_s": roof["ceiling_img_per_s"]["float32"],
+        "train_utilisation": round(fastest["img_per_s"] / roof["ceiling_img_per_s"]["float32"], 3),
+    }
     return {
         "train_img_per_s": fastest["img_per_s"], "train_img_per_s_config": f"{fastest['config']}, batch {fastest['batch']}",
         "train_img_per_s_fp32_eager": rows.get(("fp32_eager", 64)),
         "train_img_per_s_bf16_channels_last": rows.get(("bf16_channels_last", 64)),
         "fer2013_epoch_s": fastest["fer2013_epoch_s"],
+        **roofline,
         "device": f"this project's 2-core CPU machine, torch {b['torch']}, {b['threads']} threads",
         "command": " && ".join(b.get("command", [])) or "python benchmarks/train_throughput.py",
         **gpu_throughput(),
@@ -339,6 +348,10 @@ def readme_table(s: dict) -> str:
     if b:
         rows.append(f"| `bench.train_img_per_s` | {b['train_img_per_s']:.0f} img/s | {b['train_img_per_s_config']}, {b['device']} |")
         rows.append(f"| `bench.train_img_per_s_fp32_eager` | {b['train_img_per_s_fp32_eager']:.0f} img/s | batch 64, same machine |")
+        if b.get("train_ceiling_img_per_s"):
+            rows.append(f"| `bench.train_ceiling_img_per_s` | {b['train_ceiling_img_per_s']:.0f} img/s "
+                        f"(reached: {100 * b['train_utilisation']:.0f}%) | {b['train_gflop_per_image']:.2f} GFLOP per training "
+                        f"image at this machine's measured fp32 matrix-multiply peak, {b['gemm_peak_gflops_fp32']:.0f} GFLOP/s |")
     if b.get("video_fps"):
         rows.append(f"| `bench.video_fps` | {b['video_fps']:.0f} frames/s (PyTorch backend {b['video_fps_torch']:.0f}) | "
                     "end to end: decode, detect every frame, align, classify; 640x480, one face, 2 CPU cores |")
