@@ -138,7 +138,9 @@ def transfer_entries() -> dict:
             cell["note"] = ("PublicTest images: unseen in training, but each FER model's epoch was chosen on "
                             "PublicTest (FER2013 or FER+ labels)")
     out = {"cross": cross, "cross_head": r["head"],
-           "command": "facsnet transfer cross --out results/transfer  # in scripts/transfer_run.sh",
+           "command": "facsnet transfer cross --out results/transfer  # in scripts/transfer_run.sh; the fer2013 row "
+                      "re-run in session 4 with its 337-epoch weights: facsnet transfer cross --sources fer2013 "
+                      "--update --out results/transfer",
            "device": "this project's 2-core CPU machine"}
     if "weights_sha256" in r:  # the file says which weights each row came from
         out["weights_sha256"] = r["weights_sha256"]
