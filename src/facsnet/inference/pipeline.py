@@ -29,7 +29,7 @@ from .results import AnalysisResult, FaceResult, FrameResult
 log = logging.getLogger("facsnet")
 
 # Chosen by cross-dataset accuracy on CK+48, which none of the bundled FER models saw in training:
-# fer2013_bn 72.2%, fer2013 (the paper's CNN) 59.8%, ferplus 56.0% (results/eval/).
+# fer2013_bn 72.2%, fer2013 (the paper's CNN) 63.3%, ferplus 56.0% (results/eval/).
 DEFAULT_MODEL = "fer2013_bn"
 
 
