@@ -6,6 +6,7 @@ mark that rises and falls around the coded apex), not on real micro-expression f
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -265,6 +266,10 @@ def test_sequence_run_resumes_from_finished_folds(tmp_path):
     res = api.micro_loso(str(table), str(tmp_path / "raw"), **kw)
     assert {p.name: p.stat().st_mtime_ns for p in (out / "folds").iterdir()} == before  # nothing retrained
     assert res[0].composite.n == 3
+    from facsnet.pretrained import weights_digest
+
+    written = json.loads((out / "loso.json").read_text())
+    assert written["init_sha256"] == weights_digest("fer2013")  # which weights the run started from
 
 
 def test_every_k_frames_variable_lengths_and_frozen_twin(tmp_path):

@@ -358,6 +358,13 @@ def train_au_model(backbone: str = "fer2013", data: str = "ckplus48", labels: st
 
 # --- micro-expressions (issue 6) -------------------------------------------------------------------
 
+def _init_provenance(init: str | None) -> dict:
+    """Which pretrained weights a micro-expression run started from (their SHA-256 prefix)."""
+    from .pretrained import weights_digest
+
+    return {"init_sha256": weights_digest(init)} if init else {}
+
+
 def _micro_config(init, epochs, lstm_epochs, seed, device, frozen=False, **extra):
     from .micro import MicroConfig
 
@@ -385,7 +392,7 @@ def micro_megc2019(data: str | None = None, variants=None, init: str | None = "f
         raise ValueError(f"unknown variant(s) {unknown}; choose from {', '.join(COMPOSITE_VARIANTS)}")
     cfg = _micro_config(init, epochs, lstm_epochs, seed, device)
     title = "MEGC 2019 composite (CASME II + SAMM + SMIC-HS), leave one subject out"
-    extra = {"source": str(root)}
+    extra = {"source": str(root), **_init_provenance(init)}
     if score_only:
         return score_store(micro_set, variants, cfg, out, title, extra)
     return run_loso(micro_set, variants, cfg, out, composite_fold, title, shard=shard, max_minutes=max_minutes,
@@ -425,4 +432,4 @@ def micro_loso(table: str, frames: str, database: str | None = None, classes: st
     title = f"{coding.database} frame sequences ({select}), CNN + LSTM, leave one subject out"
     return run_loso(micro_set, list(variants), cfg, out, sequence_fold, title, max_minutes=max_minutes,
                     extra={"table": str(table), "frames": str(frames), "classes": classes, "select": select,
-                           "table_problems": coding.problems})
+                           "table_problems": coding.problems, **_init_provenance(init)})
