@@ -276,9 +276,21 @@ def build() -> dict:
         "au": au_entries(),
         "micro": micro_entries(),
         "interpret": {k: v for k, v in (("ckplus", interpret_entry("ckplus48")),
-                                         ("fer2013", interpret_entry("fer2013"))) if v},
+                                         ("fer2013", interpret_entry("fer2013")),
+                                         ("publictest_alive_filters", publictest_alive_filters())) if v},
     }
     return summary
+
+
+def publictest_alive_filters() -> dict | None:
+    """Live filters per layer of the FER-trained models on FER2013 PublicTest (scripts/dead_filters.py)."""
+    r = load(RES / "interpret" / "dead_filters.json")
+    if r is None:
+        return None
+    return {**{m: {"alive": e["alive_filters"], "total": e["total_filters"], "weights_sha256": e["weights_sha256"]}
+               for m, e in r["models"].items()},
+            "data": r["data"], "eps": r["eps"], "command": "python scripts/dead_filters.py",
+            "device": "this project's 2-core CPU machine"}
 
 
 def interpret_entry(model: str, headline_n: int = 10) -> dict | None:
@@ -343,6 +355,13 @@ def readme_table(s: dict) -> str:
             rows.append(f"| `{k}.publictest.accuracy` | {fmt_pct(e['accuracy'])} (mirror TTA {fmt_pct(e['accuracy_tta_flip'])}) | "
                         f"{e['epochs_trained']} epochs; {e['data']} |")
     for k, e in (s.get("interpret") or {}).items():
+        if k == "publictest_alive_filters":
+            for m in ("fer2013", "fer2013_bn"):
+                if m in e:
+                    rows.append(f"| `interpret.publictest_alive_filters.{m}.alive` | "
+                                + ", ".join(f"{layer} {e[m]['alive'][layer]} / {e[m]['total'][layer]}" for layer in e[m]["alive"])
+                                + " | filters that ever fire on FER2013 PublicTest |")
+            continue
         rows.append(f"| `interpret.{k}.matched_filters` | {e['matched_filters']} of {e['alive_filters']['conv3']} live conv3 filters "
                     f"(shuffled AUs: {e['matched_filters_permuted_mean']:.1f} +- {e['matched_filters_permuted_std']:.1f}) | "
                     f"N = {e['n']}, P(j,u) = 1 on CK+48; model {'trained on CK+48' if k == 'ckplus' else 'trained on FER2013 only'} |")
