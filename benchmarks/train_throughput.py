@@ -8,14 +8,17 @@ and bf16 autocast + channels-last; and the implied wall time of one FER2013 epoc
 
 It also prints a roofline: the arithmetic of one training image (multiply-adds of every conv and
 dense layer, forward + weight gradient + input gradient, the first layer's input gradient left out
-since images need none), this machine's measured matrix-multiply peak per dtype, and the ceiling
-in images/s that the two imply. A config's ``utilisation`` is its measured rate against the highest
+since images need none; as usually counted, and without the taps on the zero padding, which the
+convolution library skips), this machine's measured matrix-multiply peak per dtype, and the ceiling
+in images/s that the real work and the peak imply. A config's ``utilisation`` is its measured rate against the highest
 of those ceilings (the machine's, whatever dtype it comes from).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import sys
 import time
 
 import torch
@@ -63,14 +66,27 @@ def images_per_second(batch: int, steps: int, amp, channels_last: bool, device: 
     return batch * steps / (time.perf_counter() - t0)
 
 
-def training_gflop_per_image(model: torch.nn.Module, input_size=(1, 48, 48)) -> float:
-    """GFLOP (2 per multiply-add) of one training image through the conv and dense layers."""
+def _taps_inside(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    """Kernel taps, summed over the output positions of one axis, that fall inside the input."""
+    return sum(0 <= o * stride + k * dilation - pad < size for o in range(out) for k in range(kernel))
+
+
+def training_gflop_per_image(model: torch.nn.Module, input_size=(1, 48, 48), padding_taps: bool = True) -> float:
+    """GFLOP (2 per multiply-add) of one training image through the conv and dense layers;
+    ``padding_taps=False`` leaves out the taps on the zero padding, which convolution libraries skip."""
     macs: list[int] = []
 
     def count(module, inputs, output):
         if isinstance(module, torch.nn.Conv2d):
-            per_out = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
-            macs.append(output[0].numel() * per_out)
+            cin = module.in_channels // module.groups
+            if padding_taps:
+                taps = output[0, 0].numel() * module.kernel_size[0] * module.kernel_size[1]
+            else:
+                taps = 1
+                for axis in (0, 1):
+                    taps *= _taps_inside(inputs[0].shape[2 + axis], output.shape[2 + axis], module.kernel_size[axis],
+                                         module.stride[axis], module.padding[axis], module.dilation[axis])
+            macs.append(taps * cin * module.out_channels)
         else:
             macs.append(module.in_features * module.out_features)
 
@@ -99,16 +115,32 @@ def gemm_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> flo
 
 def roofline(sizes=((torch.float32, 2048), (torch.bfloat16, 512))) -> dict:
     """bf16 is measured on smaller products: without bf16 arithmetic (AVX2 only) a 2048^3 one takes a minute."""
-    gflop = training_gflop_per_image(create_model("breuer2017", num_classes=7))
+    model = create_model("breuer2017", num_classes=7)
+    counted, real = training_gflop_per_image(model), training_gflop_per_image(model, padding_taps=False)
     peaks = {str(d).replace("torch.", ""): round(gemm_peak_gflops(d, n), 1) for d, n in sizes}
-    ceilings = {k: round(v / gflop, 1) for k, v in peaks.items()}
-    return {"train_gflop_per_image": round(gflop, 3), "gemm_peak_gflops": peaks, "ceiling_img_per_s": ceilings,
+    ceilings = {k: round(v / real, 1) for k, v in peaks.items()}
+    return {"train_gflop_per_image": round(counted, 3), "train_gflop_per_image_real": round(real, 3),
+            "gemm_peak_gflops": peaks, "ceiling_img_per_s": ceilings,
             "machine_ceiling_img_per_s": max(ceilings.values())}
+
+
+def cpu_description() -> str:
+    """Model name, cores and the vector extensions that matter for training arithmetic."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    ext = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "avx_vnni") if f in flags]
+    return f"{name}, {os.cpu_count()} cores, {' '.join(ext) or 'no AVX2'}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--bf16-steps", type=int, default=None,
+                    help="steps for the bf16 config (default --steps; a CPU without bf16 arithmetic needs few)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--out", default=None, help="also write the figures as JSON here")
@@ -118,13 +150,15 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, device {args.device}")
     roof = None if args.no_roofline or args.device != "cpu" else roofline()
     if roof:
-        print(f"roofline: {roof['train_gflop_per_image']} GFLOP per training image; matrix-multiply peak "
+        print(f"roofline: {roof['train_gflop_per_image']} GFLOP per training image as usually counted, "
+              f"{roof['train_gflop_per_image_real']} without the zero-padding taps; matrix-multiply peak "
               + ", ".join(f"{k} {v} GFLOP/s -> ceiling {roof['ceiling_img_per_s'][k]} img/s"
                           for k, v in roof["gemm_peak_gflops"].items()))
     for name in args.configs.split(","):
         for batch in (64, 128):
-            ips = images_per_second(batch, args.steps, device=args.device, **CONFIGS[name])
-            row = {"config": name, "batch": batch, "img_per_s": round(ips, 1),
+            steps = args.bf16_steps if CONFIGS[name]["amp"] is torch.bfloat16 and args.bf16_steps else args.steps
+            ips = images_per_second(batch, steps, device=args.device, **CONFIGS[name])
+            row = {"config": name, "batch": batch, "steps": steps, "img_per_s": round(ips, 1),
                    "fer2013_epoch_s": round(FER2013_TRAIN / ips, 1)}
             util = ""
             if roof:  # against the best dtype's ceiling: what this machine could do at all
@@ -133,8 +167,10 @@ def main() -> None:
             rows.append(row)
             print(f"{name:20s} batch {batch:4d}: {ips:8.1f} img/s  (one FER2013 epoch ~ {FER2013_TRAIN / ips / 60:.1f} min{util})")
     if args.out:
+        command = "python benchmarks/train_throughput.py " + " ".join(sys.argv[1:])
         atomic_write_json(args.out, {"torch": torch.__version__, "threads": torch.get_num_threads(),
-                                     "device": args.device, "steps": args.steps, "rows": rows, "roofline": roof})
+                                     "cpu": cpu_description(), "device": args.device, "rows": rows, "roofline": roof,
+                                     "command": [command]})
 
 
 if __name__ == "__main__":

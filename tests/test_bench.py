@@ -19,6 +19,15 @@ def test_training_flops_of_the_paper_cnn_match_a_hand_count():
     assert abs(got - expected) < 1e-9 and abs(got - 1.4587) < 1e-3
 
 
+def test_real_work_leaves_out_the_padding_taps():
+    # 'same' 5x5 conv on an n x n map: per axis 5n taps, of which 2 + 1 fall outside at each border
+    inside = {48: (5 * 48 - 6) ** 2, 24: (5 * 24 - 6) ** 2, 12: (5 * 12 - 6) ** 2}
+    layers = [inside[48] * 64, inside[24] * 64 * 128, inside[12] * 128 * 256, 9216 * 512, 512 * 7]
+    expected = 2 * (3 * sum(layers) - layers[0]) / 1e9
+    got = bench.training_gflop_per_image(create_model("breuer2017", num_classes=7), padding_taps=False)
+    assert abs(got - expected) < 1e-9 and abs(got - 1.26) < 0.01   # the "~1.26 GFLOP of real work"
+
+
 def test_flop_count_follows_the_input_size():
     small = bench.training_gflop_per_image(create_model("breuer2017", num_classes=7, img_size=24), (1, 24, 24))
     big = bench.training_gflop_per_image(create_model("breuer2017", num_classes=7))
