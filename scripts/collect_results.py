@@ -278,7 +278,8 @@ def build() -> dict:
         "micro": micro_entries(),
         "interpret": {k: v for k, v in (("ckplus", interpret_entry("ckplus48")),
                                          ("fer2013", interpret_entry("fer2013")),
-                                         ("publictest_alive_filters", publictest_alive_filters())) if v},
+                                         ("publictest_alive_filters", publictest_alive_filters()),
+                                         ("early_alive_filters", early_alive_filters())) if v},
     }
     return summary
 
@@ -292,6 +293,17 @@ def publictest_alive_filters() -> dict | None:
                for m, e in r["models"].items()},
             "data": r["data"], "eps": r["eps"], "command": "python scripts/dead_filters.py",
             "device": "this project's 2-core CPU machine"}
+
+
+def early_alive_filters() -> dict | None:
+    """Live filters on PublicTest after 150 training steps from scratch, per recipe (scripts/dead_filters_early.py)."""
+    r = load(RES / "interpret" / "dead_filters_early.json")
+    if r is None:
+        return None
+    return {**{name: {"alive": e["alive"], "lr_after": e["lr_after"], "settings": e["settings"]}
+               for name, e in r["recipes"].items()},
+            "steps": r["steps"], "batch_size": r["batch_size"], "data": r["data"], "command": r["command"],
+            "device": "this project's 2-core CPU machine, fp32"}
 
 
 def interpret_entry(model: str, headline_n: int = 10) -> dict | None:
@@ -356,6 +368,8 @@ def readme_table(s: dict) -> str:
             rows.append(f"| `{k}.publictest.accuracy` | {fmt_pct(e['accuracy'])} (mirror TTA {fmt_pct(e['accuracy_tta_flip'])}) | "
                         f"{e['epochs_trained']} epochs; {e['data']} |")
     for k, e in (s.get("interpret") or {}).items():
+        if k == "early_alive_filters":
+            continue  # a diagnostic, described in the README's text
         if k == "publictest_alive_filters":
             for m in ("fer2013", "fer2013_bn"):
                 if m in e:
