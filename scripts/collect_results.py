@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,12 +18,18 @@ GPU = RES / "runs" / "gpu-2026-11-25"
 GPU2 = RES / "runs" / "gpu-2026-11-26"  # session 3: FER2013 continued, CK+ 120-epoch CV
 CONT = "bash scripts/device_continue.sh"
 sys.path.insert(0, str(ROOT / "src"))
-from facsnet.pretrained import weights_digest  # noqa: E402
+from facsnet.pretrained import weights_digest as _weights_digest  # noqa: E402
 from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
 DEVICE = "one NVIDIA H200 (lent GPU machine), torch 2.11 bf16 autocast"
 DATA_CK = "../shared/data/CK+48 (981 faces, 118 subjects, 7 classes)"
 FULL = "FACSNET_DATA=../shared/data bash scripts/full_run.sh"
+
+
+@lru_cache(maxsize=None)
+def weights_digest(name: str) -> str:
+    """The bundled weights' SHA-256 prefix, hashed once per model (many results name the same one)."""
+    return _weights_digest(name)
 
 
 def load(p: Path):

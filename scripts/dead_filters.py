@@ -1,5 +1,5 @@
 """Live filters per conv layer of bundled models on FER2013 PublicTest: a filter is live if its
-rectified response exceeds 0 somewhere on at least one image (``facsnet.interpret.dead_filters``).
+rectified response exceeds 0 somewhere on at least one image (``facsnet.interpret.activations``).
 
     python scripts/dead_filters.py [--models fer2013,fer2013_bn] [--out results/interpret/dead_filters.json]
 """
@@ -7,17 +7,10 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from facsnet.data import load_dataset
-from facsnet.interpret.activations import dead_filters, max_activation_table
+from facsnet.interpret.activations import activation_tables, live_filter_counts
 from facsnet.pretrained import load_model, weights_digest
 from facsnet.utils import atomic_write_json
-
-
-def live_filters(model, images: torch.Tensor) -> dict[str, int]:
-    return {layer: int((~dead_filters(max_activation_table(model, images, layer))).sum())
-            for layer in model.conv_layers()}
 
 
 def main() -> None:
@@ -26,13 +19,12 @@ def main() -> None:
     ap.add_argument("--out", default="results/interpret/dead_filters.json")
     args = ap.parse_args()
     data = load_dataset("fer2013", "validation")
-    images = torch.from_numpy(data.images)
-    images = images.unsqueeze(1) if images.ndim == 3 else images
+    images, _ = data.tensors()
     result = {"data": f"FER2013 PublicTest ({len(data)} images)", "eps": 0.0, "models": {}}
     for name in args.models.split(","):
         model = load_model(name)
-        live = live_filters(model, images)
-        total = {layer: conv.out_channels for layer, conv in model.conv_layers().items()}
+        tables = activation_tables(model, images)
+        live, total = live_filter_counts(tables), {layer: t.shape[1] for layer, t in tables.items()}
         result["models"][name] = {"alive_filters": live, "total_filters": total, "weights_sha256": weights_digest(name)}
         print(name, ", ".join(f"{layer} {live[layer]} of {total[layer]}" for layer in live))
     atomic_write_json(args.out, result)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
 from facsnet.data import load_dataset
-from facsnet.interpret.activations import dead_filters, max_activation_table
+from facsnet.interpret.activations import activation_tables, live_filter_counts
 from facsnet.training import TrainConfig, train
 from facsnet.utils import atomic_write_json
 
@@ -34,15 +33,13 @@ def main() -> None:
     args = ap.parse_args()
     train_set, val = load_dataset("fer2013", "train"), load_dataset("fer2013", "validation")
     sample = np.sort(np.random.default_rng(0).choice(len(train_set), STEPS * BATCH, replace=False))
-    images = torch.from_numpy(val.images)
-    images = images.unsqueeze(1) if images.ndim == 3 else images
+    images, _ = val.tensors()
     out = {"steps": STEPS, "batch_size": BATCH, "data": f"{STEPS * BATCH} FER2013 Training images (seed 0); "
            f"filters counted on PublicTest ({len(val)})", "command": "python scripts/dead_filters_early.py", "recipes": {}}
     for name, settings in RECIPES.items():
         cfg = TrainConfig(epochs=1, batch_size=BATCH, precision="fp32", device="cpu", progress=False, **settings)
         res = train(train_set.subset(sample), None, cfg, out_dir=f"{args.runs}/{name}")
-        alive = {layer: int((~dead_filters(max_activation_table(res.model, images, layer))).sum())
-                 for layer in res.model.conv_layers()}
+        alive = live_filter_counts(activation_tables(res.model, images))
         out["recipes"][name] = {"alive": alive, "train_loss": res.history[-1]["train_loss"],
                                 "lr_after": res.history[-1]["lr"], "settings": settings}
         print(name, out["recipes"][name], flush=True)

@@ -34,7 +34,6 @@ def recipe_rows(runs: Path) -> list[dict]:
             "publictest_final_tta": tta["accuracy"] if tta else None,
             "publictest_best_epoch": max(rep_hist, key=lambda r: r["val_accuracy"])["epoch"] if rep_hist else None,
             "publictest_best": max(r["val_accuracy"] for r in rep_hist) if rep_hist else None,
-            "options": (cfg.get("train_config") or {}),
         })
     return rows
 

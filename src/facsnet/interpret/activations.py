@@ -30,6 +30,16 @@ def max_activation_table(model, images: torch.Tensor, layer: str, batch_size: in
     return np.concatenate(rows) if rows else np.zeros((0, model.conv_layers()[layer].out_channels))
 
 
+def activation_tables(model, images: torch.Tensor) -> dict[str, np.ndarray]:
+    """:func:`max_activation_table` of every conv layer of ``model``, by layer name."""
+    return {name: max_activation_table(model, images, name) for name in model.conv_layers()}
+
+
+def live_filter_counts(tables: dict[str, np.ndarray], eps: float = 0.0) -> dict[str, int]:
+    """Per layer, the filters that fire (activation > ``eps``) on at least one image."""
+    return {name: int((~dead_filters(table, eps)).sum()) for name, table in tables.items()}
+
+
 def dead_filters(table: np.ndarray, eps: float = 0.0) -> np.ndarray:
     """(F,) True where a filter's activation never exceeds ``eps`` on any image."""
     return table.max(axis=0) <= eps

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 from ..au import AUCorrelation, correlate, read_ckplus_au_labels
 from ..data.faceset import FaceSet
-from .activations import dead_filters, max_activation_table, top_n_images
+from .activations import activation_tables, dead_filters, live_filter_counts, top_n_images
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,8 @@ def au_analysis(model, data: FaceSet, au_labels_csv, model_label: str = "", laye
         raise ValueError(f"{data.name}: no sequence ids, so no AU labels can be attached (CK+ data needed)")
     labels = read_ckplus_au_labels(au_labels_csv)
     x, _ = data.tensors()
-    alive, total, tables = {}, {}, {}
-    for name in model.conv_layers():
-        tables[name] = max_activation_table(model, x, name)
-        alive[name] = int((~dead_filters(tables[name], eps)).sum())
-        total[name] = tables[name].shape[1]
+    tables = activation_tables(model, x)
+    alive, total = live_filter_counts(tables, eps), {name: t.shape[1] for name, t in tables.items()}
     if layer not in tables:
         raise ValueError(f"no conv layer {layer!r}; conv layers: {', '.join(tables)}")
     live = ~dead_filters(tables[layer], eps)
