@@ -56,3 +56,27 @@ def test_unknown_model_and_bad_size_are_clear_errors():
         create_model("vgg")
     with pytest.raises(ValueError, match="multiple of 8"):
         create_model("breuer2017", img_size=50)
+
+
+@pytest.mark.parametrize("name", ["breuer2017", "breuer2017_bn"])
+def test_pooling_before_the_relu_changes_no_output_and_no_gradient(name):
+    """The blocks pool before their ReLU (less work); the paper's order conv -> ReLU -> pool must
+    give the same logits and the same gradient for every weight, ties at zero included."""
+    torch.manual_seed(0)
+    m = create_model(name, num_classes=7)
+    x = torch.rand(4, 1, 48, 48)
+    x[0] = 0.5                                        # a flat image: many all-negative pooling windows
+
+    def paper_order(inp):
+        h = m.norm(inp)
+        for blk in m.features:
+            h = nn.functional.max_pool2d(torch.relu(blk.pre_activation(h)), 2)
+        return m.head(torch.relu(m.fc1(h.flatten(1))))
+
+    m.eval()
+    ours, ref = m(x), paper_order(x)
+    torch.testing.assert_close(ours, ref, rtol=0, atol=0)
+    g_ours = torch.autograd.grad(ours.square().sum(), list(m.parameters()))
+    g_ref = torch.autograd.grad(paper_order(x).square().sum(), list(m.parameters()))
+    for a, b in zip(g_ours, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)

@@ -137,7 +137,7 @@ def visualize(model: str = "ckplus48", data: str = "ckplus48", out: str = "runs/
 def analyze(inputs=None, model: str | None = None, out: str | None = None, annotate: str | None = None,
             detector: str = "blazeface", backend: str = "auto", stride: int = 1, max_frames: int | None = None,
             min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = None,
-            detect_every: int = 1):
+            detect_every: int = 1, precision: str = "auto"):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
     (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video;
@@ -147,7 +147,8 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
 
     inputs = sample_paths() if inputs is None or (not isinstance(inputs, np.ndarray) and len(inputs) == 0) else inputs
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
-                        level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, detect_every=detect_every)
+                        level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, detect_every=detect_every,
+                        precision=precision)
     result = analyzer.analyze(inputs, stride=stride, max_frames=max_frames, annotate_to=annotate, progress=True)
     if out:
         result.save(out)

@@ -137,7 +137,10 @@ def build_parser() -> Parser:
     p.add_argument("--annotate", default=None, help="folder for annotated photos/videos, or OUT.mp4 for one video")
     p.add_argument("--model", default=None, help="bundled name, checkpoint or .onnx (default: fer2013_bn)")
     p.add_argument("--detector", default="blazeface")
-    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto")
+    p.add_argument("--backend", choices=["auto", "openvino", "onnx", "torch"], default="auto",
+                   help="classifier runtime (auto: the fastest installed: openvino, onnx, torch)")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                   help="classifier precision (auto: bf16 where the CPU has native bf16, else fp32)")
     p.add_argument("--stride", type=int, default=1, help="analyse every k-th video frame")
     p.add_argument("--max-frames", type=int, default=None, help="stop each video after this many analysed frames")
     p.add_argument("--min-face-score", type=float, default=0.5)
@@ -278,7 +281,7 @@ def main(argv=None) -> int:
                               detector=args.detector, backend=args.backend, stride=args.stride,
                               max_frames=args.max_frames, min_face_score=args.min_face_score,
                               level_eyes=args.level_eyes, photo_tiles=args.photo_tiles, aus=args.aus,
-                              detect_every=args.detect_every)
+                              detect_every=args.detect_every, precision=args.precision)
             _print_analysis(res, args)
             if res.skipped and not res.frames:
                 return 1

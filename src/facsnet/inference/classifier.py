@@ -1,14 +1,21 @@
-"""Emotion (or Action Unit) probabilities for aligned face crops, on PyTorch or ONNX Runtime.
+"""Emotion (or Action Unit) probabilities for aligned face crops, on OpenVINO, ONNX Runtime or PyTorch.
 
 :class:`FaceClassifier` wraps a bundled model name, a checkpoint or an exported ``.onnx`` file,
 knows the crop its weights expect (size, channels, framing) and returns probabilities in the
 model's class order: a softmax over emotions, or for an AU model (``task == "au"``) one independent
-sigmoid per Action Unit. ``backend="auto"`` uses ONNX Runtime when it is installed (about 1.6x faster
-on two CPU cores; the probabilities agree with PyTorch to 1e-5) and PyTorch otherwise.
+sigmoid per Action Unit.
+
+``backend="auto"`` takes the fastest runtime installed: OpenVINO, else ONNX Runtime, else PyTorch.
+``precision="auto"`` runs in bf16 where the CPU computes it natively (AMX / AVX512_BF16; see
+:mod:`facsnet.hardware`) and in fp32 elsewhere. A reduced-precision classifier checks itself on load
+against the same runtime in fp32 (probabilities within ``PARITY_ATOL`` on a fixed batch) and falls
+back to fp32, with a warning, if it disagrees.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +23,36 @@ import torch
 
 from ..data.cache import cache_dir
 from ..faces.align import AlignSpec
+from ..hardware import resolve_precision
 from ..pretrained import framing_of, resolve_weights
 from ..training.checkpoint import model_from_checkpoint, read_checkpoint
-from .onnx_export import OnnxModel, export_onnx
+from .onnx_export import OnnxModel, OpenVinoModel, export_onnx
 
-BACKENDS = ("auto", "torch", "onnx")
+log = logging.getLogger("facsnet")
+
+BACKENDS = ("auto", "openvino", "onnx", "torch")
+RUNTIME_MODULES = {"openvino": ("openvino", "onnx"), "onnx": ("onnxruntime", "onnx"), "torch": ("torch",)}
+PARITY_ATOL = 0.05   # largest probability difference a bf16 classifier may show against fp32 on load
 
 
-def _onnx_available() -> bool:
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def backend_available(backend: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in RUNTIME_MODULES[backend])
+
+
+def choose_backend(backend: str = "auto", onnx_file: bool = False) -> str:
+    """``auto`` -> the fastest runtime installed (OpenVINO, ONNX Runtime, then PyTorch unless the
+    model is an ``.onnx`` file); a named backend is checked to be installed."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if backend == "auto":
+        order = ("openvino", "onnx") if onnx_file else ("openvino", "onnx", "torch")
+        found = [b for b in order if backend_available(b)]
+        if not found:
+            raise ImportError("an .onnx model needs openvino or onnxruntime: pip install one of them")
+        return found[0]
+    if not backend_available(backend):
+        raise ImportError(f"the {backend} backend needs {' and '.join(RUNTIME_MODULES[backend])}: pip install them")
+    return backend
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -38,38 +61,85 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+class TorchModel:
+    """A PyTorch model on the CPU in fp32 or bf16 (autocast, channels-last)."""
+
+    def __init__(self, model: torch.nn.Module, precision: str = "fp32"):
+        self.precision = precision
+        self.model = model.eval()
+        self.class_names = list(model.class_names)
+        self.input_size = tuple(model.data_config["input_size"])
+        if precision == "bf16":
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(images)
+        bf16 = self.precision == "bf16"
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if bf16:
+                x = x.contiguous(memory_format=torch.channels_last)
+            return self.model(x).float().numpy()
+
+
+def parity_batch(input_size: tuple[int, int, int], n: int = 32, seed: int = 0) -> np.ndarray:
+    """A fixed batch of smooth random images (N, C, H, W) in [0, 1] for precision checks."""
+    rng = np.random.default_rng(seed)
+    c, h, w = input_size
+    coarse = torch.from_numpy(rng.random((n, c, max(1, h // 6), max(1, w // 6)), dtype=np.float32))
+    return torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False).numpy()
+
+
 class FaceClassifier:
     """Probabilities for (N, H, W) uint8 crops, or (N, H, W, 3) for a colour model."""
 
-    def __init__(self, model: str | Path = "fer2013", backend: str = "auto", num_threads: int | None = None):
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    def __init__(self, model: str | Path = "fer2013", backend: str = "auto", num_threads: int | None = None,
+                 precision: str = "auto"):
         self.source = str(model)
-        if str(model).endswith(".onnx"):
-            if backend == "torch":
-                raise ValueError(f"{model}: an ONNX file runs on the onnx backend only")
-            self._init_onnx(Path(model), num_threads)
-            return
-        path = resolve_weights(model)
-        ckpt = read_checkpoint(path)
-        self.framing = framing_of(ckpt, str(model))
-        self.task = ckpt.get("task", "emotion")
-        if backend == "onnx" or (backend == "auto" and _onnx_available()):
-            self._init_onnx(self._cached_export(path, ckpt), num_threads)
-        else:
-            self.backend = "torch"
-            self.model = model_from_checkpoint(ckpt)
-            self.class_names = list(self.model.class_names)
-            self.input_size = tuple(self.model.data_config["input_size"])
-
-    def _init_onnx(self, onnx_path: Path, num_threads: int | None) -> None:
-        self.backend = "onnx"
-        self.model = OnnxModel(onnx_path, num_threads=num_threads)
+        is_onnx = str(model).endswith(".onnx")
+        if is_onnx and backend == "torch":
+            raise ValueError(f"{model}: an ONNX file runs on the openvino or onnx backend, not torch")
+        self.backend = choose_backend(backend, onnx_file=is_onnx)
+        wanted = resolve_precision(precision, "cpu").precision
+        if self.backend == "onnx":
+            wanted = "fp32"   # ONNX Runtime's CPU kernels have no bf16 convolution
+        ckpt, onnx_path = None, Path(model) if is_onnx else None
+        if not is_onnx:
+            path = resolve_weights(model)
+            ckpt = read_checkpoint(path)
+            self.framing, self.task = framing_of(ckpt, str(model)), ckpt.get("task", "emotion")
+            if self.backend != "torch":
+                onnx_path = self._cached_export(path, ckpt)
+        self.model = self._runtime(ckpt, onnx_path, num_threads, wanted)
         self.class_names = list(self.model.class_names)
-        self.input_size = self.model.input_size
-        self.task = getattr(self, "task", None) or self.model.task
-        if not hasattr(self, "framing"):
+        self.input_size = tuple(self.model.input_size)
+        if ckpt is None:  # an .onnx file describes itself
+            self.task = self.model.task
             self.framing = self.model.framing or AlignSpec().resized(self.input_size[1])
+        self.parity_gap = 0.0
+        if wanted != "fp32":
+            self._check_parity(self._runtime(ckpt, onnx_path, num_threads, "fp32"))
+
+    @property
+    def precision(self) -> str:
+        return self.model.precision
+
+    def _runtime(self, ckpt: dict | None, onnx_path: Path | None, num_threads: int | None, precision: str):
+        if self.backend == "torch":
+            return TorchModel(model_from_checkpoint(ckpt), precision)
+        if self.backend == "openvino":
+            return OpenVinoModel(onnx_path, num_threads=num_threads, precision=precision)
+        return OnnxModel(onnx_path, num_threads=num_threads)
+
+    def _check_parity(self, reference) -> None:
+        """Compare the reduced-precision runtime with ``reference`` (the same in fp32) on a fixed
+        batch; keep the reference instead if their probabilities differ by more than PARITY_ATOL."""
+        x = parity_batch(tuple(reference.input_size))
+        ours, ref = (self.probabilities(m.logits(x)) for m in (self.model, reference))
+        self.parity_gap = float(np.abs(ours - ref).max())
+        if self.parity_gap > PARITY_ATOL:
+            log.warning("%s: %s %s probabilities differ from fp32 by %.3f (more than %.2f); using fp32",
+                        self.source, self.backend, self.model.precision, self.parity_gap, PARITY_ATOL)
+            self.model = reference
 
     def _cached_export(self, weights: Path, ckpt: dict) -> Path:
         """The ONNX export of ``weights``, made once and kept in the cache folder (keyed by content)."""
@@ -93,17 +163,17 @@ class FaceClassifier:
         return x[:, None] if x.ndim == 3 else np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
     def logits(self, crops: np.ndarray) -> np.ndarray:
-        x = self.to_input(crops)
-        if self.backend == "onnx":
-            return self.model.logits(x)
-        with torch.inference_mode():
-            return self.model(torch.from_numpy(x)).numpy()
+        return self.model.logits(self.to_input(crops))
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
         """(N, classes) probabilities in ``class_names`` order; an empty batch gives (0, classes)."""
         if len(crops) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
-        logits = self.logits(crops).astype(np.float64)
+        return self.probabilities(self.logits(crops))
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Logits -> probabilities: one sigmoid per Action Unit for an AU model, else a softmax."""
+        logits = logits.astype(np.float64)
         if self.task == "au":
             return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
         return softmax(logits).astype(np.float32)

@@ -47,15 +47,45 @@ def export_onnx(model: torch.nn.Module, path: str | Path, framing: AlignSpec | N
     return path
 
 
-class OnnxModel:
-    """An exported facsnet model on ONNX Runtime (CPU): ``logits(images)`` like the PyTorch model."""
+def read_onnx_metadata(path: Path) -> dict:
+    """The facsnet metadata of an exported ONNX file (class names, input size, task, framing)."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises its own exception types
+        raise ValueError(f"{path}: not a loadable ONNX model ({exc})") from None
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if meta.get("producer") != "facsnet":
+        raise ValueError(f"{path}: not exported by facsnet (no class names in its metadata)")
+    framing = json.loads(meta["framing"]) if "framing" in meta else None
+    input_size = tuple(json.loads(meta["input_size"]))
+    return {"class_names": json.loads(meta["class_names"]), "input_size": input_size,
+            "task": meta.get("task", "emotion"),
+            "framing": AlignSpec(input_size[1], **framing) if framing else None}
+
+
+class _ExportedModel:
+    """What both runtimes share: the metadata an export carries."""
+
+    def _read_metadata(self, path: Path) -> None:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such ONNX file")
+        meta = read_onnx_metadata(path)
+        self.class_names, self.input_size = meta["class_names"], meta["input_size"]
+        self.task, self.framing = meta["task"], meta["framing"]
+
+
+class OnnxModel(_ExportedModel):
+    """An exported facsnet model on ONNX Runtime (CPU, fp32): ``logits(images)`` like the PyTorch model."""
+
+    precision = "fp32"
 
     def __init__(self, path: str | Path, num_threads: int | None = None):
         import onnxruntime as ort
 
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such ONNX file")
+        self._read_metadata(path)
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = num_threads
@@ -64,15 +94,36 @@ class OnnxModel:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ValueError(f"{path}: not a loadable ONNX model ({exc})") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if meta.get("producer") != "facsnet":
-            raise ValueError(f"{path}: not exported by facsnet (no class names in its metadata)")
-        self.class_names = json.loads(meta["class_names"])
-        self.input_size = tuple(json.loads(meta["input_size"]))
-        self.task = meta.get("task", "emotion")
-        framing = json.loads(meta["framing"]) if "framing" in meta else None
-        self.framing = AlignSpec(self.input_size[1], **framing) if framing else None
         self._input = self.session.get_inputs()[0].name
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self._input: np.ascontiguousarray(images, dtype=np.float32)})[0]
+
+
+class OpenVinoModel(_ExportedModel):
+    """An exported facsnet model on OpenVINO (CPU), in fp32 or bf16 (``precision``).
+
+    bf16 runs the convolutions on the CPU's bf16 units (AMX / AVX512_BF16) with fp32 inputs and
+    outputs; it is only fast where those exist (see :mod:`facsnet.hardware`).
+    """
+
+    def __init__(self, path: str | Path, num_threads: int | None = None, precision: str = "fp32"):
+        import openvino as ov
+
+        path = Path(path)
+        self._read_metadata(path)
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"unknown precision {precision!r} for OpenVINO; choose fp32 or bf16")
+        config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERFORMANCE_HINT": "LATENCY"}
+        if num_threads:
+            config["INFERENCE_NUM_THREADS"] = int(num_threads)
+        try:
+            compiled = ov.Core().compile_model(str(path), "CPU", config)
+        except Exception as exc:  # openvino raises its own exception types
+            raise ValueError(f"{path}: not a loadable ONNX model for OpenVINO ({exc})") from None
+        self.precision = precision
+        self._request = compiled.create_infer_request()
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        out = self._request.infer({0: np.ascontiguousarray(images, dtype=np.float32)})
+        return np.array(out[0], dtype=np.float32, copy=True)   # the request reuses its output buffer

@@ -38,11 +38,11 @@ class Analyzer:
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: str = "blazeface", backend: str = "auto",
                  min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True,
-                 au_model: str | Path | None = None, detect_every: int = 1):
-        self.classifier = FaceClassifier(model, backend=backend)
+                 au_model: str | Path | None = None, detect_every: int = 1, precision: str = "auto"):
+        self.classifier = FaceClassifier(model, backend=backend, precision=precision)
         if self.classifier.task != "emotion":
             raise ValueError(f"{model}: an {self.classifier.task} model, not an emotion model (pass it as au_model)")
-        self.au = FaceClassifier(au_model, backend=backend) if au_model else None
+        self.au = FaceClassifier(au_model, backend=backend, precision=precision) if au_model else None
         if self.au is not None and self.au.task != "au":
             raise ValueError(f"{au_model}: not an Action Unit model (make one with: facsnet transfer au-model)")
         self.detector = create_detector(detector, min_score=min_face_score)

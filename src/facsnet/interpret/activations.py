@@ -5,16 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .backprop import relu_after
+from .backprop import rectified_map
 
 
 @torch.no_grad()
 def max_activation_table(model, images: torch.Tensor, layer: str, batch_size: int = 256) -> np.ndarray:
     """(N, F): for each image and filter of ``layer``, the maximum over positions of the
     rectified activation. ``images`` is (N, C, H, W) uint8 or float in [0, 1]."""
-    relu = relu_after(model, layer)
-    captured = {}
-    handle = relu.register_forward_hook(lambda mod, inp, out: captured.__setitem__("act", out))
     was_training = model.training
     model.eval()
     rows = []
@@ -22,10 +19,8 @@ def max_activation_table(model, images: torch.Tensor, layer: str, batch_size: in
         for i in range(0, len(images), batch_size):
             x = images[i:i + batch_size]
             x = x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
-            model.forward_features(x)
-            rows.append(captured["act"].flatten(2).amax(2).cpu().numpy())   # (B, F)
+            rows.append(rectified_map(model, x, layer).flatten(2).amax(2).cpu().numpy())   # (B, F)
     finally:
-        handle.remove()
         model.train(was_training)
     return np.concatenate(rows) if rows else np.zeros((0, model.conv_layers()[layer].out_channels))
 

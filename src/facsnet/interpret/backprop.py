@@ -15,13 +15,24 @@ import torch.nn as nn
 RULES = ("guided", "deconvnet")
 
 
-def relu_after(model: nn.Module, layer: str) -> nn.ReLU:
-    """The ReLU module that follows conv layer ``layer`` (``conv1``..``convN``)."""
+def conv_index(model: nn.Module, layer: str) -> int:
+    """The position of conv layer ``layer`` (``conv1``..``convN``) among the model's conv blocks."""
     convs = model.conv_layers()
     if layer not in convs:
         raise ValueError(f"no conv layer {layer!r}; conv layers: {', '.join(convs)}")
-    block = model.features[list(convs).index(layer)]
-    return next(m for m in block if isinstance(m, nn.ReLU))
+    return list(convs).index(layer)
+
+
+def relu_after(model: nn.Module, layer: str) -> nn.ReLU:
+    """The ReLU module that follows conv layer ``layer`` (``conv1``..``convN``)."""
+    return next(m for m in model.features[conv_index(model, layer)] if isinstance(m, nn.ReLU))
+
+
+def rectified_map(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Tensor:
+    """(B, F, H, W): the rectified activation map of conv layer ``layer`` at full resolution
+    (after its ReLU, before its max-pool) for ``images`` in [0, 1]."""
+    i = conv_index(model, layer)
+    return model.features[i].rectified(model.features[:i](model.norm(images)))
 
 
 @contextmanager
@@ -50,27 +61,18 @@ def filter_reconstruction(model: nn.Module, images: torch.Tensor, layer: str, fi
     """Input-space view (B, C, H, W) of filter ``filt`` of conv layer ``layer`` for ``images``
     (B, C, H, W) in [0, 1]: the filter's rectified activation map, all other filters of the layer
     zeroed, projected down to the pixels by ``rule``."""
-    relu = relu_after(model, layer)
-    n_filters = model.conv_layers()[layer].out_channels
+    n_filters = model.features[conv_index(model, layer)][0].out_channels
     if not 0 <= filt < n_filters:
         raise ValueError(f"filter {filt} out of range: {layer} has filters 0..{n_filters - 1}")
-    captured = {}
-
-    def keep(module, inputs, output):
-        captured["act"] = output
-
     was_training = model.training
     model.eval()
     x = images.detach().clone().requires_grad_(True)
-    handle = relu.register_forward_hook(keep)
     try:
         with relu_rule(model, rule):
-            model.forward_features(x)
-            act = captured["act"]
+            act = rectified_map(model, x, layer)
             seed = torch.zeros_like(act)
             seed[:, filt] = act[:, filt].detach()          # keep only filter j's activations
             (grad,) = torch.autograd.grad(act, x, grad_outputs=seed)
     finally:
-        handle.remove()
         model.train(was_training)
     return grad.detach()

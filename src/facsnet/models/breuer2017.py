@@ -41,14 +41,32 @@ class FixedNormalize(nn.Module):
 
 
 class ConvBlock(nn.Sequential):
-    """conv k x k 'same' [-> BatchNorm] -> ReLU (a module, so interpretability hooks see it)
-    -> max-pool 2x2. Index 0 is always the conv layer."""
+    """conv k x k 'same' [-> BatchNorm] -> ReLU -> max-pool 2x2, held in that order (index 0 is
+    always the conv layer; the ReLU is a module, so interpretability hooks see it).
+
+    The forward pass pools before the ReLU: max-pooling and a ReLU commute (the ReLU is monotone),
+    so outputs and gradients are the same as in the paper's order, while the ReLU and its backward
+    pass touch a quarter of the values. :meth:`rectified` gives the full-resolution map.
+    """
 
     def __init__(self, cin: int, cout: int, kernel: int = 5, batchnorm: bool = False):
         layers = [nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=not batchnorm)]
         if batchnorm:
             layers.append(nn.BatchNorm2d(cout))
         super().__init__(*layers, nn.ReLU(), nn.MaxPool2d(2))
+
+    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
+        """conv [-> BatchNorm]: everything before the ReLU."""
+        for layer in list(self)[:-2]:
+            x = layer(x)
+        return x
+
+    def rectified(self, x: torch.Tensor) -> torch.Tensor:
+        """The rectified activation map at full resolution (before the max-pool)."""
+        return self[-2](self.pre_activation(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self[-2](self[-1](self.pre_activation(x)))
 
 
 class Breuer2017(nn.Module):

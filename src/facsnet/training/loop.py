@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from ..data.augment import Augment
 from ..data.faceset import FaceSet
 from ..models import create_model
+from ..hardware import resolve_precision
 from ..utils import atomic_write_json, pick_device, seed_everything
 from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from .metrics import ClassificationMetrics, classification_metrics
@@ -44,7 +45,7 @@ class TrainConfig:
     soft_targets: bool = False    # train on vote distributions where the dataset has them (FER+)
     augment: dict = field(default_factory=lambda: Augment().to_dict())
     norm: str = "per_image"
-    precision: str = "auto"       # auto | bf16 | fp32
+    precision: str = "auto"       # auto: bf16 where the device computes it natively, else fp32 | bf16 | fp32
     channels_last: bool = True
     seed: int = 0
     device: str = "auto"
@@ -74,17 +75,6 @@ class TrainResult:
 
 
 # ----------------------------------------------------------------------------- helpers
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype: bf16 on CUDA for ``auto``; fp32 (None) on the CPU for ``auto``."""
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
-    raise ValueError(f"unknown precision {precision!r}; choose auto, bf16 or fp32")
-
-
 def keras_time_decay(decay: float, warmup_steps: int = 0):
     """The lr factor at optimizer step ``step``: Keras' 1 / (1 + decay * step), after an optional
     linear warm-up from 1/warmup_steps to 1."""
@@ -104,12 +94,13 @@ def cosine_decay(total_steps: int, warmup_steps: int = 0):
 
 
 def make_optimizer(cfg: TrainConfig, params, steps_per_epoch: int):
-    """The optimizer and lr schedule a config names."""
+    """The optimizer and lr schedule a config names. The optimizer is the fused implementation
+    (one kernel over all parameters; the same update as the per-tensor loop)."""
     if cfg.optimizer == "adam":
-        optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     elif cfg.optimizer == "sgd":
         optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
-                                    weight_decay=cfg.weight_decay)
+                                    weight_decay=cfg.weight_decay, fused=True)
     else:
         raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose adam or sgd")
     if cfg.schedule == "keras":
@@ -230,7 +221,10 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     net = model
     if distributed:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    amp = resolve_precision(cfg.precision, device)
+    precision = resolve_precision(cfg.precision, device)
+    amp = precision.autocast_dtype
+    if rank == 0:
+        log.info("precision %s (%s)", precision.precision, precision.reason)
     augment = Augment(**cfg.augment)
     x_all, y_all = train_set.tensors(device)
     soft = None
@@ -240,6 +234,7 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         "train_config": asdict(cfg),
         "data": {"train": _data_record(train_set), "val": _data_record(val_set) if val_set is not None else None},
         "world_size": world,
+        "precision": precision.to_dict(),
     }
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
