@@ -147,3 +147,24 @@ def test_measured_framing_recovers_the_framing_crops_were_made_with(astronaut, d
     assert framing.eye_height == pytest.approx(0.40, abs=0.02)
     assert framing.eye_centre_x == pytest.approx(0.5, abs=0.02)
     assert grey.shape == astronaut.shape[:2]
+
+
+def test_openvino_and_litert_runtimes_find_the_same_faces():
+    """The default runtime (OpenVINO, reading the TFLite file) and the TFLite runtime agree."""
+    from facsnet.samples import sample_paths
+    from PIL import Image
+
+    ov, lite = create_detector("blazeface", runtime="openvino"), create_detector("blazeface", runtime="litert")
+    assert create_detector("blazeface").runtime == "openvino"
+    for path in sample_paths():
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        reg_ov, logit_ov, *_ = ov.raw(rgb)
+        reg_lite, logit_lite, *_ = lite.raw(rgb)
+        assert np.abs(reg_ov - reg_lite).max() < 1e-2 and np.abs(logit_ov - logit_lite).max() < 1e-2
+        a, b = ov.detect(rgb), lite.detect(rgb)
+        assert len(a) == len(b) >= 1
+        for fa, fb in zip(a, b):
+            np.testing.assert_allclose(fa.box, fb.box, atol=0.05)
+            np.testing.assert_allclose(fa.keypoints, fb.keypoints, atol=0.05)
+    with pytest.raises(ValueError, match="auto, openvino, litert"):
+        create_detector("blazeface", runtime="tpu")
