@@ -96,6 +96,8 @@ def bench_entries() -> dict:
         "train_gflop_per_image_real": roof.get("train_gflop_per_image_real"),
         "gemm_peak_gflops_fp32": roof["gemm_peak_gflops"]["float32"],
         "gemm_peak_gflops_bf16": roof["gemm_peak_gflops"].get("bfloat16"),
+        "conv_peak_gflops_fp32": (roof.get("conv_peak_gflops") or {}).get("float32"),
+        "conv_peak_gflops_bf16": (roof.get("conv_peak_gflops") or {}).get("bfloat16"),
         "train_ceiling_img_per_s": roof["machine_ceiling_img_per_s"],
         "train_utilisation": round(fastest["img_per_s"] / roof["machine_ceiling_img_per_s"], 3),
     }
@@ -105,11 +107,48 @@ def bench_entries() -> dict:
         "train_img_per_s_bf16_channels_last": rows.get(("bf16_channels_last", 64)),
         "fer2013_epoch_s": fastest["fer2013_epoch_s"],
         **roofline,
-        "device": f"this project's 2-core CPU machine, torch {b['torch']}, {b['threads']} threads",
+        "device": f"{b.get('cpu') or 'a 2-core CPU'}, torch {b['torch']}, {b['threads']} threads",
         "command": " && ".join(b.get("command", [])) or "python benchmarks/train_throughput.py",
         **gpu_throughput(),
         **analyze_bench(),
+        **vs_keras_bench(),
     }
+
+
+def vs_keras_bench() -> dict:
+    """facsnet against Keras 3 / TensorFlow on the same host (benchmarks/vs_keras.py), and the default
+    analyze against the previous version (benchmarks/analyze_speed.py --against)."""
+    out = {}
+    b = load(RES / "bench_vs_keras.json")
+    if b is not None:
+        f = b["facsnet"]
+        out.update({
+            "precision_auto": {**b["precision_auto"], "host": b["cpu"]},
+            "classifier_default": {**b["classifier"], "model": b["classifier_model"]},
+            "facsnet_train_img_per_s": f["train_img_per_s"],
+            "facsnet_classify_img_per_s_b1": f["classify_b1_img_per_s"],
+            "facsnet_classify_img_per_s_b256": f["classify_b256_img_per_s"],
+        })
+        if "ratio" in b:
+            out.update({
+                "keras_train_img_per_s": {p: b["keras"][p]["train_img_per_s"] for p in ("bf16", "fp32")},
+                "keras_classify_img_per_s_b1": {p: b["keras"][p]["classify_b1_img_per_s"] for p in ("bf16", "fp32")},
+                "keras_classify_img_per_s_b256": {p: b["keras"][p]["classify_b256_img_per_s"] for p in ("bf16", "fp32")},
+                "keras_classify_img_per_s_b256_bare": {p: b["keras"][p]["classify_b256_bare_img_per_s"] for p in ("bf16", "fp32")},
+                "train_vs_keras": b["ratio"]["train"],
+                "classify_b1_vs_keras": b["ratio"]["classify_b1"],
+                "classify_b256_vs_keras": b["ratio"]["classify_b256"],
+                "classify_b256_vs_keras_bare": b["ratio"]["classify_b256_vs_bare"],
+                "keras_version": f"Keras {b.get('keras_version')} / TensorFlow {b.get('tensorflow_version')}",
+            })
+        out["vs_keras_host"] = b["cpu"]
+        out["vs_keras_command"] = b["command"]
+    a = load(RES / "bench_analyze_vs_previous.json")
+    if a is not None:
+        out.update({"video_fps_vs_previous": a["ratio"], "video_fps_previous": a["then_fps"],
+                    "video_fps_now": a["now_fps"], "video_fps_previous_commit": a["against"],
+                    "video_fps_vs_previous_host": a["cpu"], "video_fps_vs_previous_command": a["command"]})
+    return out
 
 
 def analyze_bench() -> dict:
@@ -117,13 +156,13 @@ def analyze_bench() -> dict:
     b = load(RES / "bench_analyze.json")
     if b is None:
         return {}
-    keys = ["video_fps", "video_fps_onnx", "video_fps_torch", "video_fps_detect_every_3", "detect_ms_per_frame", "classify_img_per_s_b1",
-            "classify_img_per_s_b256", "classify_img_per_s_b1_torch", "classify_img_per_s_b256_torch",
-            "classify_img_per_s_b1_onnx", "classify_img_per_s_b256_onnx"]
+    keys = ["video_fps", "video_fps_openvino", "video_fps_onnx", "video_fps_torch", "video_fps_detect_every_3",
+            "detect_ms_per_frame", "classify_img_per_s_b1", "classify_img_per_s_b256",
+            *(f"classify_img_per_s_b{n}_{k}" for k in ("openvino", "onnx", "torch") for n in (1, 256))]
     return {**{k: b[k] for k in keys if k in b},
-            "analyze_device": f"this project's 2-core CPU machine ({b['cores']} cores), torch {b['torch']}",
+            "analyze_device": f"{b['cpu']}, torch {b['torch']}",
             "analyze_setup": f"640x480 video, one face, {b['detector']}; model {b['model']}; "
-                             "video_fps and classify_* without suffix use ONNX Runtime (the default backend)",
+                             "video_fps and classify_* without suffix use the default backend (OpenVINO where installed)",
             "analyze_command": b["command"]}
 
 

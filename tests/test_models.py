@@ -80,3 +80,24 @@ def test_pooling_before_the_relu_changes_no_output_and_no_gradient(name):
     g_ref = torch.autograd.grad(paper_order(x).square().sum(), list(m.parameters()))
     for a, b in zip(g_ours, g_ref):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_cpu_dropout_keeps_the_expected_share_scales_and_repeats_with_the_seed():
+    from facsnet.models.layers import Dropout
+
+    drop = Dropout(0.25).train()
+    x = torch.ones(200, 1000)
+    torch.manual_seed(3)
+    a = drop(x)
+    kept = (a > 0).float().mean().item()
+    assert abs(kept - 0.75) < 0.005                               # 200,000 draws: sd of the share ~0.001
+    assert torch.allclose(a[a > 0], torch.tensor(1 / 0.75))       # inverted dropout: the mean is kept
+    torch.manual_seed(3)
+    assert torch.equal(drop(x), a)                                # torch's seed fixes the mask
+    assert not torch.equal(drop(x), a)                            # and the next call draws a new one
+    assert torch.equal(drop.eval()(x), x)
+    assert torch.equal(Dropout(1.0).train()(x), torch.zeros_like(x))
+    y = torch.ones(8, 4, requires_grad=True)
+    out = Dropout(0.5).train()(y)
+    out.sum().backward()
+    assert torch.equal(y.grad, (out > 0).float() * 2)             # the gradient flows through the kept units

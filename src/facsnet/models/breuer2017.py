@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from ..labels import EMOTIONS
+from .layers import Dropout
 from .registry import register_model
 
 
@@ -88,10 +89,10 @@ class Breuer2017(nn.Module):
         chans = [in_chans, *widths]
         self.features = nn.Sequential(*[ConvBlock(a, b, batchnorm=batchnorm) for a, b in zip(chans[:-1], chans[1:])])
         self.num_features = widths[-1] * (img_size // 8) ** 2
-        self.drop_conv = nn.Dropout(drop_conv)
+        self.drop_conv = Dropout(drop_conv)
         self.fc1 = nn.Linear(self.num_features, hidden)
         self.act_fc = nn.ReLU()
-        self.drop_fc = nn.Dropout(drop_fc)
+        self.drop_fc = Dropout(drop_fc)
         self.head = nn.Linear(hidden, num_classes)
 
     @property
