@@ -168,3 +168,16 @@ def test_openvino_and_litert_runtimes_find_the_same_faces():
             np.testing.assert_allclose(fa.keypoints, fb.keypoints, atol=0.05)
     with pytest.raises(ValueError, match="auto, openvino, litert"):
         create_detector("blazeface", runtime="tpu")
+
+
+def test_area_resize_in_steps_matches_one_area_resize():
+    from facsnet.faces.detect import area_resize
+
+    rng = np.random.default_rng(0)
+    smooth = cv2.GaussianBlur(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8), (0, 0), 3)
+    for src in (smooth, cv2.resize(smooth, (1920, 1080))):
+        ours = area_resize(src, (192, 144)).astype(float)
+        direct = cv2.resize(src, (192, 144), interpolation=cv2.INTER_AREA).astype(float)
+        assert ours.shape == direct.shape and np.abs(ours - direct).mean() < 1.0
+    flat = np.full((480, 640, 3), 77, np.uint8)
+    assert (area_resize(flat, (192, 144)) == 77).all()        # a mean of equal values is that value
