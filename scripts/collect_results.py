@@ -431,20 +431,36 @@ def readme_table(s: dict) -> str:
         rows.append(f"| `bench.train_img_per_s` | {b['train_img_per_s']:.0f} img/s | {b['train_img_per_s_config']}, {b['device']} |")
         rows.append(f"| `bench.train_img_per_s_fp32_eager` | {b['train_img_per_s_fp32_eager']:.0f} img/s | batch 64, same machine |")
         if b.get("train_ceiling_img_per_s"):
+            peak = lambda d: max(x for x in (b.get(f"gemm_peak_gflops_{d}"), b.get(f"conv_peak_gflops_{d}")) if x)  # noqa: E731
             rows.append(f"| `bench.train_ceiling_img_per_s` | {b['train_ceiling_img_per_s']:.0f} img/s "
                         f"(reached: {100 * b['train_utilisation']:.0f}%) | {b['train_gflop_per_image_real']:.2f} GFLOP of real work per training "
-                        f"image ({b['train_gflop_per_image']:.2f} counting the zero-padding taps) at this machine's best measured matrix-multiply peak (fp32 {b['gemm_peak_gflops_fp32']:.0f} GFLOP/s, "
-                        f"bf16 {b['gemm_peak_gflops_bf16']:.1f}) |")
+                        f"image ({b['train_gflop_per_image']:.2f} counting the zero-padding taps) at this CPU's best measured peak, "
+                        f"matrix product or oneDNN convolution (fp32 {peak('fp32'):.0f} GFLOP/s, bf16 {peak('bf16'):.0f}) |")
+    if b.get("train_vs_keras"):
+        kt = b["keras_train_img_per_s"]
+        rows.append(f"| `bench.train_vs_keras` | {b['train_vs_keras']:.2f}x ({b['facsnet_train_img_per_s']:.0f} img/s against Keras "
+                    f"bf16 {kt['bf16']:.0f} / fp32 {kt['fp32']:.0f}) | `facsnet train` defaults vs Keras `train_on_batch`, batch 64, "
+                    f"alternated on {b['vs_keras_host']} |")
+        kc = b["keras_classify_img_per_s_b256"]
+        rows.append(f"| `bench.classify_b256_vs_keras` | {b['classify_b256_vs_keras']:.2f}x ({b['facsnet_classify_img_per_s_b256']:.0f} "
+                    f"img/s against {max(kc.values()):.0f}; bare CNN {b['classify_b256_vs_keras_bare']:.2f}x); batch 1 "
+                    f"{b['classify_b1_vs_keras']:.1f}x | default classifier ({b['classifier_default']['model']}, "
+                    f"{b['classifier_default']['backend']} {b['classifier_default']['precision']}) vs Keras predict at its faster precision |")
+        rows.append(f"| `bench.precision_auto` | {b['precision_auto']['precision']} | {b['precision_auto']['reason']} |")
+    if b.get("video_fps_vs_previous"):
+        rows.append(f"| `bench.video_fps_vs_previous` | {b['video_fps_vs_previous']:.2f}x ({b['video_fps_now']:.0f} against "
+                    f"{b['video_fps_previous']:.0f} frames/s) | default `analyze`, 640x480, one face, detection on every frame, "
+                    f"against commit {b['video_fps_previous_commit']}, alternated on the same host |")
     if b.get("video_fps"):
-        rows.append(f"| `bench.video_fps` | {b['video_fps']:.0f} frames/s (PyTorch backend {b['video_fps_torch']:.0f}) | "
-                    "end to end: decode, detect every frame, align, classify; 640x480, one face, 2 CPU cores |")
+        rows.append(f"| `bench.video_fps` | {b['video_fps']:.0f} frames/s (ONNX Runtime {b['video_fps_onnx']:.0f}, PyTorch "
+                    f"{b['video_fps_torch']:.0f}) | end to end: decode, detect every frame, align, classify; 640x480, one face, 2 CPU cores |")
         if b.get("video_fps_detect_every_3"):
             rows.append(f"| `bench.video_fps_detect_every_3` | {b['video_fps_detect_every_3']:.0f} frames/s | "
                         "the same, faces detected on every 3rd frame and kept between (`--detect-every 3`) |")
         rows.append(f"| `bench.detect_ms_per_frame` | {b['detect_ms_per_frame']:.1f} ms | BlazeFace full range, 640x480 |")
         rows.append(f"| `bench.classify_img_per_s_b1` / `_b256` | {b['classify_img_per_s_b1']:.0f} / "
-                    f"{b['classify_img_per_s_b256']:.0f} img/s (PyTorch {b['classify_img_per_s_b1_torch']:.0f} / "
-                    f"{b['classify_img_per_s_b256_torch']:.0f}) | aligned 48x48 crops, ONNX Runtime |")
+                    f"{b['classify_img_per_s_b256']:.0f} img/s (ONNX Runtime {b['classify_img_per_s_b1_onnx']:.0f} / "
+                    f"{b['classify_img_per_s_b256_onnx']:.0f}) | aligned 48x48 crops, default classifier (OpenVINO, precision auto) |")
     for k, e in ((s.get("au") or {}).get("ckplus") or {}).items():
         if k.startswith("intensity"):
             rows.append(f"| `au.ckplus.{k}.mse` / `.accuracy` | {e['mse']:.3f} / {fmt_pct(e['accuracy'])} "
