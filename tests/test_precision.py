@@ -100,7 +100,11 @@ def test_bf16_classifier_falls_back_to_fp32_when_it_disagrees(monkeypatch, caplo
 def test_bf16_classifier_stays_within_tolerance_of_fp32(backend):
     bf16 = FaceClassifier("fer2013_bn", backend=backend, precision="bf16")
     fp32 = FaceClassifier("fer2013_bn", backend=backend, precision="fp32")
-    assert bf16.precision == "bf16" and fp32.precision == "fp32" and fp32.parity_gap == 0.0
+    assert fp32.precision == "fp32" and fp32.parity_gap == 0.0
+    if backend == "openvino" and not hardware.cpu_info().bf16_flags():
+        assert bf16.precision == "fp32"        # OpenVINO has no bf16 path without bf16 arithmetic: it says fp32
+        return
+    assert bf16.precision == "bf16"
     assert 0 < bf16.parity_gap <= classifier_module.PARITY_ATOL   # bf16 does round, within the stated bound
     x = (classifier_module.parity_batch((1, 48, 48), n=8, seed=1) * 255).astype(np.uint8)[:, 0]
     assert (bf16.predict_proba(x).argmax(1) == fp32.predict_proba(x).argmax(1)).mean() >= 7 / 8

@@ -114,11 +114,14 @@ class OpenVinoModel(_ExportedModel):
         self._read_metadata(path)
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"unknown precision {precision!r} for OpenVINO; choose fp32 or bf16")
+        core = ov.Core()
+        if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            precision = "fp32"   # this CPU has no bf16 arithmetic: OpenVINO would run fp32 anyway; say so
         config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERFORMANCE_HINT": "LATENCY"}
         if num_threads:
             config["INFERENCE_NUM_THREADS"] = int(num_threads)
         try:
-            compiled = ov.Core().compile_model(str(path), "CPU", config)
+            compiled = core.compile_model(str(path), "CPU", config)
         except Exception as exc:  # openvino raises its own exception types
             raise ValueError(f"{path}: not a loadable ONNX model for OpenVINO ({exc})") from None
         self.precision = precision
