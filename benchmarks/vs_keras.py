@@ -156,7 +156,7 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from train_throughput import cpu_description
+    from train_throughput import cpu_description, roofline
 
     import torch
 
@@ -166,6 +166,9 @@ def main() -> None:
     batchnorm = bool(load_model(DEFAULT_MODEL).config.get("batchnorm"))
     have_keras = keras_available()
     print(f"host: {cpu_description()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    from facsnet.hardware import cpu_info
+
+    roof = roofline(emulated_bf16=not cpu_info().bf16_flags())
     if not have_keras:
         print("Keras/TensorFlow not installed (pip install -e '.[bench]'): measuring facsnet only, no comparison")
     runs: dict[str, list[dict]] = {"facsnet_train": [], "facsnet_classify": [], "keras_bf16": [], "keras_fp32": []}
@@ -188,12 +191,15 @@ def main() -> None:
            "facsnet": {"train_img_per_s": median("facsnet_train", "train_img_per_s"),
                        "classify_b1_img_per_s": median("facsnet_classify", "classify_b1_img_per_s"),
                        "classify_b256_img_per_s": median("facsnet_classify", "classify_b256_img_per_s")},
-           "command": "python benchmarks/vs_keras.py " + " ".join(sys.argv[1:])}
+           "roofline": roof, "command": "python benchmarks/vs_keras.py " + " ".join(sys.argv[1:])}
+    out["facsnet"]["train_utilisation"] = round(out["facsnet"]["train_img_per_s"] / roof["machine_ceiling_img_per_s"], 3)
     print(f"precision auto: {out['precision_auto']['precision']} ({out['precision_auto']['reason']})")
     print(f"classifier: {DEFAULT_MODEL} on {out['classifier']['backend']} {out['classifier']['precision']} "
           f"(largest probability gap to fp32 on load: {out['classifier']['parity_gap']:.3f})")
     f = out["facsnet"]
-    print(f"facsnet train (defaults)      {f['train_img_per_s']:8.1f} img/s")
+    print(f"facsnet train (defaults)      {f['train_img_per_s']:8.1f} img/s ({f['train_utilisation']:.0%} of this CPU's "
+          f"ceiling, {roof['machine_ceiling_img_per_s']:.0f} img/s: {roof['train_gflop_per_image_real']} GFLOP per image "
+          f"at the best measured peak)")
     print(f"facsnet classify b1 / b256    {f['classify_b1_img_per_s']:8.1f} / {f['classify_b256_img_per_s']:.1f} img/s")
     if have_keras:
         out["keras"] = {p: {k: median(f"keras_{p}", k) for k in

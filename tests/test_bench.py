@@ -1,6 +1,9 @@
-"""The throughput benchmark's roofline arithmetic, checked against a hand count."""
+"""The benchmarks: the throughput roofline arithmetic against a hand count, the Keras reference network."""
 import importlib.util
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from facsnet.models import create_model
 
@@ -32,3 +35,20 @@ def test_flop_count_follows_the_input_size():
     small = bench.training_gflop_per_image(create_model("breuer2017", num_classes=7, img_size=24), (1, 24, 24))
     big = bench.training_gflop_per_image(create_model("breuer2017", num_classes=7))
     assert 3.9 < big / small < 4.1   # conv work scales with the pixel count; the dense layer shrinks too
+
+
+@pytest.mark.parametrize("model", ["breuer2017", "breuer2017_bn"])
+def test_keras_reference_is_the_same_network(model):
+    """The Keras side of benchmarks/vs_keras.py has exactly the trainable weights of facsnet's model."""
+    pytest.importorskip("keras", reason="Keras not installed (optional: pip install -e '.[bench]')")
+    pytest.importorskip("tensorflow", reason="TensorFlow not installed (optional: pip install -e '.[bench]')")
+    import importlib.util as iu
+    from pathlib import Path
+
+    spec = iu.spec_from_file_location("vs_keras", Path(__file__).resolve().parents[1] / "benchmarks" / "vs_keras.py")
+    vs_keras = iu.module_from_spec(spec)
+    spec.loader.exec_module(vs_keras)
+    net = vs_keras.keras_network(batchnorm=model.endswith("_bn"))
+    ours = create_model(model, num_classes=7)
+    assert sum(int(np.prod(w.shape)) for w in net.trainable_weights) == sum(p.numel() for p in ours.parameters())
+    assert [w.shape[-1] for w in net.trainable_weights if len(w.shape) == 4] == [64, 128, 256]
