@@ -120,12 +120,40 @@ def test_sgd_with_cosine_schedule_learns_and_resumes_after_a_crash(toy_sets, tmp
     assert all(torch.equal(a[k], b[k]) for k in a)  # SGD momentum and the schedule resumed exactly
 
 
-def test_unknown_optimizer_or_schedule_is_a_clear_error(toy_sets, tmp_path):
-    tr, _ = toy_sets
-    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
-        train(tr, None, TrainConfig(epochs=1, optimizer="rmsprop", **FAST), out_dir=tmp_path / "a")
-    with pytest.raises(ValueError, match="unknown lr schedule 'step'"):
-        train(tr, None, TrainConfig(epochs=1, schedule="step", **FAST), out_dir=tmp_path / "b")
+def test_unknown_optimizer_or_schedule_is_a_clear_error():
+    with pytest.raises(ValueError, match="optimizer = 'rmsprop': choose from adam, sgd"):
+        TrainConfig(epochs=1, optimizer="rmsprop", **FAST)
+    with pytest.raises(ValueError, match="schedule = 'step': choose from keras, cosine"):
+        TrainConfig(epochs=1, schedule="step", **FAST)
+
+
+@pytest.mark.parametrize("setting,value,message", [
+    ("epochs", -3, "epochs = -3: must be greater than 0"), ("epochs", 0, "epochs = 0"),
+    ("batch_size", 0, "batch_size = 0"), ("batch_size", -4, "batch_size = -4"), ("lr", -1e-3, "lr = -0.001: must be 0 or more"),
+    ("warmup_steps", -1, "warmup_steps = -1: must be 0 or more"), ("label_smoothing", 1.0, "label_smoothing"),
+    ("momentum", 1.5, "momentum"), ("max_minutes", -1.0, "max_minutes"), ("precision", "fp8", "precision"),
+])
+def test_out_of_range_settings_are_refused_by_name(setting, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{setting: value})
+
+
+def test_a_run_folder_refuses_other_settings_or_data_and_overwrite_starts_afresh(toy_sets, tmp_path):
+    from facsnet.training.run_folder import RunFolderError
+
+    tr, va = toy_sets
+    out = tmp_path / "run"
+    train(tr, va, TrainConfig(epochs=1, **FAST), out_dir=out)
+    with pytest.raises(RunFolderError, match=r"lr: 0.001 -> 0.01.*--overwrite"):
+        train(tr, va, TrainConfig(epochs=1, **{**FAST, "lr": 1e-2}), out_dir=out)
+    with pytest.raises(RunFolderError, match="fingerprint"):
+        train(tr.subset(np.arange(len(tr) - 3)), va, TrainConfig(epochs=1, **FAST), out_dir=out)
+    assert len(train(tr, va, TrainConfig(epochs=2, **FAST), out_dir=out).history) == 2   # Keras schedule: longer resumes
+    with pytest.raises(RunFolderError, match="epochs"):                                   # cosine: another run
+        train(tr, va, TrainConfig(epochs=3, **{**FAST, "schedule": "cosine"}), out_dir=out)
+    res = train(tr, va, TrainConfig(epochs=1, **{**FAST, "lr": 1e-2}), out_dir=out, overwrite=True)
+    assert [h["epoch"] for h in res.history] == [1]
+    assert read_checkpoint(out / "final.pt")["train_config"]["lr"] == 1e-2
 
 
 def test_time_limit_stops_resumably(toy_sets, tmp_path):

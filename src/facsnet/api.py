@@ -34,10 +34,14 @@ def holdout_split(data: FaceSet, fraction: float, seed: int) -> tuple[FaceSet, F
 
 
 def train(data: str = "fer2013", val: str | None = None, out: str = "runs/train",
-          val_fraction: float = 0.1, subject_pattern: str | None = None, **settings) -> TrainResult:
+          val_fraction: float = 0.1, subject_pattern: str | None = None, overwrite: bool = False,
+          **settings) -> TrainResult:
     """Train on ``data``; validate on ``val`` (``none`` for no validation), on the dataset's
-    validation split when it has one (FER2013, FER+), else on a held-out ``val_fraction``."""
+    validation split when it has one (FER2013, FER+), else on a held-out ``val_fraction``.
+    ``overwrite`` starts afresh in an ``out`` that holds a run with other settings or data."""
     config = TrainConfig.from_dict(settings)
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
     train_set = dataset(data, "train", subject_pattern)
     if val is not None and val.lower() == "none":
         val_set = None
@@ -52,7 +56,10 @@ def train(data: str = "fer2013", val: str | None = None, out: str = "runs/train"
     log.info("train: %s", train_set.summary())
     if val_set is not None:
         log.info("val:   %s", val_set.summary())
-    return _train(train_set, val_set, config, out_dir=out)
+    if len(train_set.class_names) < 2:
+        raise ValueError(f"{data}: {len(train_set.class_names)} class ({', '.join(train_set.class_names)}); "
+                         "a classifier needs at least 2")
+    return _train(train_set, val_set, config, out_dir=out, overwrite=overwrite)
 
 
 def _has_validation_split(spec: str) -> bool:
@@ -65,12 +72,13 @@ def _has_validation_split(spec: str) -> bool:
 
 def cv(data: str = "ckplus48", k: int = 10, protocol: str | None = None, out: str = "runs/cv",
        fold_seed: int = 0, folds: list[int] | None = None, subject_pattern: str | None = None,
-       **settings) -> CVResult | None:
+       overwrite: bool = False, **settings) -> CVResult | None:
     """k-fold cross-validation on ``data`` (``protocol`` subject or image; see :func:`cross_validate`)."""
     config = TrainConfig.from_dict(settings)
     data_set = dataset(data, "train", subject_pattern)
     log.info("cv: %s", data_set.summary())
-    return cross_validate(data_set, config, k=k, protocol=protocol, seed=fold_seed, out_dir=out, folds=folds)
+    return cross_validate(data_set, config, k=k, protocol=protocol, seed=fold_seed, out_dir=out, folds=folds,
+                          overwrite=overwrite)
 
 
 def evaluate(model: str = "fer2013", data: str = "fer2013:validation", tta_flip: bool = False,
@@ -149,10 +157,24 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
                         level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, detect_every=detect_every,
                         precision=precision)
-    result = analyzer.analyze(inputs, stride=stride, max_frames=max_frames, annotate_to=annotate, progress=True)
-    if out:
+    try:
+        result = analyzer.analyze(inputs, stride=stride, max_frames=max_frames, annotate_to=annotate, progress=True)
+    except KeyboardInterrupt as exc:
+        partial = getattr(exc, "partial_result", None)
+        if out and partial is not None and partial.frames:
+            exc.kept = partial.save(partial_path(out))   # the finished rows, under a name that says so
+        raise
+    if out and result.frames:   # an existing table is only ever replaced by a complete new one
         result.save(out)
+    elif out:
+        log.warning("nothing was analysed: %s left as it was", out)
     return result
+
+
+def partial_path(out: str | Path) -> Path:
+    """``table.csv`` -> ``table.partial.csv``: where an interrupted run keeps its finished rows."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.partial{out.suffix}")
 
 
 def export(model: str = "fer2013", out: str = "model.onnx") -> Path:

@@ -92,6 +92,8 @@ def build_parser() -> Parser:
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--subject-pattern", default=None, help="regex whose group 1 is the subject id in file names")
     p.add_argument("--out", default="runs/train")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh when --out holds a run with other settings or data (default: refuse)")
     _add_training_options(p)
 
     p = sub.add_parser("cv", help="k-fold cross-validation")
@@ -103,6 +105,8 @@ def build_parser() -> Parser:
     p.add_argument("--folds", default=None, help="comma-separated 1-based folds to run (default all)")
     p.add_argument("--subject-pattern", default=None)
     p.add_argument("--out", default="runs/cv")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh when --out holds a CV run with other settings or data (default: refuse)")
     _add_training_options(p)
 
     p = sub.add_parser("evaluate", help="score a model on a labelled dataset")
@@ -238,7 +242,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "train":
             res = api.train(args.data, val=args.val, out=args.out, val_fraction=args.val_fraction,
-                            subject_pattern=args.subject_pattern, **_training_settings(args))
+                            subject_pattern=args.subject_pattern, overwrite=args.overwrite, **_training_settings(args))
             print(json.dumps({"out_dir": res.out_dir, "best_epoch": res.best_epoch,
                               "best_val_accuracy": res.best_val_accuracy,
                               "final_val_accuracy": res.final.accuracy if res.final else None,
@@ -246,7 +250,8 @@ def main(argv=None) -> int:
         elif args.command == "cv":
             folds = [int(f) - 1 for f in args.folds.split(",")] if args.folds else None
             res = api.cv(args.data, k=args.k, protocol=args.protocol, out=args.out, fold_seed=args.fold_seed,
-                         folds=folds, subject_pattern=args.subject_pattern, **_training_settings(args))
+                         folds=folds, subject_pattern=args.subject_pattern, overwrite=args.overwrite,
+                         **_training_settings(args))
             if res is None:
                 print(f"folds {args.folds} done; the summary is written when every fold has run")
             else:
@@ -298,7 +303,21 @@ def main(argv=None) -> int:
     except (DatasetError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"facsnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        print(f"facsnet {args.command}: interrupted; {_what_was_kept(args, exc)}", file=sys.stderr)
+        return 130
     return 0
+
+
+def _what_was_kept(args, exc: KeyboardInterrupt) -> str:
+    """One line on what an interrupted command leaves behind."""
+    if args.command in ("train", "cv") or getattr(args, "micro_command", None) in ("megc2019", "loso"):
+        return (f"finished epochs and folds are kept in {args.out}; "
+                "the same command resumes from the last one")
+    if args.command == "analyze":
+        kept = getattr(exc, "kept", None)
+        return f"the finished rows are in {kept}" if kept else "no table was written"
+    return "nothing was written"
 
 
 def _run_transfer(api, args) -> None:
@@ -376,7 +395,7 @@ def _print_analysis(res, args) -> None:
                       f"x={f.box[0]:.0f} y={f.box[1]:.0f} w={f.box[2]:.0f} h={f.box[3]:.0f}")
     for source, reason in res.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
-    print(res.summary() + (f"; table in {args.out}" if args.out else "")
+    print(res.summary() + (f"; table in {args.out}" if args.out and res.frames else "")
           + (f"; annotated in {args.annotate}" if args.annotate else ""), file=sys.stderr)
 
 

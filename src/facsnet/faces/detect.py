@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 BLAZEFACE_FILE = "blazeface_full_range_sparse.tflite"
+MIN_FRAME_SIDE = 8   # pixels: a frame (or tile) narrower than this holds no detectable face
 BLAZEFACE_SHA256 = "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1"
 
 # BlazeFace keypoint order (MediaPipe): the subject's right eye, left eye, nose tip, mouth centre,
@@ -101,6 +102,8 @@ def detect_tiled(detector: FaceDetector, rgb: np.ndarray, grid: int = 2, overlap
         for c in range(grid):
             x0, y0 = int(c * tw * (1 - overlap)), int(r * th * (1 - overlap))
             x1, y1 = min(w, int(x0 + tw)), min(h, int(y0 + th))
+            if min(x1 - x0, y1 - y0) < MIN_FRAME_SIDE:
+                continue
             for f in detector.detect(np.ascontiguousarray(rgb[y0:y1, x0:x1])):
                 bx, by, bw, bh = f.box
                 inner_cut = ((x0 > 0 and bx <= 1) or (y0 > 0 and by <= 1)
@@ -291,6 +294,8 @@ class BlazeFaceDetector:
         return reg[0], logits[0, :, 0], scale, pad
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
+        if rgb.ndim == 3 and min(rgb.shape[:2]) < MIN_FRAME_SIDE:
+            return []   # too small to hold a face the detector could find
         reg, logits, scale, (pad_x, pad_y) = self.raw(rgb)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -100.0, 100.0)))
         keep = scores >= self.min_score

@@ -39,6 +39,10 @@ class Analyzer:
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: str = "blazeface", backend: str = "auto",
                  min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True,
                  au_model: str | Path | None = None, detect_every: int = 1, precision: str = "auto"):
+        _check_range("min_face_score", min_face_score, 0.0, 1.0)
+        _check_range("batch_frames", batch_frames, 1)
+        _check_range("photo_tiles", photo_tiles, 0)
+        _check_range("detect_every", detect_every, 1)
         self.classifier = FaceClassifier(model, backend=backend, precision=precision)
         if self.classifier.task != "emotion":
             raise ValueError(f"{model}: an {self.classifier.task} model, not an emotion model (pass it as au_model)")
@@ -118,27 +122,46 @@ class Analyzer:
         """Analyse photos, folders, videos, ``camera:N`` or arrays; unreadable sources are skipped
         and listed in ``result.skipped``. ``annotate_to``: a folder for annotated photos (and
         videos as ``<name>.annotated.mp4``), or a video file path when the input is one video."""
+        _check_range("stride", stride, 1)
+        if max_frames is not None:
+            _check_range("max_frames", max_frames, 1)
         sources = _as_sources(inputs)
         result = AnalysisResult([], model=self.model_name, class_names=list(self.class_names),
                                 au_names=list(self.au.class_names) if self.au is not None else [])
-        for n, source in enumerate(sources):
-            name = f"array:{n}" if isinstance(source, np.ndarray) else str(source)
-            sink = _sink_for(source, annotate_to, len(sources)) if annotate_to else None
-            frames = prefetch(source_frames(source, stride, max_frames, index=n))
-            try:
-                for frame, fr in self.stream(frames):
-                    result.frames.append(fr)
-                    if annotate_to:
-                        _write_annotation(frame, fr, sink, Path(annotate_to), n)
-                    if progress and fr.frame % 100 == 0 and fr.time_s is not None:
-                        log.info("%s: frame %d (%.1f s)", name, fr.frame, fr.time_s)
-            except MediaError as exc:
-                log.warning("skipped %s", exc)
-                result.skipped.append((name, str(exc)))
-            finally:
-                if sink is not None:
-                    sink.close(keep=True)
+        try:
+            for n, source in enumerate(sources):
+                self._analyze_source(source, n, len(sources), result, stride, max_frames, annotate_to, progress)
+        except KeyboardInterrupt as exc:  # hand the finished rows to whoever stops the run
+            exc.partial_result = result
+            raise
         return result
+
+    def _analyze_source(self, source, n: int, n_sources: int, result: AnalysisResult, stride: int,
+                        max_frames: int | None, annotate_to, progress: bool) -> None:
+        name = f"array:{n}" if isinstance(source, np.ndarray) else str(source)
+        sink = _sink_for(source, annotate_to, n_sources) if annotate_to else None
+        frames = prefetch(source_frames(source, stride, max_frames, index=n))
+        try:
+            for frame, fr in self.stream(frames):
+                result.frames.append(fr)
+                if annotate_to:
+                    _write_annotation(frame, fr, sink, Path(annotate_to), n)
+                if progress and fr.frame % 100 == 0 and fr.time_s is not None:
+                    log.info("%s: frame %d (%.1f s)", name, fr.frame, fr.time_s)
+        except (MediaError, cv2.error) as exc:   # one bad input never stops the others
+            reason = str(exc) if isinstance(exc, MediaError) else f"{name}: OpenCV could not process it ({exc.err})"
+            log.warning("skipped %s", reason)
+            result.skipped.append((name, reason))
+        finally:
+            if sink is not None:
+                sink.close(keep=True)
+
+
+def _check_range(name: str, value, low, high=None) -> None:
+    """A clear error for an option outside [low, high]."""
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} = {value}: must be {bound}")
 
 
 def _as_sources(inputs) -> list:

@@ -18,6 +18,7 @@ from ..data.splits import make_folds
 from ..utils import atomic_write_json, atomic_write_text
 from .loop import TrainConfig, train
 from .metrics import metrics_from_confusion
+from .run_folder import check_run_folder
 
 log = logging.getLogger("facsnet.cv")
 
@@ -68,7 +69,7 @@ def _protocol_text(protocol: str) -> str:
 
 def cross_validate(data: FaceSet, config: TrainConfig | None = None, k: int = 10,
                    protocol: str | None = None, seed: int = 0, out_dir: str | Path = "runs/cv",
-                   folds: list[int] | None = None) -> CVResult | None:
+                   folds: list[int] | None = None, overwrite: bool = False) -> CVResult | None:
     """Run (or resume) k-fold CV of ``config`` on ``data`` in ``out_dir``.
 
     ``protocol`` defaults to ``subject`` when ``data`` has subject ids, else ``image``.
@@ -76,15 +77,24 @@ def cross_validate(data: FaceSet, config: TrainConfig | None = None, k: int = 10
     once every fold's result exists, and None is returned until then.
     """
     cfg = config or TrainConfig()
+    if k < 2:
+        raise ValueError(f"k = {k}: cross-validation needs at least 2 folds")
+    bad = [f + 1 for f in folds or [] if not 0 <= f < k]
+    if bad:
+        raise ValueError(f"fold(s) {', '.join(map(str, bad))} do not exist: with k = {k} the folds are 1..{k}")
+    if len(data.class_names) < 2:
+        raise ValueError(f"{data.name}: {len(data.class_names)} class; a classifier needs at least 2")
     protocol = protocol or ("subject" if data.has_subjects else "image")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     test_sets = make_folds(data.labels, data.subjects, k, protocol, seed)
-    atomic_write_json(out / "config.json", {
+    record = {
         "dataset": data.name, "source": data.source, "fingerprint": data.fingerprint(), "n": len(data),
         "protocol": protocol, "protocol_text": _protocol_text(protocol), "k": k, "fold_seed": seed,
         "train_config": asdict(cfg), "folds": [f.tolist() for f in test_sets],
-    })
+    }
+    check_run_folder(out, record, overwrite, files=("cv.json", "cv.md"), folders="fold[0-9][0-9]")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", record)
     for f in folds if folds is not None else range(k):
         fold_dir = out / f"fold{f + 1:02d}"
         if (fold_dir / "metrics.json").exists():

@@ -23,8 +23,11 @@ from ..hardware import resolve_precision
 from ..utils import atomic_write_json, pick_device, seed_everything
 from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from .metrics import ClassificationMetrics, classification_metrics
+from .run_folder import check_run_folder
 
 log = logging.getLogger("facsnet.train")
+
+RUN_FILES = ("last.pt", "best.pt", "final.pt", "history.json")   # what a training run writes besides config.json
 
 
 @dataclass
@@ -53,6 +56,29 @@ class TrainConfig:
     tta_flip: bool = False        # score with the mean of the image and its mirror
     progress: bool = True
     max_minutes: float | None = None  # stop (resumably) at the first epoch end past this wall time
+
+    def __post_init__(self):
+        """Every setting checked where it is made, with the setting named in the error."""
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size}
+        for name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"{name} = {value}: must be greater than 0")
+        non_negative = {"lr": self.lr, "decay": self.decay, "warmup_steps": self.warmup_steps,
+                        "weight_decay": self.weight_decay}
+        for name, value in non_negative.items():
+            if not value >= 0:
+                raise ValueError(f"{name} = {value}: must be 0 or more")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing = {self.label_smoothing}: must lie in [0, 1)")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum = {self.momentum}: must lie in [0, 1)")
+        if self.max_minutes is not None and not self.max_minutes >= 0:
+            raise ValueError(f"max_minutes = {self.max_minutes}: must be 0 or more")
+        choices = {"optimizer": ("adam", "sgd"), "schedule": ("keras", "cosine"),
+                   "precision": ("auto", "bf16", "fp32"), "norm": ("per_image", "fixed")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} = {getattr(self, name)!r}: choose from {', '.join(allowed)}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -173,11 +199,12 @@ def _build_model(cfg: TrainConfig, train_set: FaceSet) -> nn.Module:
 
 # ----------------------------------------------------------------------------- train
 def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfig | None = None,
-          out_dir: str | Path = "runs/train", resume: bool = True) -> TrainResult:
+          out_dir: str | Path = "runs/train", resume: bool = True, overwrite: bool = False) -> TrainResult:
     """Train ``config.model`` on ``train_set``; keep ``best.pt`` (best validation accuracy)
     and ``last.pt`` (everything needed to resume) in ``out_dir``.
 
-    With ``resume`` and a ``last.pt`` already there, training continues from it.
+    With ``resume`` and a ``last.pt`` already there, training continues from it. A folder holding
+    a run with other settings or data is refused (:class:`RunFolderError`) unless ``overwrite``.
     """
     cfg = config or TrainConfig()
     out = Path(out_dir)
@@ -204,6 +231,18 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     history: list[dict] = []
     start_epoch, best_acc, best_epoch = 0, -1.0, -1
 
+    precision = resolve_precision(cfg.precision, device)
+    run_meta = {
+        "train_config": asdict(cfg),
+        "data": {"train": _data_record(train_set), "val": _data_record(val_set) if val_set is not None else None},
+        "world_size": world,
+        "precision": precision.to_dict(),
+    }
+    if rank == 0:
+        # More epochs continue a run on the Keras schedule (the lr of a step does not depend on
+        # the total); under a cosine schedule they make another run.
+        longer = frozenset({"epochs"}) if cfg.schedule == "keras" else frozenset()
+        check_run_folder(out, run_meta, overwrite, files=RUN_FILES, also_resumable=longer)
     last_path = out / "last.pt"
     if resume and last_path.exists():
         ck = read_checkpoint(last_path)
@@ -221,7 +260,6 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     net = model
     if distributed:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    precision = resolve_precision(cfg.precision, device)
     amp = precision.autocast_dtype
     if rank == 0:
         log.info("precision %s (%s)", precision.precision, precision.reason)
@@ -230,12 +268,6 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     soft = None
     if cfg.soft_targets and train_set.soft is not None:
         soft = torch.from_numpy(train_set.soft).to(device)
-    run_meta = {
-        "train_config": asdict(cfg),
-        "data": {"train": _data_record(train_set), "val": _data_record(val_set) if val_set is not None else None},
-        "world_size": world,
-        "precision": precision.to_dict(),
-    }
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "config.json", run_meta)

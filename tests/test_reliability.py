@@ -1,0 +1,132 @@
+"""Nothing lost, nothing silent: bad options, interrupted runs and reruns into old folders each get a
+one-line answer, a non-zero exit where nothing useful was done, and never a destroyed output."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from conftest import write_class_folder
+from facsnet.cli import main
+from facsnet.inference import Analyzer
+from facsnet.samples import sample_path
+
+TRAIN = ["--epochs", "1", "--batch-size", "8", "--precision", "fp32", "--no-progress"]
+
+
+def test_analyze_where_every_input_fails_keeps_the_existing_table(tmp_path, capsys):
+    table = tmp_path / "table.csv"
+    table.write_text("path,emotion\ngood.jpg,happy\n")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    assert main(["-q", "analyze", str(broken), "--out", str(table)]) == 1
+    assert table.read_text() == "path,emotion\ngood.jpg,happy\n"
+    err = capsys.readouterr().err
+    assert "broken.jpg" in err and "table in" not in err
+
+
+def test_a_tiny_image_is_no_face_and_the_good_photos_survive(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.open(sample_path("astronaut.jpg")).save(folder / "a.jpg")
+    for name, size in (("dot.png", (1, 1)), ("line.png", (500, 1)), ("column.png", (1, 3))):
+        Image.new("RGB", size, (90, 90, 90)).save(folder / name)
+    assert main(["-q", "analyze", str(folder), "--out", str(tmp_path / "t.csv")]) == 0
+    df = pd.read_csv(tmp_path / "t.csv")
+    by_file = {p.split("/")[-1]: e for p, e in zip(df["path"], df["emotion"])}
+    assert by_file["a.jpg"] == "happy"
+    assert all(pd.isna(by_file[n]) for n in ("dot.png", "line.png", "column.png"))
+
+
+def test_ctrl_c_during_analyze_keeps_the_finished_rows(tmp_path, monkeypatch, capsys):
+    photos = [str(sample_path(n)) for n in ("astronaut.jpg", "grace_hopper.jpg", "group.jpg")]
+    real = Analyzer._analyze_source
+
+    def stop_at_the_third(self, source, n, *args, **kwargs):
+        if n == 2:
+            raise KeyboardInterrupt
+        return real(self, source, n, *args, **kwargs)
+
+    monkeypatch.setattr(Analyzer, "_analyze_source", stop_at_the_third)
+    table = tmp_path / "t.csv"
+    table.write_text("an earlier, complete table\n")
+    assert main(["-q", "analyze", *photos, "--out", str(table)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "t.partial.csv" in err and "Traceback" not in err
+    assert table.read_text() == "an earlier, complete table\n"            # replaced only by a complete table
+    kept = pd.read_csv(tmp_path / "t.partial.csv")
+    assert sorted(p.split("/")[-1] for p in kept["path"]) == ["astronaut.jpg", "grace_hopper.jpg"]
+
+
+def test_ctrl_c_during_training_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    import facsnet.api
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(facsnet.api, "train", interrupted)
+    assert main(["-q", "train", "--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "resumes" in err and str(tmp_path / "run") in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--batch-size", "0"], "batch_size = 0"),
+    (["train", "--batch-size", "-4"], "batch_size = -4"),
+    (["train", "--epochs", "-3"], "epochs = -3"),
+    (["train", "--val-fraction", "0"], "val_fraction = 0.0"),
+    (["cv", "--k", "0"], "k = 0"),
+    (["cv", "--k", "2", "--folds", "5"], "fold(s) 5 do not exist"),
+    (["analyze", "--min-face-score", "5"], "min_face_score = 5.0"),
+    (["analyze", "--stride", "0"], "stride = 0"),
+    (["analyze", "--detect-every", "0"], "detect_every = 0"),
+])
+def test_out_of_range_options_are_one_line_errors(tmp_path, capsys, argv, message):
+    verb, *rest = argv
+    data = write_class_folder(tmp_path / "d", per_class=4) if verb in ("train", "cv") else None
+    where = ["--data", str(data), "--out", str(tmp_path / "out")] if data else []
+    inputs = [str(sample_path("astronaut.jpg"))] if verb == "analyze" else []
+    assert main(["-q", verb, *inputs, *where, *rest]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith(f"facsnet {verb}: error:")
+    assert not (tmp_path / "out").exists()                                 # refused before any work
+
+
+def test_a_one_class_dataset_is_refused(tmp_path, capsys):
+    data = write_class_folder(tmp_path / "d", classes=("happy",), per_class=8)
+    assert main(["-q", "train", "--data", str(data), *TRAIN, "--out", str(tmp_path / "run")]) == 2
+    assert "at least 2" in capsys.readouterr().err
+
+
+def test_cv_rerun_with_other_settings_is_refused_until_overwrite(tmp_path, capsys):
+    data = write_class_folder(tmp_path / "d", per_class=6, subjects=4)
+    out = tmp_path / "cv"
+    common = ["-q", "cv", "--data", str(data), "--subject-pattern", r"^(S\d+)_", *TRAIN, "--out", str(out)]
+    assert main([*common, "--k", "2"]) == 0
+    first = json.loads((out / "cv.json").read_text())
+    assert main([*common, "--k", "3"]) == 2                                # other folds: refused
+    err = capsys.readouterr().err
+    assert "k: 2 -> 3" in err and "--overwrite" in err
+    assert json.loads((out / "cv.json").read_text()) == first              # the old result is untouched
+    other = write_class_folder(tmp_path / "e", per_class=7, subjects=4, seed=3)
+    assert main(["-q", "cv", "--data", str(other), "--subject-pattern", r"^(S\d+)_", *TRAIN, "--out", str(out),
+                 "--k", "2"]) == 2                                         # other data: refused
+    assert "fingerprint" in capsys.readouterr().err
+    assert main([*common, "--k", "3", "--overwrite"]) == 0                 # explicitly afresh
+    assert json.loads((out / "cv.json").read_text())["k"] == 3
+    assert sorted(p.name for p in out.glob("fold*")) == ["fold01", "fold02", "fold03"]
+
+
+def test_train_rerun_with_the_same_settings_resumes_and_with_other_data_is_refused(tmp_path, capsys):
+    data = write_class_folder(tmp_path / "d", per_class=10)
+    out = tmp_path / "run"
+    args = ["-q", "train", "--data", str(data), *TRAIN, "--out", str(out)]
+    assert main(args) == 0
+    stamp = (out / "final.pt").stat().st_mtime_ns
+    assert main(args) == 0                                                 # done already: nothing retrained
+    assert (out / "final.pt").stat().st_mtime_ns >= stamp
+    other = write_class_folder(tmp_path / "e", per_class=11, seed=5)
+    assert main(["-q", "train", "--data", str(other), *TRAIN, "--out", str(out)]) == 2
+    assert "holds a run with other settings or data" in capsys.readouterr().err
