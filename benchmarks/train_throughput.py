@@ -104,15 +104,10 @@ def training_gflop_per_image(model: torch.nn.Module, input_size=(1, 48, 48), pad
 
 
 def gemm_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
-    """Best of ``repeats`` n x n x n matrix products on the CPU, in GFLOP/s."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n ** 3 / best / 1e9
+    """Best of ``repeats`` n x n matrix products on the CPU, in GFLOP/s."""
+    from facsnet.hardware import matmul_seconds
+
+    return 2 * n ** 3 / matmul_seconds(dtype, n, repeats) / 1e9
 
 
 def conv_peak_gflops(dtype: torch.dtype, batch: int = 32, channels: int = 256, size: int = 24,

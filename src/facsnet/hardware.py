@@ -78,7 +78,8 @@ def cpu_info() -> CpuInfo:
     return CpuInfo(model or "unknown CPU", os.cpu_count() or 1, frozenset(flags))
 
 
-def _matmul_seconds(dtype: torch.dtype, n: int, repeats: int) -> float:
+def matmul_seconds(dtype: torch.dtype, n: int, repeats: int) -> float:
+    """Best of ``repeats`` n x n x n matrix products in ``dtype`` on the CPU, in seconds."""
     a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
     a @ b
     best = float("inf")
@@ -91,7 +92,7 @@ def _matmul_seconds(dtype: torch.dtype, n: int, repeats: int) -> float:
 
 def bf16_speedup(n: int = 384, repeats: int = 5) -> float:
     """How many times faster a bf16 n x n matrix product runs than an fp32 one on this CPU."""
-    return _matmul_seconds(torch.float32, n, repeats) / _matmul_seconds(torch.bfloat16, n, repeats)
+    return matmul_seconds(torch.float32, n, repeats) / matmul_seconds(torch.bfloat16, n, repeats)
 
 
 def _probe_cache_path():
