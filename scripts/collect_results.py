@@ -36,7 +36,7 @@ def load(p: Path):
     return json.loads(p.read_text()) if p.exists() else None
 
 
-def cv_entry(folder: Path, command: str, note: str = "") -> dict | None:
+def cv_entry(folder: Path, command: str, note: str = "", device: str | None = None) -> dict | None:
     """Mean +- std over folds; a run whose folds did not all finish is marked as partial."""
     cfg = load(folder / "config.json")
     if cfg is None:
@@ -49,7 +49,7 @@ def cv_entry(folder: Path, command: str, note: str = "") -> dict | None:
         "fold_accuracies": [round(a, 4) for a in accs], "folds_done": len(accs), "k": cfg["k"],
         "protocol": cfg["protocol"], "epochs": cfg["train_config"]["epochs"], "lr": cfg["train_config"]["lr"],
         "init": cfg["train_config"]["init"], "fold_seed": cfg["fold_seed"], "seed": cfg["train_config"]["seed"],
-        "data": DATA_CK, "device": DEVICE, "command": command, "run": str(folder.relative_to(ROOT)),
+        "data": DATA_CK, "device": device or DEVICE, "command": command, "run": str(folder.relative_to(ROOT)),
     }
     if len(accs) < cfg["k"]:
         entry["partial"] = f"only {len(accs)} of {cfg['k']} folds finished before the GPU time ran out"
@@ -319,6 +319,7 @@ def build() -> dict:
                                             "FER2013 images with FER+ majority labels (8 classes): train 25,059 -> PublicTest 3,199")},
         "bench": bench_entries(),
         "analyze": analyze_entries(),
+        "precision": precision_entries(),
         "transfer": transfer_entries(),
         "au": au_entries(),
         "micro": micro_entries(),
@@ -328,6 +329,27 @@ def build() -> dict:
                                          ("early_alive_filters", early_alive_filters())) if v},
     }
     return summary
+
+
+def precision_entries() -> dict:
+    """Does bf16 keep accuracy? The same CK+ 10-fold subject-independent run in bf16 and in fp32."""
+    runs = RES / "runs" / "cpu-2026-12-01"
+    cmd = ("facsnet cv --data ckplus48 --protocol subject --init fer2013 --epochs 30 --lr 3e-4 "
+           "--precision {p} --out ck_subject_30ep_{p}")
+    host = load(RES / "bench_vs_keras.json")
+    device = f"{host['cpu'] if host else 'a 2-core CPU with native bf16'}, torch 2.13.0+cpu"
+    pair = {p: cv_entry(runs / f"ck_subject_30ep_{p}", cmd.format(p=p), device=device) for p in ("bf16", "fp32")}
+    if not all(pair.values()):
+        return {}
+    a, b = pair["bf16"]["fold_accuracies"], pair["fp32"]["fold_accuracies"]
+    import numpy as np
+
+    diff = np.array(a) - np.array(b)
+    return {"ckplus_cv10_subject_30ep": {
+        **pair, "bf16_minus_fp32_points": round(100 * float(diff.mean()), 2),
+        "bf16_minus_fp32_fold_sd_points": round(100 * float(diff.std(ddof=1)), 2),
+        "note": "same folds, seeds and recipe; only --precision differs; from the bundled fer2013 weights",
+    }}
 
 
 def publictest_alive_filters() -> dict | None:
@@ -461,6 +483,13 @@ def readme_table(s: dict) -> str:
         rows.append(f"| `bench.classify_img_per_s_b1` / `_b256` | {b['classify_img_per_s_b1']:.0f} / "
                     f"{b['classify_img_per_s_b256']:.0f} img/s (ONNX Runtime {b['classify_img_per_s_b1_onnx']:.0f} / "
                     f"{b['classify_img_per_s_b256_onnx']:.0f}) | aligned 48x48 crops, default classifier (OpenVINO, precision auto) |")
+    pc = (s.get("precision") or {}).get("ckplus_cv10_subject_30ep")
+    if pc:
+        rows.append(f"| `precision.ckplus_cv10_subject_30ep.bf16` / `.fp32` | {fmt_pct(pc['bf16']['accuracy_mean'])} +- "
+                    f"{100 * pc['bf16']['accuracy_std']:.2f} / {fmt_pct(pc['fp32']['accuracy_mean'])} +- "
+                    f"{100 * pc['fp32']['accuracy_std']:.2f} (difference {pc['bf16_minus_fp32_points']:+.2f} points, "
+                    f"fold sd {pc['bf16_minus_fp32_fold_sd_points']:.2f}) | CK+48 10-fold subject-independent, 30 epochs "
+                    "from fer2013, bf16 against fp32, same folds and seeds |")
     for k, e in ((s.get("au") or {}).get("ckplus") or {}).items():
         if k.startswith("intensity"):
             rows.append(f"| `au.ckplus.{k}.mse` / `.accuracy` | {e['mse']:.3f} / {fmt_pct(e['accuracy'])} "

@@ -130,3 +130,53 @@ def test_train_rerun_with_the_same_settings_resumes_and_with_other_data_is_refus
     other = write_class_folder(tmp_path / "e", per_class=11, seed=5)
     assert main(["-q", "train", "--data", str(other), *TRAIN, "--out", str(out)]) == 2
     assert "holds a run with other settings or data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("make_out,message", [
+    (lambda t: t / "a_folder" / "x.csv", "is a folder"),
+    (lambda t: t / "a_file.txt" / "t.csv", "is a file, not a folder"),
+    (lambda t: t / "t.xlsx", "suffix"),
+])
+def test_bad_output_paths_are_refused_before_any_work(tmp_path, capsys, make_out, message):
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "a_folder" / "x.csv").mkdir()
+    (tmp_path / "a_file.txt").write_text("x")
+    out = make_out(tmp_path)
+    assert main(["-q", "analyze", str(sample_path("astronaut.jpg")), "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert main(["-q", "export", "fer2013", str(tmp_path / "a_folder")]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_what_it_cannot_score(tmp_path, capsys):
+    other = write_class_folder(tmp_path / "d", classes=("contempt",), per_class=3)   # fer2013 lacks contempt
+    assert main(["-q", "evaluate", "--model", "fer2013", "--data", str(other)]) == 2
+    assert "nothing to score" in capsys.readouterr().err
+    happy = write_class_folder(tmp_path / "h", classes=("happy", "sadness"), per_class=3)
+    assert main(["-q", "evaluate", "--model", "ckplus_au", "--data", str(happy)]) == 2
+    assert "au model" in capsys.readouterr().err
+    from facsnet.models import create_model
+    from facsnet.training import save_checkpoint
+
+    big = create_model("breuer2017", num_classes=2, img_size=64, class_names=["happy", "sadness"])
+    save_checkpoint(tmp_path / "m64.pt", big, "breuer2017")
+    assert main(["-q", "evaluate", "--model", str(tmp_path / "m64.pt"), "--data", str(happy)]) == 2
+    assert "takes 64x64 faces but" in capsys.readouterr().err
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_its_declared_model_is_named(tmp_path, capsys):
+    import torch
+
+    from facsnet.pretrained import resolve_weights
+    from facsnet.training.checkpoint import CheckpointError, model_from_checkpoint
+
+    ckpt = torch.load(resolve_weights("fer2013"), weights_only=True)
+    ckpt["class_names"] = ckpt["class_names"][:5]
+    ckpt["model_config"] = {**ckpt["model_config"], "num_classes": 5}
+    bad = tmp_path / "bad.pt"
+    torch.save(ckpt, bad)
+    with pytest.raises(CheckpointError, match=r"bad.pt: its declared model \(breuer2017, 5 classes\) does not fit"):
+        model_from_checkpoint(bad)
+    happy = write_class_folder(tmp_path / "h", classes=("happy", "sadness"), per_class=3)
+    assert main(["-q", "evaluate", "--model", str(bad), "--data", str(happy)]) == 2
+    assert "bad.pt" in capsys.readouterr().err

@@ -154,6 +154,11 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
     from .samples import sample_paths
 
     inputs = sample_paths() if inputs is None or (not isinstance(inputs, np.ndarray) and len(inputs) == 0) else inputs
+    if out:
+        from .inference.results import TABLE_SUFFIXES
+        from .utils import check_writable_file
+
+        check_writable_file(out, TABLE_SUFFIXES)
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
                         level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, detect_every=detect_every,
                         precision=precision)
@@ -183,6 +188,9 @@ def export(model: str = "fer2013", out: str = "model.onnx") -> Path:
     from .pretrained import framing_of, resolve_weights
     from .training.checkpoint import model_from_checkpoint, read_checkpoint
 
+    from .utils import check_writable_file
+
+    check_writable_file(out, (".onnx",))
     ckpt = read_checkpoint(resolve_weights(model))
     return export_onnx(model_from_checkpoint(ckpt), out, framing=framing_of(ckpt, str(model)),
                        task=ckpt.get("task", "emotion"))

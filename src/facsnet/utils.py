@@ -74,3 +74,21 @@ def pick_device(device: str | None = None) -> torch.device:
     if device and device != "auto":
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def check_writable_file(path: str | Path, suffixes: tuple[str, ...] | None = None) -> Path:
+    """Refuse, before any work, an output file path that cannot be written: a folder, a place under
+    a file, a read-only folder, or (with ``suffixes``) an unknown format."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a file name")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ValueError(f"{path}: the format follows the suffix, one of {', '.join(suffixes)}")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{path}: {parent} is not writable")
+    return path

@@ -43,11 +43,18 @@ def read_checkpoint(path: str | Path) -> dict:
 
 
 def model_from_checkpoint(ckpt: dict | str | Path, device="cpu"):
-    """Rebuild the model a checkpoint describes, weights in fp32, in eval mode."""
+    """Rebuild the model a checkpoint describes, weights in fp32, in eval mode. A checkpoint whose
+    declared architecture does not fit its weights is a :class:`CheckpointError` naming the file."""
+    where = str(ckpt) if not isinstance(ckpt, dict) else "checkpoint"
     if not isinstance(ckpt, dict):
         ckpt = read_checkpoint(ckpt)
-    model = create_model(ckpt["model_name"], class_names=ckpt["class_names"], **ckpt["model_config"])
-    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
-    model.load_state_dict(state)
+    try:
+        model = create_model(ckpt["model_name"], class_names=ckpt["class_names"], **ckpt["model_config"])
+        state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+        model.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{where}: its declared model ({ckpt.get('model_name')}, "
+                              f"{len(ckpt.get('class_names') or [])} classes) does not fit its weights ({detail})") from None
     model.task = ckpt.get("task", "emotion")  # "au": one sigmoid output per Action Unit
     return model.to(device).eval()

@@ -34,8 +34,18 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool = Fa
     left out and counted in ``left_out_classes``.
     """
     model_classes = list(model.class_names)
+    if getattr(model, "task", "emotion") != "emotion":
+        raise ValueError(f"{model_label or 'the model'} is an {model.task} model: evaluate scores emotion models "
+                         "(Action Unit models are scored by facsnet transfer au)")
     names = np.array(data.class_names)[data.labels]
     known = np.isin(names, model_classes)
+    size = tuple(model.data_config["input_size"][1:])
+    if size != (data.image_size, data.image_size):
+        raise ValueError(f"{model_label or 'the model'} takes {size[0]}x{size[1]} faces but {data.name} holds "
+                         f"{data.image_size}x{data.image_size} crops")
+    if not known.any():
+        raise ValueError(f"{data.name}: none of its classes ({', '.join(data.class_names)}) is one of the model's "
+                         f"({', '.join(model_classes)}): nothing to score")
     left_out = {str(c): int(k) for c, k in zip(*np.unique(names[~known], return_counts=True))}
     sub = data.subset(np.flatnonzero(known))
     y_true = np.array([model_classes.index(c) for c in np.array(data.class_names)[sub.labels]], dtype=np.int64)
