@@ -71,7 +71,9 @@ def test_agrees_with_captum(rule, captum_cls):
             self.model = m
 
         def forward(self, inp):
-            act = self.model.features[:2](self.model.norm(inp))
+            act = self.model.norm(inp)
+            for blk in self.model.features[:2]:    # the paper's order (deconvnet routes all-negative windows differently)
+                act = nn.functional.max_pool2d(blk[1](blk[0](act)), 2)
             act = block[1](block[0](act))          # conv3 -> its ReLU
             return 0.5 * (act[:, j] ** 2).sum(dim=(1, 2))
 

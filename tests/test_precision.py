@@ -138,3 +138,11 @@ def test_default_classifier_agrees_with_fp32_on_real_publictest(model):
     agree = (p_auto.argmax(1) == p_ref.argmax(1)).mean()
     assert len(crops) == 3589 and agree >= 0.995
     assert np.abs(p_auto - p_ref).max() < 0.1
+
+
+def test_the_probe_leaves_a_seeded_random_stream_alone(monkeypatch):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    hardware.bf16_speedup(n=32, repeats=1)
+    assert torch.equal(torch.rand(3), expected)

@@ -149,6 +149,8 @@ def test_a_run_folder_refuses_other_settings_or_data_and_overwrite_starts_afresh
     with pytest.raises(RunFolderError, match="fingerprint"):
         train(tr.subset(np.arange(len(tr) - 3)), va, TrainConfig(epochs=1, **FAST), out_dir=out)
     assert len(train(tr, va, TrainConfig(epochs=2, **FAST), out_dir=out).history) == 2   # Keras schedule: longer resumes
+    with pytest.raises(RunFolderError, match="epochs: 2 -> 1"):                           # but not shorter
+        train(tr, va, TrainConfig(epochs=1, **FAST), out_dir=out)
     with pytest.raises(RunFolderError, match="epochs"):                                   # cosine: another run
         train(tr, va, TrainConfig(epochs=3, **{**FAST, "schedule": "cosine"}), out_dir=out)
     res = train(tr, va, TrainConfig(epochs=1, **{**FAST, "lr": 1e-2}), out_dir=out, overwrite=True)

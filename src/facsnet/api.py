@@ -167,7 +167,10 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
     except KeyboardInterrupt as exc:
         partial = getattr(exc, "partial_result", None)
         if out and partial is not None and partial.frames:
-            exc.kept = partial.save(partial_path(out))   # the finished rows, under a name that says so
+            try:
+                exc.kept = partial.save(partial_path(out))   # the finished rows, under a name that says so
+            except OSError as err:
+                log.warning("could not keep the finished rows in %s: %s", partial_path(out), err)
         raise
     if out and result.frames:   # an existing table is only ever replaced by a complete new one
         result.save(out)

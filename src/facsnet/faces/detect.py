@@ -256,6 +256,11 @@ def _openvino_runner(path: Path, threads: int) -> Callable[[np.ndarray], tuple[n
 DETECTOR_RUNTIMES = {"openvino": _openvino_runner, "litert": _litert_runner}
 
 
+def _check_frame(rgb: np.ndarray) -> None:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
+
+
 @register_detector("blazeface")
 class BlazeFaceDetector:
     """MediaPipe BlazeFace full range on the CPU: OpenVINO where installed (``runtime="auto"``),
@@ -286,15 +291,15 @@ class BlazeFaceDetector:
 
     def raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, tuple[float, float]]:
         """The network's regressors (N, 16) and logits (N,) for one frame, with the letterbox geometry."""
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
+        _check_frame(rgb)
         boxed, scale, pad = letterbox(rgb, self.input_size)
         x = boxed.astype(np.float32)[None] * (2.0 / 255.0) - 1.0
         reg, logits = self._run(x)
         return reg[0], logits[0, :, 0], scale, pad
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
-        if rgb.ndim == 3 and min(rgb.shape[:2]) < MIN_FRAME_SIDE:
+        _check_frame(rgb)
+        if min(rgb.shape[:2]) < MIN_FRAME_SIDE:
             return []   # too small to hold a face the detector could find
         reg, logits, scale, (pad_x, pad_y) = self.raw(rgb)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -100.0, 100.0)))

@@ -7,6 +7,7 @@ ONNX metadata, so an ONNX file is as self-describing as a checkpoint.
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from pathlib import Path
 
@@ -114,19 +115,27 @@ class OpenVinoModel(_ExportedModel):
         self._read_metadata(path)
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"unknown precision {precision!r} for OpenVINO; choose fp32 or bf16")
+        from ..hardware import cpu_info
+
         core = ov.Core()
-        if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
-            precision = "fp32"   # this CPU has no bf16 arithmetic: OpenVINO would run fp32 anyway; say so
+        if precision == "bf16" and not (cpu_info().bf16_flags()
+                                        and "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")):
+            precision = "fp32"   # no bf16 arithmetic here (by the CPU's flags and OpenVINO's own view): say fp32
         config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERFORMANCE_HINT": "LATENCY"}
         if num_threads:
             config["INFERENCE_NUM_THREADS"] = int(num_threads)
         try:
             compiled = core.compile_model(str(path), "CPU", config)
         except Exception as exc:  # openvino raises its own exception types
-            raise ValueError(f"{path}: not a loadable ONNX model for OpenVINO ({exc})") from None
+            if precision == "fp32":
+                raise ValueError(f"{path}: OpenVINO could not compile this ONNX model ({exc})") from None
+            precision, config["INFERENCE_PRECISION_HINT"] = "fp32", "f32"   # a bf16-only failure: fp32 then
+            compiled = core.compile_model(str(path), "CPU", config)
         self.precision = precision
         self._request = compiled.create_infer_request()
+        self._lock = threading.Lock()   # one request: calls from several threads take turns
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        out = self._request.infer({0: np.ascontiguousarray(images, dtype=np.float32)})
-        return np.array(out[0], dtype=np.float32, copy=True)   # the request reuses its output buffer
+        with self._lock:
+            out = self._request.infer({0: np.ascontiguousarray(images, dtype=np.float32)})
+            return np.array(out[0], dtype=np.float32, copy=True)   # the request reuses its output buffer

@@ -24,7 +24,9 @@ def conv_index(model: nn.Module, layer: str) -> int:
 
 
 def relu_after(model: nn.Module, layer: str) -> nn.ReLU:
-    """The ReLU module that follows conv layer ``layer`` (``conv1``..``convN``)."""
+    """The ReLU module that follows conv layer ``layer`` (``conv1``..``convN``). In the model's
+    own forward pass it runs after the max-pool (on pooled maps); :func:`rectified_map` gives the
+    full-resolution rectified map."""
     return next(m for m in model.features[conv_index(model, layer)] if isinstance(m, nn.ReLU))
 
 
@@ -32,7 +34,10 @@ def rectified_map(model: nn.Module, images: torch.Tensor, layer: str) -> torch.T
     """(B, F, H, W): the rectified activation map of conv layer ``layer`` at full resolution
     (after its ReLU, before its max-pool) for ``images`` in [0, 1]."""
     i = conv_index(model, layer)
-    return model.features[i].rectified(model.features[:i](model.norm(images)))
+    x = model.norm(images)
+    for block in list(model.features)[:i]:   # the paper's order, so hooked ReLUs see what the paper's did
+        x = block.forward_paper_order(x)
+    return model.features[i].rectified(x)
 
 
 @contextmanager

@@ -47,7 +47,9 @@ class ConvBlock(nn.Sequential):
 
     The forward pass pools before the ReLU: max-pooling and a ReLU commute (the ReLU is monotone),
     so outputs and gradients are the same as in the paper's order, while the ReLU and its backward
-    pass touch a quarter of the values. :meth:`rectified` gives the full-resolution map.
+    pass touch a quarter of the values. :meth:`rectified` gives the full-resolution map, and
+    :meth:`forward_paper_order` the paper's order, which interpretability uses: with rules that
+    rewrite the ReLU's backward pass (deconvnet), a window of negative values routes differently.
     """
 
     def __init__(self, cin: int, cout: int, kernel: int = 5, batchnorm: bool = False):
@@ -68,6 +70,12 @@ class ConvBlock(nn.Sequential):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self[-2](self[-1](self.pre_activation(x)))
+
+    def forward_paper_order(self, x: torch.Tensor) -> torch.Tensor:
+        """conv [-> BatchNorm] -> ReLU -> max-pool, as the paper writes it. The same values as
+        :meth:`forward`, but a backward pass with hooked ReLUs (deconvnet) routes a window whose
+        values are all negative through its first position, as in the paper's order."""
+        return self[-1](self.rectified(x))
 
 
 class Breuer2017(nn.Module):

@@ -23,7 +23,7 @@ from ..hardware import resolve_precision
 from ..utils import atomic_write_json, pick_device, seed_everything
 from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from .metrics import ClassificationMetrics, classification_metrics
-from .run_folder import check_run_folder
+from .run_folder import check_run_folder, read_run_record
 
 log = logging.getLogger("facsnet.train")
 
@@ -238,16 +238,21 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         "world_size": world,
         "precision": precision.to_dict(),
     }
-    if rank == 0:
-        # More epochs continue a run on the Keras schedule (the lr of a step does not depend on
-        # the total); under a cosine schedule they make another run.
-        longer = frozenset({"epochs"}) if cfg.schedule == "keras" else frozenset()
-        check_run_folder(out, run_meta, overwrite, files=RUN_FILES, also_resumable=longer)
+    # More epochs continue a run on the Keras schedule (the lr of a step does not depend on the
+    # total); fewer, or any change under a cosine schedule, make another run. Every rank checks
+    # (so all refuse together); rank 0 alone clears the folder for --overwrite.
+    before = (read_run_record(out) or {}).get("train_config", {}).get("epochs", 0)
+    longer = frozenset({"epochs"}) if cfg.schedule == "keras" and cfg.epochs >= before else frozenset()
+    check_run_folder(out, run_meta, overwrite, files=RUN_FILES, also_resumable=longer, clear=rank == 0)
+    if world > 1:
+        torch.distributed.barrier()
     last_path = out / "last.pt"
     if resume and last_path.exists():
         ck = read_checkpoint(last_path)
         model.load_state_dict(ck["state_dict"])
         optimizer.load_state_dict(ck["optimizer"])
+        for group in optimizer.param_groups:   # a checkpoint from an unfused optimizer resumes fused
+            group["fused"] = True
         scheduler.load_state_dict(ck["scheduler"])
         order_gen.set_state(ck["rng"]["order"])
         aug_gen.set_state(ck["rng"]["augment"][rank] if rank < len(ck["rng"]["augment"]) else ck["rng"]["augment"][0])

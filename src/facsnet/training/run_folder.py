@@ -7,10 +7,12 @@ import json
 import shutil
 from pathlib import Path
 
-# Settings that may change between a run and its resumption without changing what it computes
-# (a run started on a GPU may go on on a CPU, in another precision, with another time limit; data
-# moved to another folder is the same data when its content fingerprint is).
-RESUMABLE_CHANGES = frozenset({"progress", "max_minutes", "device", "precision", "world_size", "source"})
+# Settings that may change between a run and its resumption without changing what it trains on or
+# how (a run started on a GPU may go on on a CPU, in another precision or memory layout, with another
+# time limit or scoring option; data moved to another folder is the same data when its content
+# fingerprint is).
+RESUMABLE_CHANGES = frozenset({"progress", "max_minutes", "device", "precision", "channels_last", "tta_flip",
+                               "source"})
 
 
 class RunFolderError(ValueError):
@@ -44,20 +46,27 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def read_run_record(out: Path) -> dict | None:
+    """The ``config.json`` a run wrote into ``out``, or None (none there, or unreadable)."""
+    try:
+        return json.loads((Path(out) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def check_run_folder(out: Path, record: dict, overwrite: bool, files: tuple[str, ...] = (),
-                     folders: str | None = None, also_resumable: frozenset = frozenset()) -> None:
+                     folders: str | None = None, also_resumable: frozenset = frozenset(),
+                     clear: bool = True) -> None:
     """Raise :class:`RunFolderError` when ``out/config.json`` records another run than ``record``
     (settings in ``also_resumable`` may differ too); with ``overwrite``, remove that run's ``files``
-    (and sub-folders matching ``folders``) instead."""
+    (and sub-folders matching ``folders``) instead, its record last (``clear=False``: leave the
+    removing to another process, e.g. rank 0 of a distributed run)."""
     path = Path(out) / "config.json"
     if not path.is_file():
         return
-    try:
-        old = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        if not overwrite:
-            raise RunFolderError(f"{path}: unreadable run record ({exc}); start fresh with --overwrite or a new --out") from None
-        old = None
+    old = read_run_record(out)
+    if old is None and not overwrite:
+        raise RunFolderError(f"{path}: unreadable run record; start fresh with --overwrite or a new --out")
     diffs = differences(old, record, ignore=RESUMABLE_CHANGES | also_resumable) if old is not None else ["unreadable record"]
     if not diffs:
         return
@@ -65,9 +74,12 @@ def check_run_folder(out: Path, record: dict, overwrite: bool, files: tuple[str,
         shown = "; ".join(diffs[:4]) + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
         raise RunFolderError(f"{out} holds a run with other settings or data ({shown}); rerun the same "
                              "command to resume it, or start fresh with --overwrite or a new --out")
-    for name in ("config.json", *files):
+    if not clear:
+        return
+    for name in files:
         (Path(out) / name).unlink(missing_ok=True)
     if folders:
         for sub in Path(out).glob(folders):
             if sub.is_dir():
                 shutil.rmtree(sub)
+    path.unlink(missing_ok=True)   # last: a stop half-way still leaves the record that refuses a resume
