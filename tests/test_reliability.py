@@ -180,3 +180,15 @@ def test_a_checkpoint_whose_weights_do_not_fit_its_declared_model_is_named(tmp_p
     happy = write_class_folder(tmp_path / "h", classes=("happy", "sadness"), per_class=3)
     assert main(["-q", "evaluate", "--model", str(bad), "--data", str(happy)]) == 2
     assert "bad.pt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".tiff", ".webp"])
+def test_every_frame_of_a_multi_frame_image_is_analysed(tmp_path, suffix):
+    face = Image.open(sample_path("astronaut.jpg")).convert("RGB")
+    grey = Image.new("RGB", face.size, (128, 128, 128))
+    path = tmp_path / f"three{suffix}"
+    face.save(path, save_all=True, append_images=[grey, face.transpose(Image.FLIP_LEFT_RIGHT)])
+    result = Analyzer().analyze(path)
+    assert [fr.frame for fr in result.frames] == [0, 1, 2]
+    assert [len(fr.faces) for fr in result.frames] == [1, 0, 1]
+    assert result.frames[0].faces[0].emotion == "happy"

@@ -91,3 +91,35 @@ def read_rgb(path: str | Path) -> np.ndarray:
     Raises :class:`ImageReadError` as :func:`read_grey` does.
     """
     return np.asarray(_decode(path, _to_rgb, upright=True), dtype=np.uint8)
+
+
+def read_rgb_frames(path: str | Path):
+    """Every frame of a photo as (H, W, 3) uint8 RGB: one for most files, each frame of an animated
+    GIF or WebP or a multi-page TIFF. A frame that cannot be decoded raises :class:`ImageReadError`
+    naming the file and the frame, after the frames before it."""
+    path = Path(path)
+    try:
+        img = Image.open(path)
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{path}: is a folder, not an image") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: cannot decode image ({exc})") from None
+    with img:
+        n = getattr(img, "n_frames", 1)
+        if n == 1:
+            yield read_rgb(path)
+            return
+        if img.width * img.height * n > 4 * MAX_PIXELS:
+            raise ImageReadError(f"{path}: {n} frames of {img.width}x{img.height} pixels are too many")
+        for i in range(n):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    img.seek(i)
+                    img.load()
+                    frame = np.asarray(_to_rgb(img.copy()), dtype=np.uint8)
+            except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombWarning) as exc:
+                raise ImageReadError(f"{path}: frame {i} of {n} cannot be decoded ({exc})") from None
+            yield frame

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from ..data.images import MAX_PIXELS, ImageReadError, is_image_file, read_rgb
+from ..data.images import MAX_PIXELS, ImageReadError, is_image_file, read_rgb_frames
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 
@@ -69,11 +69,12 @@ def expand_paths(inputs: Iterable[str | Path]) -> list[Path]:
 
 
 def photo_frames(path: Path) -> Iterator[Frame]:
+    """One frame for a photo; every frame (index 0, 1, ...) of an animated GIF / WebP or a multi-page TIFF."""
     try:
-        rgb = read_rgb(path)
+        for i, rgb in enumerate(read_rgb_frames(path)):
+            yield Frame(str(path), i, None, rgb)
     except ImageReadError as exc:
         raise MediaError(str(exc)) from None
-    yield Frame(str(path), 0, None, rgb)
 
 
 def _open_capture(source, name: str) -> cv2.VideoCapture:
