@@ -192,3 +192,33 @@ def test_every_frame_of_a_multi_frame_image_is_analysed(tmp_path, suffix):
     assert [fr.frame for fr in result.frames] == [0, 1, 2]
     assert [len(fr.faces) for fr in result.frames] == [1, 0, 1]
     assert result.frames[0].faces[0].emotion == "happy"
+
+
+def test_a_folder_finds_photos_by_content_and_lists_what_it_ignored(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    face = Image.open(sample_path("astronaut.jpg")).convert("RGB")
+    face.save(folder / "portrait.jfif", format="JPEG")
+    face.save(folder / "no_suffix", format="PNG")
+    (folder / "notes.txt").write_text("not a picture")
+    (folder / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    (folder / "sub").mkdir()
+    (folder / ".DS_Store").write_bytes(b"\0\1")
+    result = Analyzer().analyze(folder)
+    assert sorted(fr.path.split("/")[-1] for fr in result.frames) == ["no_suffix", "portrait.jfif"]
+    assert set(result.emotions) == {"happy"}
+    reasons = {src.split("/")[-1]: why for src, why in result.skipped}
+    assert set(reasons) == {"notes.txt", "gone.jpg", "sub"}
+    assert "broken link" in reasons["gone.jpg"] and "not a photo or video" in reasons["notes.txt"]
+    assert "not searched recursively" in reasons["sub"]
+
+
+def test_a_table_lists_its_skipped_inputs_with_the_reason(tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 truncated")
+    out = tmp_path / "t.csv"
+    assert main(["-q", "analyze", str(sample_path("astronaut.jpg")), str(broken), "--out", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert df["emotion"].tolist()[0] == "happy" and len(df) == 2
+    last = df.iloc[-1]
+    assert last["path"].endswith("broken.jpg") and last["note"].startswith("skipped:") and "broken.jpg" in last["note"]

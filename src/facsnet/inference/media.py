@@ -53,19 +53,51 @@ def as_rgb(array: np.ndarray, name: str = "array") -> np.ndarray:
     return np.ascontiguousarray(a[:, :, :3])
 
 
-def expand_paths(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files as given; a folder gives its photos and videos (sorted, not recursive)."""
+def expand_paths(inputs: Iterable[str | Path], ignored: list[tuple[str, str]] | None = None) -> list[Path]:
+    """Files as given; a folder gives its photos and videos (sorted, not recursive). Photos are
+    recognised by content where the suffix is unknown or missing (``.jfif``, none); what a folder
+    holds besides is appended to ``ignored`` as (path, reason), hidden files aside."""
     out = []
     for item in inputs:
         p = Path(item)
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and (is_image_file(f) or is_video_file(f)))
-            if not found:
-                raise MediaError(f"{p}: folder holds no photos or videos")
-            out.extend(found)
-        else:
+        if not p.is_dir():
             out.append(p)
+            continue
+        found = []
+        for f in sorted(p.iterdir()):
+            reason = _why_not_media(f)
+            if reason is None:
+                found.append(f)
+            elif reason and ignored is not None:
+                ignored.append((str(f), f"{f}: ignored, {reason}"))
+        if not found:
+            raise MediaError(f"{p}: folder holds no photos or videos")
+        out.extend(found)
     return out
+
+
+def _why_not_media(path: Path) -> str | None:
+    """None for a photo or video; else why not ('' for hidden files, which go unmentioned)."""
+    if path.name.startswith("."):
+        return ""
+    if path.is_symlink() and not path.exists():
+        return "a broken link"
+    if path.is_dir():
+        return "a sub-folder (folders are not searched recursively)"
+    if is_image_file(path) or is_video_file(path):
+        return None
+    return None if _looks_like_an_image(path) else "not a photo or video"
+
+
+def _looks_like_an_image(path: Path) -> bool:
+    """Whether the file's header is an image format Pillow reads (nothing is decoded)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
 
 
 def photo_frames(path: Path) -> Iterator[Frame]:

@@ -125,9 +125,11 @@ class Analyzer:
         _check_range("stride", stride, 1)
         if max_frames is not None:
             _check_range("max_frames", max_frames, 1)
-        sources = _as_sources(inputs)
+        ignored: list[tuple[str, str]] = []
+        sources = _as_sources(inputs, ignored)
         result = AnalysisResult([], model=self.model_name, class_names=list(self.class_names),
                                 au_names=list(self.au.class_names) if self.au is not None else [])
+        result.skipped.extend(ignored)
         try:
             for n, source in enumerate(sources):
                 self._analyze_source(source, n, len(sources), result, stride, max_frames, annotate_to, progress)
@@ -164,7 +166,7 @@ def _check_range(name: str, value, low, high=None) -> None:
         raise ValueError(f"{name} = {value}: must be {bound}")
 
 
-def _as_sources(inputs) -> list:
+def _as_sources(inputs, ignored: list | None = None) -> list:
     if isinstance(inputs, np.ndarray):
         return [inputs]
     if isinstance(inputs, (str, Path)):
@@ -176,7 +178,7 @@ def _as_sources(inputs) -> list:
         elif str(item).startswith("camera:"):
             out.append(str(item))
         else:
-            out.extend(expand_paths([item]) if Path(item).is_dir() else [Path(item)])
+            out.extend(expand_paths([item], ignored) if Path(item).is_dir() else [Path(item)])
     return out
 
 

@@ -96,7 +96,10 @@ class AnalysisResult:
         return COLUMNS + list(self.au_names)
 
     def rows(self) -> list[dict]:
-        return [row for fr in self.frames for row in fr.rows(self.au_names)]
+        """One row per face (or per frame without one), then one per skipped input, its reason in ``note``."""
+        rows = [row for fr in self.frames for row in fr.rows(self.au_names)]
+        empty = {c: None for c in self.columns}
+        return rows + [{**empty, "path": source, "note": f"skipped: {reason}"} for source, reason in self.skipped]
 
     def to_frame(self):
         """A pandas DataFrame with the documented columns, in order."""
