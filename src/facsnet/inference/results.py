@@ -6,7 +6,8 @@ right_eye_x, right_eye_y, roll_deg``, one probability column per canonical emoti
 anger, contempt, disgust, fear, happy, sadness, surprise``; empty for an emotion the model lacks),
 then ``emotion`` (the most probable) and ``note``; with an AU model, one probability column per
 Action Unit follows (``AU1``, ``AU2``, ...). Boxes and eyes are in pixels of the frame; "left eye"
-is the eye on the image's left.
+is the eye on the image's left. Every input that could not be analysed (or that a folder held
+besides photos and videos) adds one last row with only ``path`` and ``note`` ("skipped: why").
 """
 from __future__ import annotations
 
