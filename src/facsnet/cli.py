@@ -61,7 +61,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
     g.add_argument("--soft-targets", action="store_true", help="train on vote distributions (ferplus-dist)")
     g.add_argument("--norm", choices=["per_image", "fixed"], default=DEFAULTS.norm)
-    g.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=DEFAULTS.precision)
+    g.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=DEFAULTS.precision,
+                   help="auto: bf16 where the hardware computes it natively (CUDA, AMX / AVX512_BF16 CPUs), "
+                        "else fp32; bf16 on other CPUs is emulated and slow")
     g.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     g.add_argument("--seed", type=int, default=DEFAULTS.seed)
     g.add_argument("--device", default=DEFAULTS.device, help="auto, cpu, cuda, cuda:1 ...")
