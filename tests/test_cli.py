@@ -4,8 +4,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 
 from conftest import write_class_folder
+from facsnet.cli import main
 
 
 def run(*args, env=None):
@@ -95,3 +97,17 @@ def test_visualize_end_to_end(tmp_path):
     r = run("-q", "visualize", "--model", str(tmp_path / "m" / "best.pt"), "--data", str(data),
             "--layer", "fc1", "--out", str(tmp_path / "v2"))
     assert r.returncode == 2 and "conv1, conv2, conv3" in r.stderr
+
+
+def test_version_and_the_bundled_models(capsys):
+    import facsnet
+    from facsnet.pretrained import BUNDLED
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"facsnet {facsnet.__version__}"
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == list(BUNDLED)
+    assert any(line.startswith("ckplus_au") and " au " in line for line in lines)
+    assert any(line.startswith("fer2013 ") and "7 classes" in line for line in lines)

@@ -86,7 +86,9 @@ def _training_settings(args) -> dict:
 def build_parser() -> Parser:
     parser = Parser(prog="facsnet", description="Facial expression analysis after Breuer & Kimmel (2017).")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    parser.add_argument("--version", action="version", version=f"facsnet {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    sub.add_parser("models", help="list the bundled models: name, task, classes, input")
 
     p = sub.add_parser("train", help="train a model on a dataset")
     p.add_argument("--data", default="fer2013", help="NAME[:SPLIT] or a path")
@@ -298,6 +300,8 @@ def main(argv=None) -> int:
             _run_micro(api, args)
         elif args.command == "export":
             print(api.export(args.model, args.out))
+        elif args.command == "models":
+            _print_models()
         elif args.command == "report":
             from .html_report import build_report
 
@@ -320,6 +324,24 @@ def _what_was_kept(args, exc: KeyboardInterrupt) -> str:
         kept = getattr(exc, "kept", None)
         return f"the finished rows are in {kept}" if kept else "no table was written"
     return "nothing was written"
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _print_models() -> None:
+    """One line per bundled model, from the checkpoints themselves."""
+    from .pretrained import BUNDLED, resolve_weights
+    from .training.checkpoint import read_checkpoint
+
+    for name in BUNDLED:
+        ck = read_checkpoint(resolve_weights(name))
+        cfg, classes = ck["model_config"], ck["class_names"]
+        print(f"{name:11s} {ck.get('task', 'emotion'):7s} {ck['model_name']:14s} "
+              f"{cfg.get('in_chans', 1)}x{cfg['img_size']}x{cfg['img_size']}  {len(classes)} classes: {' '.join(classes)}")
 
 
 def _run_transfer(api, args) -> None:
