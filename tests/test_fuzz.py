@@ -19,16 +19,21 @@ from facsnet.data.readers import DatasetError, read_fer2013_csv  # noqa: E402
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def _png_bytes() -> bytes:
+def _image_bytes(fmt: str) -> bytes:
+    """A small real image in ``fmt``; GIF and TIFF with three frames (the multi-frame path)."""
     buf = io.BytesIO()
-    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(buf, format="PNG")
+    frames = [Image.fromarray((np.arange(64, dtype=np.uint8).reshape(8, 8) * k) % 255) for k in (1, 3, 7)]
+    frames[0].save(buf, format=fmt, save_all=fmt != "PNG", append_images=frames[1:] if fmt != "PNG" else [])
     return buf.getvalue()
+
+
+SEEDS = {fmt: _image_bytes(fmt) for fmt in ("PNG", "GIF", "TIFF")}
 
 
 @FUZZ
 @given(data=st.one_of(st.binary(max_size=600),
-                      st.builds(lambda cut, junk: _png_bytes()[:cut] + junk,   # damaged real images
-                                st.integers(0, len(_png_bytes())), st.binary(max_size=40))))
+                      st.builds(lambda fmt, cut, junk: SEEDS[fmt][:cut % (len(SEEDS[fmt]) + 1)] + junk,  # damaged real images
+                                st.sampled_from(sorted(SEEDS)), st.integers(0, 4000), st.binary(max_size=40))))
 def test_image_reader_returns_pixels_or_a_named_error(tmp_path, data):
     path = tmp_path / "fuzz.png"
     path.write_bytes(data)

@@ -222,3 +222,33 @@ def test_a_table_lists_its_skipped_inputs_with_the_reason(tmp_path):
     assert df["emotion"].tolist()[0] == "happy" and len(df) == 2
     last = df.iloc[-1]
     assert last["path"].endswith("broken.jpg") and last["note"].startswith("skipped:") and "broken.jpg" in last["note"]
+
+
+def _three_frame(path, face):
+    grey = Image.new("RGB", face.size, (128, 128, 128))
+    face.save(path, save_all=True, append_images=[grey, face.transpose(Image.FLIP_LEFT_RIGHT)])
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".tiff"])
+def test_a_damaged_multi_frame_image_is_skipped_and_the_batch_goes_on(tmp_path, suffix):
+    face = Image.open(sample_path("astronaut.jpg")).convert("RGB").resize((160, 160))
+    whole = _three_frame(tmp_path / f"whole{suffix}", face).read_bytes()
+    for cut in (len(whole) // 3, len(whole) // 2, 2 * len(whole) // 3, len(whole) - 7):
+        half = tmp_path / f"half{cut}{suffix}"
+        half.write_bytes(whole[:cut])
+        result = Analyzer().analyze([half, sample_path("grace_hopper.jpg")])
+        assert result.frames[-1].path.endswith("grace_hopper.jpg") and result.frames[-1].faces
+        assert all(src.endswith(half.name) for src, _ in result.skipped)
+
+
+def test_max_frames_and_stride_apply_to_animations_and_a_jpeg_preview_is_no_frame(tmp_path):
+    face = Image.open(sample_path("astronaut.jpg")).convert("RGB")
+    gif = _three_frame(tmp_path / "three.gif", face)
+    assert [fr.frame for fr in Analyzer().analyze(gif, max_frames=2).frames] == [0, 1]
+    assert [fr.frame for fr in Analyzer().analyze(gif, stride=2).frames] == [0, 2]
+    mpo = tmp_path / "phone.jpg"                        # a JPEG carrying a second, embedded image
+    face.save(mpo, format="MPO", save_all=True, append_images=[face.resize((64, 64))])
+    assert Image.open(mpo).format == "MPO" and getattr(Image.open(mpo), "n_frames", 1) == 2
+    result = Analyzer().analyze(mpo)
+    assert [fr.frame for fr in result.frames] == [0] and result.emotions == ["happy"]

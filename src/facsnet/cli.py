@@ -411,7 +411,7 @@ def _print_tables(args) -> None:
 def _print_analysis(res, args) -> None:
     if not args.out:  # no table file: print one line per face
         for fr in res.frames:
-            where = fr.path + (f" frame {fr.frame}" if fr.time_s is not None else "")
+            where = fr.path + (f" frame {fr.frame}" if fr.time_s is not None or fr.frame else "")
             if not fr.faces:
                 print(f"{where}: no face found")
             for i, f in enumerate(fr.faces):

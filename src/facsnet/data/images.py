@@ -69,8 +69,8 @@ def _decode(path: str | Path, convert, upright: bool) -> Image.Image:
         raise ImageReadError(f"{path}: is a folder, not an image") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(f"{path}: refused as a decompression bomb ({exc})") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{path}: cannot decode image ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, IndexError, TypeError, struct.error ...
+        raise ImageReadError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from None
 
 
 def read_grey(path: str | Path, size: int | None = None) -> np.ndarray:
@@ -93,33 +93,46 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return np.asarray(_decode(path, _to_rgb, upright=True), dtype=np.uint8)
 
 
-def read_rgb_frames(path: str | Path):
-    """Every frame of a photo as (H, W, 3) uint8 RGB: one for most files, each frame of an animated
-    GIF or WebP or a multi-page TIFF. A frame that cannot be decoded raises :class:`ImageReadError`
-    naming the file and the frame, after the frames before it."""
+MULTI_FRAME_FORMATS = {"GIF", "WEBP", "TIFF", "PNG"}   # animations and multi-page files; not MPO / PSD layers
+MAX_FRAMES = 10_000
+
+
+def read_rgb_frames(path: str | Path, stride: int = 1, max_frames: int | None = None):
+    """Every ``stride``-th frame of a photo as (H, W, 3) uint8 RGB, at most ``max_frames``: one for
+    most files, each frame of an animated GIF / WebP / PNG or a multi-page TIFF (a JPEG's embedded
+    previews or depth maps are not frames). Each frame is turned upright and size-checked; one that
+    cannot be decoded raises :class:`ImageReadError` naming the file and the frame, after the
+    frames before it."""
     path = Path(path)
     try:
         img = Image.open(path)
+        n = getattr(img, "n_frames", 1) if img.format in MULTI_FRAME_FORMATS else 1
     except FileNotFoundError:
         raise ImageReadError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImageReadError(f"{path}: is a folder, not an image") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{path}: cannot decode image ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds on damaged files
+        raise ImageReadError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from None
     with img:
-        n = getattr(img, "n_frames", 1)
         if n == 1:
             yield read_rgb(path)
             return
-        if img.width * img.height * n > 4 * MAX_PIXELS:
-            raise ImageReadError(f"{path}: {n} frames of {img.width}x{img.height} pixels are too many")
-        for i in range(n):
+        if n > MAX_FRAMES:
+            raise ImageReadError(f"{path}: {n} frames; at most {MAX_FRAMES} are read")
+        indices = range(0, n, stride)
+        for count, i in enumerate(indices):
+            if max_frames is not None and count >= max_frames:
+                return
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("error", Image.DecompressionBombWarning)
                     img.seek(i)
+                    if img.width * img.height > MAX_PIXELS:
+                        raise ImageReadError(f"{path}: frame {i} of {img.width}x{img.height} pixels is too large")
                     img.load()
-                    frame = np.asarray(_to_rgb(img.copy()), dtype=np.uint8)
-            except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombWarning) as exc:
-                raise ImageReadError(f"{path}: frame {i} of {n} cannot be decoded ({exc})") from None
+                    frame = np.asarray(_to_rgb(ImageOps.exif_transpose(img.copy())), dtype=np.uint8)
+            except ImageReadError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a damaged frame, whatever Pillow calls it
+                raise ImageReadError(f"{path}: frame {i} of {n} cannot be decoded ({type(exc).__name__}: {exc})") from None
             yield frame

@@ -84,6 +84,8 @@ def _why_not_media(path: Path) -> str | None:
         return "a broken link"
     if path.is_dir():
         return "a sub-folder (folders are not searched recursively)"
+    if not path.is_file():
+        return "not a regular file (a pipe, socket or device)"
     if is_image_file(path) or is_video_file(path):
         return None
     return None if _looks_like_an_image(path) else "not a photo or video"
@@ -96,15 +98,18 @@ def _looks_like_an_image(path: Path) -> bool:
     try:
         with Image.open(path):
             return True
-    except (UnidentifiedImageError, OSError, ValueError):
+    except UnidentifiedImageError:
         return False
+    except Exception:  # noqa: BLE001 - a decompression bomb or a damaged header: the reader will say which
+        return True
 
 
-def photo_frames(path: Path) -> Iterator[Frame]:
-    """One frame for a photo; every frame (index 0, 1, ...) of an animated GIF / WebP or a multi-page TIFF."""
+def photo_frames(path: Path, stride: int = 1, max_frames: int | None = None) -> Iterator[Frame]:
+    """One frame for a photo; every ``stride``-th frame (index 0, stride, ...) of an animated GIF /
+    WebP / PNG or a multi-page TIFF, at most ``max_frames``."""
     try:
-        for i, rgb in enumerate(read_rgb_frames(path)):
-            yield Frame(str(path), i, None, rgb)
+        for k, rgb in enumerate(read_rgb_frames(path, stride, max_frames)):
+            yield Frame(str(path), k * stride, None, rgb)
     except ImageReadError as exc:
         raise MediaError(str(exc)) from None
 
@@ -170,4 +175,4 @@ def source_frames(source, stride: int = 1, max_frames: int | None = None, index:
     elif path.is_dir():
         raise MediaError(f"{path}: is a folder; pass it to expand_paths first")
     else:
-        yield from photo_frames(path)
+        yield from photo_frames(path, stride, max_frames)

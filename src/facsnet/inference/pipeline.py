@@ -241,4 +241,5 @@ def _write_annotation(frame: Frame, fr: FrameResult, sink: VideoSink | None, tar
         sink.write(drawn)
     else:
         stem = Path(frame.source).stem if not frame.source.startswith("array:") else f"array{n}"
-        write_image(target / f"{stem}.annotated.jpg", drawn)
+        page = f".frame{frame.index}" if frame.index else ""   # frames of an animated or multi-page image
+        write_image(target / f"{stem}{page}.annotated.jpg", drawn)

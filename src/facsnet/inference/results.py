@@ -108,6 +108,7 @@ class AnalysisResult:
 
         df = pd.DataFrame(self.rows(), columns=self.columns)
         df["face"] = df["face"].astype("Int64")
+        df["frame"] = df["frame"].astype("Int64")   # empty on skipped-input rows, whole numbers elsewhere
         return df
 
     def save(self, path: str | Path) -> Path:

@@ -253,6 +253,10 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         optimizer.load_state_dict(ck["optimizer"])
         for group in optimizer.param_groups:   # a checkpoint from an unfused optimizer resumes fused
             group["fused"] = True
+            for p in group["params"]:               # fused kernels keep their step counts beside the weights
+                st = optimizer.state.get(p, {})
+                if torch.is_tensor(st.get("step")):
+                    st["step"] = st["step"].to(device=p.device, dtype=torch.float32)
         scheduler.load_state_dict(ck["scheduler"])
         order_gen.set_state(ck["rng"]["order"])
         aug_gen.set_state(ck["rng"]["augment"][rank] if rank < len(ck["rng"]["augment"]) else ck["rng"]["augment"][0])
