@@ -252,3 +252,32 @@ def test_max_frames_and_stride_apply_to_animations_and_a_jpeg_preview_is_no_fram
     assert Image.open(mpo).format == "MPO" and getattr(Image.open(mpo), "n_frames", 1) == 2
     result = Analyzer().analyze(mpo)
     assert [fr.frame for fr in result.frames] == [0] and result.emotions == ["happy"]
+
+
+def test_two_processes_filling_the_same_cache_and_writing_the_same_table_never_leave_half_a_file(tmp_path):
+    """Both export the ONNX cache of one model and write one table at the same moment: each
+    succeeds, the cache loads, and the table is one complete version (atomic replace)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, facsnet\n"
+        "from facsnet.inference import FaceClassifier\n"
+        "clf = FaceClassifier('fer2013', backend='onnx')\n"
+        "facsnet.analyze(sys.argv[1], out=sys.argv[2], backend='onnx')\n"
+    )
+    env = {**os.environ, "FACSNET_CACHE": str(tmp_path / "cache")}
+    table = tmp_path / "t.csv"
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(sample_path(name)), str(table)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in ("astronaut.jpg", "grace_hopper.jpg")]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    onnx_files = list((tmp_path / "cache" / "onnx").glob("*.onnx"))
+    assert onnx_files and not list((tmp_path / "cache" / "onnx").glob("*.tmp"))
+    from facsnet.inference import OnnxModel
+
+    assert all(OnnxModel(f).class_names for f in onnx_files)
+    df = pd.read_csv(table)
+    assert len(df) == 1 and df["path"].iloc[0].split("/")[-1] in ("astronaut.jpg", "grace_hopper.jpg")
