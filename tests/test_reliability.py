@@ -281,3 +281,25 @@ def test_two_processes_filling_the_same_cache_and_writing_the_same_table_never_l
     assert all(OnnxModel(f).class_names for f in onnx_files)
     df = pd.read_csv(table)
     assert len(df) == 1 and df["path"].iloc[0].split("/")[-1] in ("astronaut.jpg", "grace_hopper.jpg")
+
+
+def test_rows_are_streamed_so_a_crash_keeps_them_and_success_leaves_no_partial(tmp_path, monkeypatch):
+    import facsnet
+
+    photos = [str(sample_path(n)) for n in ("astronaut.jpg", "grace_hopper.jpg", "group.jpg")]
+    out = tmp_path / "t.parquet"
+    facsnet.analyze(photos, out=str(out))
+    assert out.exists() and not (tmp_path / "t.partial.jsonl").exists()   # complete: no partial left
+    real = Analyzer._analyze_source
+
+    def crash_at_the_third(self, source, n, *args, **kwargs):
+        if n == 2:
+            raise RuntimeError("power cut")
+        return real(self, source, n, *args, **kwargs)
+
+    monkeypatch.setattr(Analyzer, "_analyze_source", crash_at_the_third)
+    with pytest.raises(RuntimeError, match="power cut"):
+        facsnet.analyze(photos, out=str(out))
+    kept = pd.read_json(tmp_path / "t.partial.jsonl", lines=True)
+    assert sorted(p.split("/")[-1] for p in kept["path"]) == ["astronaut.jpg", "grace_hopper.jpg"]
+    assert kept["emotion"].notna().all() and "happy" in kept["emotion"].tolist()

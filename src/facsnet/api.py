@@ -162,27 +162,34 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
                         level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, detect_every=detect_every,
                         precision=precision)
+    stream = None
+    if out:   # finished rows go to TABLE.partial.* as they come; the complete table replaces OUT at the end
+        from .inference.results import COLUMNS, RowStream
+
+        au_names = list(analyzer.au.class_names) if analyzer.au is not None else []
+        stream = RowStream(partial_path(out), COLUMNS + au_names)
     try:
-        result = analyzer.analyze(inputs, stride=stride, max_frames=max_frames, annotate_to=annotate, progress=True)
-    except KeyboardInterrupt as exc:
-        partial = getattr(exc, "partial_result", None)
-        if out and partial is not None and partial.frames:
-            try:
-                exc.kept = partial.save(partial_path(out))   # the finished rows, under a name that says so
-            except OSError as err:
-                log.warning("could not keep the finished rows in %s: %s", partial_path(out), err)
+        result = analyzer.analyze(inputs, stride=stride, max_frames=max_frames, annotate_to=annotate, progress=True,
+                                  on_frame=(lambda fr: stream.write(fr, au_names)) if stream else None)
+    except BaseException as exc:   # Ctrl-C, a crash: the finished rows stay in the partial table
+        if stream is not None:
+            exc.kept = stream.close(keep=True)
         raise
     if out and result.frames:   # an existing table is only ever replaced by a complete new one
         result.save(out)
     elif out:
         log.warning("nothing was analysed: %s left as it was", out)
+    if stream is not None:
+        stream.close(keep=False)
     return result
 
 
 def partial_path(out: str | Path) -> Path:
-    """``table.csv`` -> ``table.partial.csv``: where an interrupted run keeps its finished rows."""
+    """Where a run keeps its finished rows until the table is complete: ``table.csv`` ->
+    ``table.partial.csv``; other formats stream as JSON Lines (``table.partial.jsonl``)."""
     out = Path(out)
-    return out.with_name(f"{out.stem}.partial{out.suffix}")
+    suffix = ".csv" if out.suffix.lower() == ".csv" else ".jsonl"
+    return out.with_name(f"{out.stem}.partial{suffix}")
 
 
 def export(model: str = "fer2013", out: str = "model.onnx") -> Path:

@@ -118,10 +118,12 @@ class Analyzer:
             yield frame, FrameResult(frame.source, frame.index, frame.time_s, results, (w, h))
 
     def analyze(self, inputs, stride: int = 1, max_frames: int | None = None,
-                annotate_to: str | Path | None = None, progress: bool = False) -> AnalysisResult:
+                annotate_to: str | Path | None = None, progress: bool = False,
+                on_frame=None) -> AnalysisResult:
         """Analyse photos, folders, videos, ``camera:N`` or arrays; unreadable sources are skipped
         and listed in ``result.skipped``. ``annotate_to``: a folder for annotated photos (and
-        videos as ``<name>.annotated.mp4``), or a video file path when the input is one video."""
+        videos as ``<name>.annotated.mp4``), or a video file path when the input is one video.
+        ``on_frame`` is called with each :class:`FrameResult` as it is finished."""
         _check_range("stride", stride, 1)
         if max_frames is not None:
             _check_range("max_frames", max_frames, 1)
@@ -132,20 +134,23 @@ class Analyzer:
         result.skipped.extend(ignored)
         try:
             for n, source in enumerate(sources):
-                self._analyze_source(source, n, len(sources), result, stride, max_frames, annotate_to, progress)
+                self._analyze_source(source, n, len(sources), result, stride, max_frames, annotate_to, progress,
+                                     on_frame)
         except KeyboardInterrupt as exc:  # hand the finished rows to whoever stops the run
             exc.partial_result = result
             raise
         return result
 
     def _analyze_source(self, source, n: int, n_sources: int, result: AnalysisResult, stride: int,
-                        max_frames: int | None, annotate_to, progress: bool) -> None:
+                        max_frames: int | None, annotate_to, progress: bool, on_frame=None) -> None:
         name = f"array:{n}" if isinstance(source, np.ndarray) else str(source)
         sink = _sink_for(source, annotate_to, n_sources) if annotate_to else None
         frames = prefetch(source_frames(source, stride, max_frames, index=n))
         try:
             for frame, fr in self.stream(frames):
                 result.frames.append(fr)
+                if on_frame is not None:
+                    on_frame(fr)
                 if annotate_to:
                     _write_annotation(frame, fr, sink, Path(annotate_to), n)
                 if progress and fr.frame % 100 == 0 and fr.time_s is not None:

@@ -11,6 +11,7 @@ besides photos and videos) adds one last row with only ``path`` and ``note`` ("s
 """
 from __future__ import annotations
 
+import csv
 import json
 import math
 from dataclasses import dataclass, field
@@ -154,3 +155,34 @@ class AnalysisResult:
 
 def _clean(row: dict) -> dict:
     return {k: (float(v) if isinstance(v, (np.floating, float)) and v is not None else v) for k, v in row.items()}
+
+
+class RowStream:
+    """Rows of finished frames appended to a CSV (or JSON Lines) file and flushed as they come, so
+    a run stopped in any way (Ctrl-C, a crash, a killed process) keeps them; removed when the
+    complete table has been written."""
+
+    def __init__(self, path: str | Path, columns: list[str]):
+        self.path, self.columns, self.rows = Path(path), list(columns), 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("w", newline="")
+        self._csv = csv.DictWriter(self._fh, fieldnames=self.columns) if self.path.suffix.lower() == ".csv" else None
+        if self._csv is not None:
+            self._csv.writeheader()
+
+    def write(self, frame: FrameResult, au_names: list[str]) -> None:
+        for row in frame.rows(au_names):
+            if self._csv is not None:
+                self._csv.writerow({k: "" if v is None else v for k, v in row.items()})
+            else:
+                self._fh.write(json.dumps(_clean(row)) + "\n")
+            self.rows += 1
+        self._fh.flush()
+
+    def close(self, keep: bool) -> Path | None:
+        """Close; keep the file (and return its path) only if asked and it holds rows."""
+        self._fh.close()
+        if keep and self.rows:
+            return self.path
+        self.path.unlink(missing_ok=True)
+        return None
