@@ -135,7 +135,7 @@ class AnalysisResult:
             atomic_write_text(path, json.dumps({"model": self.model, "class_names": self.class_names,
                                                 "au_names": self.au_names,
                                                 "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
-                                                "rows": [_clean(r) for r in self.rows()]}, indent=1) + "\n")
+                                                "rows": [_clean(r) for fr in self.frames for r in fr.rows(self.au_names)]}, indent=1) + "\n")
         return path
 
     def summary(self) -> str:
