@@ -15,13 +15,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RES = ROOT / "results"
 GPU = RES / "runs" / "gpu-2026-11-25"
-GPU2 = RES / "runs" / "gpu-2026-11-26"  # session 3: FER2013 continued, CK+ 120-epoch CV
+GPU2 = RES / "runs" / "gpu-2026-11-26"  # 2026-11-26: FER2013 continued, CK+ 120-epoch CV
 CONT = "bash scripts/device_continue.sh"
 sys.path.insert(0, str(ROOT / "src"))
 from facsnet.pretrained import weights_digest as _weights_digest  # noqa: E402
 from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
-DEVICE = "one NVIDIA H200 (lent GPU machine), torch 2.11 bf16 autocast"
+DEVICE = "one NVIDIA H200 GPU, torch 2.11 bf16 autocast"
 DATA_CK = "../shared/data/CK+48 (981 faces, 118 subjects, 7 classes)"
 FULL = "FACSNET_DATA=../shared/data bash scripts/full_run.sh"
 
@@ -59,7 +59,7 @@ def cv_entry(folder: Path, command: str, note: str = "", device: str | None = No
 
 
 def fer_history(name: str) -> list[dict]:
-    """Epoch records of a FER run, continued runs appended (the epochs of `fer2013` went on in session 3)."""
+    """Epoch records of a FER run, continued runs appended (the epochs of `fer2013` went on on 2026-11-26)."""
     hist = load(GPU / name / "history.json") or []
     more = load(GPU2 / f"{name}_cont" / "history.json") or []
     return hist + [dict(r, epoch=r["epoch"] + len(hist)) for r in more]
@@ -186,7 +186,7 @@ def transfer_entries() -> dict:
                             "PublicTest (FER2013 or FER+ labels)")
     out = {"cross": cross, "cross_head": r["head"],
            "command": "facsnet transfer cross --out results/transfer  # in scripts/transfer_run.sh; the fer2013 row "
-                      "re-run in session 4 with its 337-epoch weights: facsnet transfer cross --sources fer2013 "
+                      "re-run on 2026-11-26 with its 337-epoch weights: facsnet transfer cross --sources fer2013 "
                       "--update --out results/transfer",
            "device": "this project's 2-core CPU machine"}
     if "weights_sha256" in r:  # the file says which weights each row came from
@@ -206,7 +206,7 @@ def transfer_entries() -> dict:
 def backbone_note(config: dict) -> str:
     """'' when a result's backbone is the bundled model of that name, else which weights it used."""
     name, digest = config["backbone"], config.get("backbone_sha256")
-    if digest is None:  # results written before digests were recorded (session 2, fer2013 of epoch 163)
+    if digest is None:  # results written before digests were recorded (fer2013 of epoch 163)
         return (" (its epoch-163 weights, commit dd31602; the bundled fer2013 is now the 337-epoch model)"
                 if name == "fer2013" else "")
     return "" if digest == weights_digest(name) else f" (earlier weights, sha256 {digest}, not the bundled ones)"
@@ -291,18 +291,18 @@ def gpu_throughput() -> dict:
 def build() -> dict:
     ck = {
         "cv10_subject": cv_entry(GPU2 / "ck_subject_fer120", f"facsnet cv --data ckplus48 --protocol subject --init fer2013 --epochs 120 --lr 3e-4  # in {CONT}",
-                                 note="starts from the FER2013 weights of epoch 163 (bundled as fer2013 until session 3; FER2013 has no CK+ subject)"),
+                                 note="starts from the FER2013 weights of epoch 163 (bundled as fer2013 until 2026-11-26; FER2013 has no CK+ subject)"),
         "cv10_image": cv_entry(GPU2 / "ck_image_fer120", f"facsnet cv --data ckplus48 --protocol image --init fer2013 --epochs 120 --lr 3e-4  # in {CONT}",
                                note="per-image folds (frames of one sequence on both sides), the same recipe as cv10_subject"),
         "cv10_image_lr1e-3": cv_entry(GPU2 / "ck_image_fer120_lr1e-3", f"facsnet cv --data ckplus48 --protocol image --init fer2013 --epochs 120 --lr 1e-3  # in {CONT}",
-                                      note="as cv10_image with the paper's learning rate; one of two per-image recipes tried in session 3"),
+                                      note="as cv10_image with the paper's learning rate; one of two per-image recipes tried on 2026-11-26"),
         "cv10_subject_60ep": cv_entry(GPU / "ck_subject_fer", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
-                                      note="session 1: starts from the FER2013 weights of epoch 87; fold 10 ran on the CPU from the fp16 copy of those weights"),
+                                      note="2026-11-25: starts from the FER2013 weights of epoch 87; fold 10 ran on the CPU from the fp16 copy of those weights"),
         "cv10_subject_scratch": cv_entry(GPU / "ck_subject_scratch", f"facsnet cv --data ckplus48 --protocol subject --epochs 150  # in {FULL}"),
         "cv10_subject_ferinit_lr1e-3": cv_entry(GPU / "ck_subject_fer_lr1e-3", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 1e-3  # in {FULL}",
-                                                note="session 1, 60 epochs from the epoch-87 weights; folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
+                                                note="2026-11-25, 60 epochs from the epoch-87 weights; folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
         "cv10_image_60ep": cv_entry(GPU / "ck_image_fer", f"facsnet cv --data ckplus48 --protocol image --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
-                                    note="session 1, 60 epochs from the epoch-87 weights; "
+                                    note="2026-11-25, 60 epochs from the epoch-87 weights; "
                                          "folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
         "cv10_image_scratch": cv_entry(GPU / "ck_image_scratch", f"facsnet cv --data ckplus48 --protocol image --epochs 150  # in {FULL}",
                                        note="fold 6 never left its starting plateau (loss 1.83 for 150 epochs); the other nine scored 98-100%"),
@@ -310,7 +310,7 @@ def build() -> dict:
     fer_cmd = "facsnet train --data fer2013 --epochs 200 --max-minutes 5, then the same command with --max-minutes 2.7 (resumed)"
     summary = {
         "ckplus": {k: v for k, v in ck.items() if v},
-        "fer2013": {"publictest": fer_entry("fer2013", "fer2013", fer_cmd + "; session 3 went on for 174 epochs on the same "
+        "fer2013": {"publictest": fer_entry("fer2013", "fer2013", fer_cmd + "; on 2026-11-26 it went on for 174 epochs on the same "
                                              "Keras time-decay schedule (Adam moments restarted): facsnet train --data fer2013 --init fer2013 "
                                              f"--lr 5.77e-4 --decay 5.77e-6 --max-minutes 7  # in {CONT}", "FER2013 train/ (28,709) -> validation/ = PublicTest (3,589), 7 classes")},
         "fer2013_bn": {"publictest": fer_entry("fer2013_bn", "fer2013_bn", fer_cmd.replace("fer2013 ", "fer2013 --model breuer2017_bn "),
@@ -410,7 +410,7 @@ def micro_entries() -> dict:
                       "folds": e["folds"], "init": e["config"]["init"], "config": e["config"],
                       "data": "../shared/data/MEGC2019_composite_HTNet: " + r["data"],
                       "device": ("this project's 2-core CPU machine" if folder.endswith("frozen") else
-                                 "one NVIDIA H200 (lent GPU machine), bf16 autocast, 12 processes sharing it"),
+                                 "one NVIDIA H200 GPU, bf16 autocast, 12 processes sharing it"),
                       "command": f"facsnet micro megc2019 --variants {','.join(r['results'])}{flags} --epochs 30 "
                                  f"--out results/micro/{folder}" + ("" if folder.endswith("frozen") else
                                                                     "  # in bash scripts/device_micro.sh (6 shards)"),
