@@ -99,9 +99,8 @@ class FaceClassifier:
         if is_onnx and backend == "torch":
             raise ValueError(f"{model}: an ONNX file runs on the openvino or onnx backend, not torch")
         self.backend = choose_backend(backend, onnx_file=is_onnx)
-        wanted = resolve_precision(precision, "cpu").precision
-        if self.backend == "onnx":
-            wanted = "fp32"   # ONNX Runtime's CPU kernels have no bf16 convolution
+        # ONNX Runtime's CPU kernels have no bf16 convolution: it runs fp32 whatever was asked
+        wanted = "fp32" if self.backend == "onnx" else resolve_precision(precision, "cpu").precision
         ckpt, onnx_path = None, Path(model) if is_onnx else None
         if not is_onnx:
             path = resolve_weights(model)
