@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from facsnet.data import Augment
@@ -64,3 +65,36 @@ def test_erasing_off_leaves_the_augmentation_unchanged():
     b = Augment(erase=0.0)(x, torch.Generator().manual_seed(3))
     c = Augment(erase=1.0)(x, torch.Generator().manual_seed(3))
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_field_degradations_repeat_for_a_seed_and_each_changes_the_image():
+    from facsnet.data.augment import degrade
+
+    x = torch.rand(16, 1, 48, 48)
+    for kind in ("blur", "lowres", "jpeg", "gamma"):
+        a = degrade(x, torch.Generator().manual_seed(3), **{kind: 1.0})
+        b = degrade(x, torch.Generator().manual_seed(3), **{kind: 1.0})
+        torch.testing.assert_close(a, b)
+        assert a.shape == x.shape and a.min() >= 0 and a.max() <= 1
+        assert ((a - x).abs().flatten(1).mean(1) > 1e-3).all(), kind     # every image touched at p = 1
+        untouched = degrade(x, torch.Generator().manual_seed(3), **{kind: 0.0})
+        assert untouched is x
+
+
+def test_blur_and_lowres_remove_fine_detail_and_keep_the_mean():
+    from facsnet.data.augment import random_blur, random_lowres
+
+    checker = ((torch.arange(48).view(1, -1) + torch.arange(48).view(-1, 1)) % 2).float().expand(4, 1, 48, 48)
+    for fn in (random_blur, random_lowres):
+        out = fn(checker, 1.0, torch.Generator().manual_seed(0))
+        assert out.std() < 0.5 * checker.std(), fn.__name__        # a 1-px checkerboard is mostly averaged away
+        assert out.mean() == pytest.approx(checker.mean().item(), abs=0.02)
+
+
+def test_degradation_probability_is_respected():
+    from facsnet.data.augment import random_gamma
+
+    x = torch.full((2000, 1, 4, 4), 0.5)
+    out = random_gamma(x, 0.3, torch.Generator().manual_seed(0))
+    changed = ((out - x).abs().flatten(1).amax(1) > 1e-6).float().mean().item()
+    assert changed == pytest.approx(0.3, abs=0.04)

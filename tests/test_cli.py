@@ -107,7 +107,11 @@ def test_version_and_the_bundled_models(capsys):
         main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"facsnet {facsnet.__version__}"
     assert main(["models"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[0] for line in lines] == list(BUNDLED)
-    assert any(line.startswith("ckplus_au") and " au " in line for line in lines)
-    assert any(line.startswith("fer2013 ") and "7 classes" in line for line in lines)
+    from facsnet.pretrained import DEFAULT_MODEL
+
+    *lines, legend = capsys.readouterr().out.rstrip().splitlines()
+    assert [line[1:].split()[0] for line in lines] == list(BUNDLED)
+    assert [line[1:].split()[0] for line in lines if line.startswith("*")] == [DEFAULT_MODEL]
+    assert legend.startswith("* the default model")
+    assert any(line[1:].startswith("ckplus_au") and " au " in line for line in lines)
+    assert any(line[1:].startswith("fer2013 ") and "7 classes" in line for line in lines)

@@ -18,7 +18,7 @@ def test_every_model_meets_the_contract(name):
     m.eval()
     feats = m.forward_features(x)
     torch.testing.assert_close(m.forward_head(feats), m(x))
-    assert m.forward_head(feats, pre_logits=True).shape == (3, 512)
+    assert m.forward_head(feats, pre_logits=True).shape == (3, m.head.in_features)
 
 
 def test_paper_architecture():
@@ -101,3 +101,17 @@ def test_cpu_dropout_keeps_the_expected_share_scales_and_repeats_with_the_seed()
     out = Dropout(0.5).train()(y)
     out.sum().backward()
     assert torch.equal(y.grad, (out > 0).float() * 2)             # the gradient flows through the kept units
+
+
+def test_vgg48_architecture():
+    """Two 3x3 conv + BN + ReLU per stage, a 2x2 pool after each of four stages, global pooling."""
+    m = create_model("vgg48", num_classes=7)
+    convs = list(m.conv_layers().values())
+    assert [c.out_channels for c in convs] == [48, 48, 96, 96, 192, 192, 384, 384]
+    assert all(c.kernel_size == (3, 3) and c.padding == (1, 1) and c.bias is None for c in convs)
+    assert sum(isinstance(mod, nn.BatchNorm2d) for mod in m.modules()) == 8
+    assert sum(isinstance(mod, nn.MaxPool2d) for mod in m.modules()) == 4
+    assert m.forward_features(torch.rand(2, 1, 48, 48)).shape == (2, 384, 3, 3)
+    assert [c.out_channels for c in create_model("vgg48_wide").conv_layers().values()][::2] == [64, 128, 256, 512]
+    with pytest.raises(ValueError, match="multiple of 16"):
+        create_model("vgg48", img_size=40)

@@ -303,3 +303,16 @@ def test_rows_are_streamed_so_a_crash_keeps_them_and_success_leaves_no_partial(t
     kept = pd.read_json(tmp_path / "t.partial.jsonl", lines=True)
     assert sorted(p.split("/")[-1] for p in kept["path"]) == ["astronaut.jpg", "grace_hopper.jpg"]
     assert kept["emotion"].notna().all() and "happy" in kept["emotion"].tolist()
+
+
+def test_settings_added_later_at_their_off_value_do_not_block_a_resume():
+    """A run recorded before a setting existed resumes when the setting stays off; turned on, it is
+    another run. A data set shown under another label is the same data (its fingerprint decides)."""
+    from facsnet.training.run_folder import differences
+
+    old = {"train_config": {"augment": {"flip": 0.5}}, "data": {"val": {"name": "validation", "fingerprint": "ab"}}}
+    same = {"train_config": {"augment": {"flip": 0.5, "blur": 0.0, "jpeg": 0}},
+            "data": {"val": {"name": "fer2013-validation", "fingerprint": "ab"}}}
+    assert differences(old, same) == []
+    other = {"train_config": {"augment": {"flip": 0.5, "blur": 0.2}}, "data": {"val": {"name": "x", "fingerprint": "cd"}}}
+    assert differences(old, other) == ["data.val.fingerprint: \"ab\" -> \"cd\"", "train_config.augment.blur: absent -> 0.2"]

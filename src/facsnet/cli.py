@@ -8,6 +8,7 @@ import logging
 import sys
 
 from .data.augment import Augment
+from .pretrained import DEFAULT_MODEL
 from .training.loop import TrainConfig
 
 DEFAULTS = TrainConfig()
@@ -56,6 +57,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--decay", type=float, default=DEFAULTS.decay, help="Keras time decay per step")
     g.add_argument("--erase", type=float, default=0.0,
                    help="probability of random erasing (a noise rectangle) on top of the flips and affine warps")
+    g.add_argument("--degrade", type=float, default=0.0,
+                   help="probability of each field degradation (blur, low resolution, JPEG, tone curve), as the "
+                        "faces `facsnet analyze` finds in photos and videos")
     g.add_argument("--warmup-steps", type=int, default=DEFAULTS.warmup_steps, help="linear lr warm-up steps")
     g.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay)
     g.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
@@ -78,8 +82,9 @@ def _training_settings(args) -> dict:
             "weight_decay", "label_smoothing", "soft_targets", "norm", "precision", "channels_last", "seed", "device",
             "init", "tta_flip", "progress", "max_minutes"]
     settings = {k: getattr(args, k) for k in keys}
-    if args.erase:
-        settings["augment"] = {**Augment().to_dict(), "erase": args.erase}
+    if args.erase or args.degrade:
+        field = {k: args.degrade for k in ("blur", "lowres", "jpeg", "gamma")}
+        settings["augment"] = {**Augment().to_dict(), "erase": args.erase, **field}
     return settings
 
 
@@ -92,7 +97,8 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("train", help="train a model on a dataset")
     p.add_argument("--data", default="fer2013", help="NAME[:SPLIT] or a path")
-    p.add_argument("--val", default=None, help="validation NAME[:SPLIT], path, or 'none'")
+    p.add_argument("--val", default=None, help="validation NAME[:SPLIT], path, 'holdout' (--val-fraction of the training data, the "
+                   "same faces for every seed) or 'none'")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--subject-pattern", default=None, help="regex whose group 1 is the subject id in file names")
     p.add_argument("--out", default="runs/train")
@@ -114,11 +120,20 @@ def build_parser() -> Parser:
     _add_training_options(p)
 
     p = sub.add_parser("evaluate", help="score a model on a labelled dataset")
-    p.add_argument("--model", default="fer2013", help="bundled name (fer2013, ckplus48, ferplus) or checkpoint")
+    p.add_argument("--model", default=None, help=f"bundled name or checkpoint (default: {DEFAULT_MODEL})")
     p.add_argument("--data", default="fer2013:validation")
     p.add_argument("--subject-pattern", default=None)
-    p.add_argument("--tta-flip", action="store_true")
+    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="average with the mirror image (default: as the model's card says)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = sub.add_parser("calibrate", help="fit a model's softmax temperature on held-out faces")
+    p.add_argument("--model", required=True, help="checkpoint (or bundled name) to calibrate")
+    p.add_argument("--data", default="fer2013", help="the data the model was trained on")
+    p.add_argument("--val", default="holdout", help="'holdout' (the part train --val holdout kept out) "
+                   "or a labelled dataset")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--tta-flip", action="store_true", help="the model predicts with mirror averaging")
+    p.add_argument("--out", required=True, help="the calibrated checkpoint (.pt) to write")
     p = sub.add_parser("au-correlate", help="live filters and the filter-to-Action-Unit correlation on CK+")
     p.add_argument("--model", default="ckplus48", help="bundled name or checkpoint")
     p.add_argument("--data", default="ckplus48", help="CK+ data with sequence ids")
@@ -143,7 +158,7 @@ def build_parser() -> Parser:
     p.add_argument("inputs", nargs="*", help="photos, folders, videos, camera:N (default: the bundled sample photos)")
     p.add_argument("--out", default=None, help="table: .csv, .parquet, .jsonl or .json")
     p.add_argument("--annotate", default=None, help="folder for annotated photos/videos, or OUT.mp4 for one video")
-    p.add_argument("--model", default=None, help="bundled name, checkpoint or .onnx (default: fer2013_bn)")
+    p.add_argument("--model", default=None, help=f"bundled name, checkpoint or .onnx (default: {DEFAULT_MODEL})")
     p.add_argument("--detector", default="blazeface")
     p.add_argument("--backend", choices=["auto", "openvino", "onnx", "torch"], default="auto",
                    help="classifier runtime (auto: the fastest installed: openvino, onnx, torch)")
@@ -266,13 +281,21 @@ def main(argv=None) -> int:
                 d = res.to_dict()
                 print(json.dumps(d, indent=2))
             else:
-                print(f"{res.model} on {res.dataset}: accuracy {100 * res.accuracy:.2f}% on {res.n} images")
+                print(f"{res.model} on {res.dataset}: accuracy {100 * res.accuracy:.2f}%, balanced recall (UAR) "
+                      f"{100 * res.uar:.2f}%, ECE {res.ece:.3f} on {res.n} images"
+                      f"{' (mirror-averaged)' if res.tta_flip else ''}")
                 for c, r in res.per_class_recall.items():
                     print(f"  {c:9s} recall {100 * r:.1f}%")
                 if res.left_out_classes:
                     print(f"  left out (model lacks the class): {res.left_out_classes}")
                 if res.skipped_files:
                     print(f"  skipped files: {len(res.skipped_files)}")
+        elif args.command == "calibrate":
+            res = api.calibrate(args.model, args.data, val=args.val, val_fraction=args.val_fraction,
+                                tta_flip=args.tta_flip, out=args.out)
+            print(f"temperature {res.temperature:.3f} fitted on {res.n} faces of {res.fitted_on}: "
+                  f"ECE {res.ece_before:.4f} -> {res.ece_after:.4f}, NLL {res.nll_before:.4f} -> {res.nll_after:.4f}; "
+                  f"written to {args.out}")
         elif args.command == "au-correlate":
             res = api.au_correlate(args.model, args.data, labels=args.labels, layer=args.layer,
                                    ns=[int(n) for n in args.n.split(",")], permutations=args.permutations,
@@ -340,8 +363,10 @@ def _print_models() -> None:
     for name in BUNDLED:
         ck = read_checkpoint(resolve_weights(name))
         cfg, classes = ck["model_config"], ck["class_names"]
-        print(f"{name:11s} {ck.get('task', 'emotion'):7s} {ck['model_name']:14s} "
+        mark = "*" if name == DEFAULT_MODEL else " "
+        print(f"{mark}{name:13s} {ck.get('task', 'emotion'):7s} {ck['model_name']:14s} "
               f"{cfg.get('in_chans', 1)}x{cfg['img_size']}x{cfg['img_size']}  {len(classes)} classes: {' '.join(classes)}")
+    print(f"* the default model of analyze and evaluate")
 
 
 def _run_transfer(api, args) -> None:

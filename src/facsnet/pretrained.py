@@ -15,6 +15,10 @@ BUNDLED = {
     "ckplus_au": "ckplus_au.pt",  # fer2013's conv layers + a multi-label AU head fitted on CK+48 (task "au")
 }
 
+# The one expression model `facsnet analyze`, `facsnet evaluate` and `facsnet.analyze` use unless
+# told otherwise, chosen for faces it never saw (see weights/MODEL_CARD.md).
+DEFAULT_MODEL = "fer2013_bn"
+
 
 def bundled_path(name: str) -> Path:
     if name not in BUNDLED:

@@ -69,6 +69,8 @@ class TorchModel:
         self.model = model.eval()
         self.class_names = list(model.class_names)
         self.input_size = tuple(model.data_config["input_size"])
+        self.temperature = float(getattr(model, "temperature", 1.0))
+        self.tta_flip = bool(getattr(model, "tta_flip", False))
         if precision == "bf16":
             self.model = self.model.to(memory_format=torch.channels_last)
 
@@ -93,7 +95,7 @@ class FaceClassifier:
     """Probabilities for (N, H, W) uint8 crops, or (N, H, W, 3) for a colour model."""
 
     def __init__(self, model: str | Path = "fer2013", backend: str = "auto", num_threads: int | None = None,
-                 precision: str = "auto"):
+                 precision: str = "auto", tta_flip: bool | None = None):
         self.source = str(model)
         is_onnx = str(model).endswith(".onnx")
         if is_onnx and backend == "torch":
@@ -114,6 +116,9 @@ class FaceClassifier:
         if ckpt is None:  # an .onnx file describes itself
             self.task = self.model.task
             self.framing = self.model.framing or AlignSpec().resized(self.input_size[1])
+        # how the weights are meant to be read: calibrated temperature, mirror averaging (model card)
+        self.temperature = self.model.temperature if self.task == "emotion" else 1.0
+        self.tta_flip = tta_flip if tta_flip is not None else self.model.tta_flip
         self.parity_gap = 0.0
         if wanted != "fp32":
             self._check_parity(self._runtime(ckpt, onnx_path, num_threads, "fp32"))
@@ -168,11 +173,15 @@ class FaceClassifier:
         """(N, classes) probabilities in ``class_names`` order; an empty batch gives (0, classes)."""
         if len(crops) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
-        return self.probabilities(self.logits(crops))
+        probs = self.probabilities(self.logits(crops))
+        if self.tta_flip:   # the mean with the mirror image's probabilities
+            probs = 0.5 * (probs + self.probabilities(self.logits(np.ascontiguousarray(np.asarray(crops)[:, :, ::-1]))))
+        return probs
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """Logits -> probabilities: one sigmoid per Action Unit for an AU model, else a softmax."""
+        """Logits -> probabilities: one sigmoid per Action Unit for an AU model, else a softmax of
+        the logits divided by the model's calibrated temperature."""
         logits = logits.astype(np.float64)
         if self.task == "au":
             return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
-        return softmax(logits).astype(np.float32)
+        return softmax(logits / self.temperature).astype(np.float32)

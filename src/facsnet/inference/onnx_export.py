@@ -28,7 +28,9 @@ def export_onnx(model: torch.nn.Module, path: str | Path, framing: AlignSpec | N
     model = model.float().cpu().eval()
     c, h, w = model.data_config["input_size"]
     meta = {"class_names": json.dumps(list(model.class_names)), "input_size": json.dumps([c, h, w]),
-            "producer": "facsnet", "task": task or getattr(model, "task", "emotion")}
+            "producer": "facsnet", "task": task or getattr(model, "task", "emotion"),
+            "temperature": json.dumps(float(getattr(model, "temperature", 1.0))),
+            "tta_flip": json.dumps(bool(getattr(model, "tta_flip", False)))}
     if framing is not None:
         meta["framing"] = json.dumps({"eye_distance": framing.eye_distance, "eye_height": framing.eye_height})
     buf = io.BytesIO()
@@ -49,7 +51,8 @@ def export_onnx(model: torch.nn.Module, path: str | Path, framing: AlignSpec | N
 
 
 def read_onnx_metadata(path: Path) -> dict:
-    """The facsnet metadata of an exported ONNX file (class names, input size, task, framing)."""
+    """The facsnet metadata of an exported ONNX file (class names, input size, task, framing,
+    softmax temperature, mirror averaging)."""
     import onnx
 
     try:
@@ -63,7 +66,9 @@ def read_onnx_metadata(path: Path) -> dict:
     input_size = tuple(json.loads(meta["input_size"]))
     return {"class_names": json.loads(meta["class_names"]), "input_size": input_size,
             "task": meta.get("task", "emotion"),
-            "framing": AlignSpec(input_size[1], **framing) if framing else None}
+            "framing": AlignSpec(input_size[1], **framing) if framing else None,
+            "temperature": float(json.loads(meta.get("temperature", "1.0"))),
+            "tta_flip": bool(json.loads(meta.get("tta_flip", "false")))}
 
 
 class _ExportedModel:
@@ -75,6 +80,7 @@ class _ExportedModel:
         meta = read_onnx_metadata(path)
         self.class_names, self.input_size = meta["class_names"], meta["input_size"]
         self.task, self.framing = meta["task"], meta["framing"]
+        self.temperature, self.tta_flip = meta["temperature"], meta["tta_flip"]
 
 
 class OnnxModel(_ExportedModel):

@@ -22,15 +22,13 @@ import numpy as np
 from ..faces.align import align_face
 from ..faces.detect import Detection, create_detector, detect_tiled
 from .annotate import VideoSink, annotate, write_image
+from ..pretrained import DEFAULT_MODEL
 from .classifier import FaceClassifier
 from .media import Frame, MediaError, expand_paths, is_video_file, source_frames
 from .results import AnalysisResult, FaceResult, FrameResult
 
 log = logging.getLogger("facsnet")
 
-# Chosen by cross-dataset accuracy on CK+48, which none of the bundled FER models saw in training:
-# fer2013_bn 72.2%, fer2013 (the paper's CNN) 63.3%, ferplus 56.0% (results/eval/).
-DEFAULT_MODEL = "fer2013_bn"
 
 
 class Analyzer:

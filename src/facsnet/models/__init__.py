@@ -1,5 +1,6 @@
-"""Models: the registry and the paper's CNN (later: CNN+LSTM, transfer heads)."""
+"""Models: the registry, the paper's CNN and the VGG-style default."""
 from .breuer2017 import Breuer2017, breuer2017
 from .registry import create_model, list_models, register_model
+from .vgg48 import Vgg48, vgg48
 
-__all__ = ["Breuer2017", "breuer2017", "create_model", "list_models", "register_model"]
+__all__ = ["Breuer2017", "breuer2017", "Vgg48", "vgg48", "create_model", "list_models", "register_model"]

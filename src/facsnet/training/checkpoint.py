@@ -42,6 +42,16 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
+def inference_settings(ckpt: dict) -> tuple[float, bool]:
+    """How a checkpoint's outputs are meant to be read: the softmax temperature fitted on held-out
+    faces (``calibration.temperature``, 1.0 when uncalibrated) and whether predictions average the
+    mirror image (``inference.tta_flip``)."""
+    temperature = float((ckpt.get("calibration") or {}).get("temperature", 1.0))
+    if not (temperature > 0 and temperature < float("inf")):
+        raise CheckpointError(f"checkpoint: calibration temperature {temperature} is not a positive number")
+    return temperature, bool((ckpt.get("inference") or {}).get("tta_flip", False))
+
+
 def model_from_checkpoint(ckpt: dict | str | Path, device="cpu"):
     """Rebuild the model a checkpoint describes, weights in fp32, in eval mode. A checkpoint whose
     declared architecture does not fit its weights is a :class:`CheckpointError` naming the file."""
@@ -57,4 +67,5 @@ def model_from_checkpoint(ckpt: dict | str | Path, device="cpu"):
         raise CheckpointError(f"{where}: its declared model ({ckpt.get('model_name')}, "
                               f"{len(ckpt.get('class_names') or [])} classes) does not fit its weights ({detail})") from None
     model.task = ckpt.get("task", "emotion")  # "au": one sigmoid output per Action Unit
+    model.temperature, model.tta_flip = inference_settings(ckpt)
     return model.to(device).eval()

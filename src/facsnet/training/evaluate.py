@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..data.faceset import FaceSet
+from .calibration import expected_calibration_error, negative_log_likelihood, tempered_probs
 from .loop import predict_logits
 from .metrics import classification_metrics
 
@@ -16,6 +17,11 @@ class EvalResult:
     dataset: str
     n: int
     accuracy: float
+    uar: float                             # unweighted average recall (balanced accuracy) over the classes present
+    ece: float                             # expected calibration error of the probabilities (15 bins)
+    nll: float                             # mean negative log-likelihood of the true class
+    temperature: float                     # softmax temperature used (the model's calibration; 1.0 if none)
+    tta_flip: bool                         # probabilities averaged with the mirror image
     per_class_recall: dict[str, float]
     confusion: list[list[int]]
     class_names: list[str]                 # the model's classes (rows/columns of confusion)
@@ -26,13 +32,18 @@ class EvalResult:
         return asdict(self)
 
 
-def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool = False,
+def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | None = None,
                 batch_size: int = 512) -> EvalResult:
-    """Accuracy of ``model`` on the images of ``data`` whose class the model knows.
+    """Accuracy, balanced recall (UAR) and calibration of ``model`` on the images of ``data`` whose
+    class the model knows, read the way the model is meant to be read: its calibrated temperature,
+    and mirror averaging when it asks for it (``tta_flip=None``) or when told.
 
     Predictions range over all of the model's classes; images of classes the model lacks are
     left out and counted in ``left_out_classes``.
     """
+    if tta_flip is None:
+        tta_flip = bool(getattr(model, "tta_flip", False))
+    temperature = float(getattr(model, "temperature", 1.0))
     model_classes = list(model.class_names)
     if getattr(model, "task", "emotion") != "emotion":
         raise ValueError(f"{model_label or 'the model'} is an {model.task} model: evaluate scores emotion models "
@@ -50,11 +61,16 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool = Fa
     sub = data.subset(np.flatnonzero(known))
     y_true = np.array([model_classes.index(c) for c in np.array(data.class_names)[sub.labels]], dtype=np.int64)
     x, _ = sub.tensors()
-    pred = predict_logits(model, x, batch_size, tta_flip).argmax(1).numpy() if len(sub) else np.array([], dtype=np.int64)
-    m = classification_metrics(y_true, pred, model_classes)
+    logits = predict_logits(model, x, batch_size).numpy()
+    flipped = predict_logits(model, x.flip(-1), batch_size).numpy() if tta_flip else None
+    probs = tempered_probs(logits, temperature, flipped)
+    m = classification_metrics(y_true, probs.argmax(1), model_classes)
     recall = {str(c): r for c, r in m.per_class_recall.items() if c in set(names[known])}
     return EvalResult(
-        model=model_label, dataset=data.name, n=m.n, accuracy=m.accuracy, per_class_recall=recall,
+        model=model_label, dataset=data.name, n=m.n, accuracy=m.accuracy,
+        uar=float(np.mean(list(recall.values()))), ece=expected_calibration_error(probs, y_true),
+        nll=negative_log_likelihood(probs, y_true), temperature=temperature, tta_flip=tta_flip,
+        per_class_recall=recall,
         confusion=m.confusion, class_names=model_classes, left_out_classes=left_out,
         skipped_files=[list(s) for s in data.skipped],
     )

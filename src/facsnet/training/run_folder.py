@@ -9,10 +9,10 @@ from pathlib import Path
 
 # Settings that may change between a run and its resumption without changing what it trains on or
 # how (a run started on a GPU may go on on a CPU, in another precision or memory layout, with another
-# time limit or scoring option; data moved to another folder is the same data when its content
-# fingerprint is).
+# time limit or scoring option; data moved to another folder, or shown under another label, is the
+# same data when its content fingerprint is).
 RESUMABLE_CHANGES = frozenset({"progress", "max_minutes", "device", "precision", "channels_last", "tta_flip",
-                               "source"})
+                               "source", "name"})
 
 
 class RunFolderError(ValueError):
@@ -28,6 +28,8 @@ def differences(old, new, prefix: str = "", ignore: frozenset = RESUMABLE_CHANGE
             if key in ignore:
                 continue
             name = f"{prefix}.{key}" if prefix else str(key)
+            if key not in old and _neutral(new[key]):
+                continue   # a setting added to facsnet after the run began, at its default "off"
             if key not in old or key not in new:
                 out.append(f"{name}: {'absent' if key not in old else _short(old[key])} -> "
                            f"{'absent' if key not in new else _short(new[key])}")
@@ -35,6 +37,10 @@ def differences(old, new, prefix: str = "", ignore: frozenset = RESUMABLE_CHANGE
                 out.extend(differences(old[key], new[key], name, ignore))
         return out
     return [] if _canonical(old) == _canonical(new) else [f"{prefix}: {_short(old)} -> {_short(new)}"]
+
+
+def _neutral(value) -> bool:
+    return value is None or value is False or (isinstance(value, (int, float)) and value == 0)
 
 
 def _canonical(value):

@@ -1,0 +1,98 @@
+"""Temperature scaling and calibration error: facts checked on generated logits and toy models."""
+import numpy as np
+import pytest
+import torch
+
+from facsnet.training.calibration import (calibrate, expected_calibration_error, fit_temperature,
+                                          negative_log_likelihood, tempered_probs)
+
+
+def _sampled(n=20000, classes=7, true_temperature=2.0, seed=0):
+    """Logits and labels drawn from softmax(logits / true_temperature): a model over-confident by that factor."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 3, (n, classes))
+    p = tempered_probs(logits, true_temperature)
+    labels = np.array([rng.choice(classes, p=row) for row in p])
+    return logits, labels
+
+
+def test_fit_recovers_the_temperature_that_generated_the_labels():
+    logits, labels = _sampled(true_temperature=2.0)
+    assert fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.06)
+    logits, labels = _sampled(true_temperature=0.5, seed=1)
+    assert fit_temperature(logits, labels) == pytest.approx(0.5, rel=0.06)
+
+
+def test_temperature_lowers_nll_and_ece_and_keeps_every_prediction():
+    logits, labels = _sampled(true_temperature=2.5)
+    cal = calibrate(logits, labels, fitted_on="generated")
+    assert cal.nll_after < cal.nll_before and cal.ece_after < cal.ece_before
+    assert cal.ece_before > 0.1 and cal.ece_after < 0.02
+    np.testing.assert_array_equal(tempered_probs(logits, cal.temperature).argmax(1), logits.argmax(1))
+
+
+def test_ece_facts():
+    labels = np.array([0, 1, 2, 0])
+    sure_and_right = np.eye(3)[labels]
+    assert expected_calibration_error(sure_and_right, labels) == 0.0
+    sure_and_wrong = np.eye(3)[(labels + 1) % 3]
+    assert expected_calibration_error(sure_and_wrong, labels) == pytest.approx(1.0)
+    # confidence 0.6 everywhere, right 3 times in 5: calibrated
+    probs = np.tile([0.6, 0.3, 0.1], (5, 1))
+    assert expected_calibration_error(probs, np.array([0, 0, 0, 1, 2])) == pytest.approx(0.0, abs=1e-12)
+    assert negative_log_likelihood(probs, np.array([0])) == pytest.approx(-np.log(0.6))
+
+
+def test_mirror_averaged_probabilities_are_the_mean_of_both():
+    a, b = np.array([[2.0, 0.0, -1.0]]), np.array([[0.0, 1.0, 0.0]])
+    expected = 0.5 * (tempered_probs(a, 1.5) + tempered_probs(b, 1.5))
+    np.testing.assert_allclose(tempered_probs(a, 1.5, flipped_logits=b), expected)
+
+
+def test_no_held_out_faces_is_a_clear_error():
+    with pytest.raises(ValueError, match="no held-out faces"):
+        fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int))
+
+
+def test_a_calibrated_checkpoint_is_read_with_its_temperature_and_mirror_setting(tmp_path, toy_folder):
+    """calibrate() writes a checkpoint whose temperature the classifier, evaluate and the ONNX
+    export all apply; the argmax never moves."""
+    from facsnet import api
+    from facsnet.inference import FaceClassifier
+
+    api.train(str(toy_folder), val="holdout", val_fraction=0.25, out=str(tmp_path / "run"), epochs=2,
+              batch_size=8, progress=False)
+    plain = tmp_path / "run" / "final.pt"
+    cal = api.calibrate(str(plain), str(toy_folder), val_fraction=0.25, tta_flip=True, out=str(tmp_path / "cal.pt"))
+    assert cal.n == 9 and cal.tta_flip and cal.temperature > 0
+    crops = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    base = FaceClassifier(str(plain), backend="torch", precision="fp32")
+    tuned = FaceClassifier(str(tmp_path / "cal.pt"), backend="torch", precision="fp32")
+    assert (base.temperature, base.tta_flip) == (1.0, False)
+    assert (tuned.temperature, tuned.tta_flip) == (pytest.approx(cal.temperature), True)
+    logits, mirrored = base.logits(crops), base.logits(crops[:, :, ::-1].copy())
+    expected = tempered_probs(logits, cal.temperature, mirrored)
+    np.testing.assert_allclose(tuned.predict_proba(crops), expected, atol=1e-5)
+    exported = api.export(str(tmp_path / "cal.pt"), str(tmp_path / "cal.onnx"))
+    onnx = FaceClassifier(str(exported), backend="onnx")
+    assert onnx.temperature == pytest.approx(cal.temperature) and onnx.tta_flip
+    np.testing.assert_allclose(onnx.predict_proba(crops), expected, atol=1e-4)
+    res = api.evaluate(str(tmp_path / "cal.pt"), str(toy_folder))
+    assert res.tta_flip and res.temperature == pytest.approx(cal.temperature) and 0 <= res.ece <= 1
+    assert api.evaluate(str(plain), str(toy_folder), tta_flip=True).accuracy == res.accuracy
+
+
+def test_holdout_validation_is_the_same_faces_for_every_seed_and_never_trained_on(tmp_path, toy_folder):
+    import json
+
+    from facsnet import api
+
+    records = []
+    for seed in (0, 1):
+        api.train(str(toy_folder), val="holdout", val_fraction=0.25, out=str(tmp_path / f"s{seed}"), epochs=1,
+                  batch_size=8, progress=False, seed=seed)
+        records.append(json.loads((tmp_path / f"s{seed}" / "config.json").read_text())["data"])
+    assert records[0]["val"]["fingerprint"] == records[1]["val"]["fingerprint"]
+    assert records[0]["val"]["n"] + records[0]["train"]["n"] == 36
+    train, held = api.holdout_split(api.dataset(str(toy_folder), "train"), 0.25, api.HOLDOUT_SEED)
+    assert held.fingerprint() == records[1]["val"]["fingerprint"] and not set(held.paths) & set(train.paths)
