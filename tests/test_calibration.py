@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from facsnet.training.calibration import (calibrate, expected_calibration_error, fit_temperature,
-                                          negative_log_likelihood, tempered_probs)
+                                          negative_log_likelihood, prior_corrected, tempered_probs)
 
 
 def _sampled(n=20000, classes=7, true_temperature=2.0, seed=0):
@@ -49,6 +49,15 @@ def test_mirror_averaged_probabilities_are_the_mean_of_both():
     np.testing.assert_allclose(tempered_probs(a, 1.5, flipped_logits=b), expected)
 
 
+def test_prior_correction_treats_classes_as_equally_likely():
+    probs = np.array([[0.6, 0.4], [0.95, 0.05]])
+    np.testing.assert_allclose(prior_corrected(probs, [0.5, 0.5]), probs)
+    out = prior_corrected(probs, [0.9, 0.1])       # the rare class wins where the evidence is not overwhelming
+    np.testing.assert_allclose(out.sum(1), 1.0)
+    assert out[0].argmax() == 1 and out[1].argmax() == 0
+    np.testing.assert_allclose(out[0], [0.6 / 0.9, 0.4 / 0.1] / np.sum([0.6 / 0.9, 0.4 / 0.1]))
+
+
 def test_no_held_out_faces_is_a_clear_error():
     with pytest.raises(ValueError, match="no held-out faces"):
         fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int))
@@ -77,6 +86,10 @@ def test_a_calibrated_checkpoint_is_read_with_its_temperature_and_mirror_setting
     onnx = FaceClassifier(str(exported), backend="onnx")
     assert onnx.temperature == pytest.approx(cal.temperature) and onnx.tta_flip
     np.testing.assert_allclose(onnx.predict_proba(crops), expected, atol=1e-4)
+    prior = FaceClassifier(str(plain), backend="torch", precision="fp32", balanced=True)
+    assert prior.prior == pytest.approx([9 / 27] * 3)         # 27 training faces, 9 of each class
+    np.testing.assert_allclose(prior.predict_proba(crops), prior_corrected(base.predict_proba(crops), prior.prior),
+                               atol=1e-6)
     res = api.evaluate(str(tmp_path / "cal.pt"), str(toy_folder))
     assert res.tta_flip and res.temperature == pytest.approx(cal.temperature) and 0 <= res.ece <= 1
     assert api.evaluate(str(plain), str(toy_folder), tta_flip=True).accuracy == res.accuracy

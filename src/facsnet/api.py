@@ -89,7 +89,7 @@ def cv(data: str = "ckplus48", k: int = 10, protocol: str | None = None, out: st
 
 
 def evaluate(model: str | None = None, data: str = "fer2013:validation", tta_flip: bool | None = None,
-             subject_pattern: str | None = None) -> EvalResult:
+             subject_pattern: str | None = None, balanced: bool = False) -> EvalResult:
     """Score a bundled model name or checkpoint on a labelled dataset (accuracy, UAR, ECE);
     ``tta_flip=None`` averages the mirror image when the model asks for it; ``model=None`` is the
     default model (:data:`facsnet.pretrained.DEFAULT_MODEL`)."""
@@ -98,7 +98,7 @@ def evaluate(model: str | None = None, data: str = "fer2013:validation", tta_fli
     model = model or DEFAULT_MODEL
     net = load_model(model)
     data_set = dataset(data, "validation", subject_pattern)
-    return evaluate_on(net, data_set, model_label=str(model), tta_flip=tta_flip)
+    return evaluate_on(net, data_set, model_label=str(model), tta_flip=tta_flip, balanced=balanced)
 
 
 def ckplus_dataset(data: str) -> FaceSet:
@@ -155,11 +155,12 @@ def visualize(model: str = "ckplus48", data: str = "ckplus48", out: str = "runs/
 def analyze(inputs=None, model: str | None = None, out: str | None = None, annotate: str | None = None,
             detector: str = "blazeface", backend: str = "auto", stride: int = 1, max_frames: int | None = None,
             min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = None,
-            detect_every: int = 1, precision: str = "auto"):
+            detect_every: int = 1, precision: str = "auto", balanced: bool = False):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
     (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video;
-    ``aus`` an Action Unit model (bundled ``ckplus_au`` or a checkpoint) adds one column per AU."""
+    ``aus`` an Action Unit model (bundled ``ckplus_au`` or a checkpoint) adds one column per AU;
+    ``balanced`` treats the emotions as equally likely (corrects for the training class shares)."""
     from .inference import DEFAULT_MODEL, Analyzer
     from .samples import sample_paths
 
@@ -171,7 +172,7 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
         check_writable_file(out, TABLE_SUFFIXES)
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
                         level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, detect_every=detect_every,
-                        precision=precision)
+                        precision=precision, balanced=balanced)
     stream = None
     if out:   # finished rows go to TABLE.partial.* as they come; the complete table replaces OUT at the end
         from .inference.results import COLUMNS, RowStream

@@ -125,6 +125,8 @@ def build_parser() -> Parser:
     p.add_argument("--subject-pattern", default=None)
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
                    help="average with the mirror image (default: as the model's card says)")
+    p.add_argument("--balanced", action="store_true",
+                   help="treat the classes as equally likely (correct for their shares in the training faces)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = sub.add_parser("calibrate", help="fit a model's softmax temperature on held-out faces")
     p.add_argument("--model", required=True, help="checkpoint (or bundled name) to calibrate")
@@ -159,6 +161,8 @@ def build_parser() -> Parser:
     p.add_argument("--out", default=None, help="table: .csv, .parquet, .jsonl or .json")
     p.add_argument("--annotate", default=None, help="folder for annotated photos/videos, or OUT.mp4 for one video")
     p.add_argument("--model", default=None, help=f"bundled name, checkpoint or .onnx (default: {DEFAULT_MODEL})")
+    p.add_argument("--balanced", action="store_true",
+                   help="treat the emotions as equally likely (correct for their shares in the training faces)")
     p.add_argument("--detector", default="blazeface")
     p.add_argument("--backend", choices=["auto", "openvino", "onnx", "torch"], default="auto",
                    help="classifier runtime (auto: the fastest installed: openvino, onnx, torch)")
@@ -276,7 +280,8 @@ def main(argv=None) -> int:
             else:
                 print(res.to_markdown())
         elif args.command == "evaluate":
-            res = api.evaluate(args.model, args.data, tta_flip=args.tta_flip, subject_pattern=args.subject_pattern)
+            res = api.evaluate(args.model, args.data, tta_flip=args.tta_flip, subject_pattern=args.subject_pattern,
+                               balanced=args.balanced)
             if args.json:
                 d = res.to_dict()
                 print(json.dumps(d, indent=2))
@@ -313,7 +318,7 @@ def main(argv=None) -> int:
                               detector=args.detector, backend=args.backend, stride=args.stride,
                               max_frames=args.max_frames, min_face_score=args.min_face_score,
                               level_eyes=args.level_eyes, photo_tiles=args.photo_tiles, aus=args.aus,
-                              detect_every=args.detect_every, precision=args.precision)
+                              detect_every=args.detect_every, precision=args.precision, balanced=args.balanced)
             _print_analysis(res, args)
             if res.skipped and not res.frames:
                 return 1

@@ -25,6 +25,7 @@ from ..data.cache import cache_dir
 from ..faces.align import AlignSpec
 from ..hardware import resolve_precision
 from ..pretrained import framing_of, resolve_weights
+from ..training.calibration import prior_corrected
 from ..training.checkpoint import model_from_checkpoint, read_checkpoint
 from .onnx_export import OnnxModel, OpenVinoModel, export_onnx
 
@@ -71,6 +72,7 @@ class TorchModel:
         self.input_size = tuple(model.data_config["input_size"])
         self.temperature = float(getattr(model, "temperature", 1.0))
         self.tta_flip = bool(getattr(model, "tta_flip", False))
+        self.class_prior = getattr(model, "class_prior", None)
         if precision == "bf16":
             self.model = self.model.to(memory_format=torch.channels_last)
 
@@ -95,7 +97,7 @@ class FaceClassifier:
     """Probabilities for (N, H, W) uint8 crops, or (N, H, W, 3) for a colour model."""
 
     def __init__(self, model: str | Path = "fer2013", backend: str = "auto", num_threads: int | None = None,
-                 precision: str = "auto", tta_flip: bool | None = None):
+                 precision: str = "auto", tta_flip: bool | None = None, balanced: bool = False):
         self.source = str(model)
         is_onnx = str(model).endswith(".onnx")
         if is_onnx and backend == "torch":
@@ -119,6 +121,10 @@ class FaceClassifier:
         # how the weights are meant to be read: calibrated temperature, mirror averaging (model card)
         self.temperature = self.model.temperature if self.task == "emotion" else 1.0
         self.tta_flip = tta_flip if tta_flip is not None else self.model.tta_flip
+        self.prior = self.model.class_prior if balanced else None
+        if balanced and (self.prior is None or self.task != "emotion"):
+            raise ValueError(f"{model}: the balanced correction needs an emotion model that records its "
+                             "training class counts")
         self.parity_gap = 0.0
         if wanted != "fp32":
             self._check_parity(self._runtime(ckpt, onnx_path, num_threads, "fp32"))
@@ -176,6 +182,8 @@ class FaceClassifier:
         probs = self.probabilities(self.logits(crops))
         if self.tta_flip:   # the mean with the mirror image's probabilities
             probs = 0.5 * (probs + self.probabilities(self.logits(np.ascontiguousarray(np.asarray(crops)[:, :, ::-1]))))
+        if self.prior is not None:   # equally likely classes instead of the training faces' shares
+            probs = prior_corrected(probs, self.prior).astype(np.float32)
         return probs
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:

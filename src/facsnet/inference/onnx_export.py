@@ -30,7 +30,8 @@ def export_onnx(model: torch.nn.Module, path: str | Path, framing: AlignSpec | N
     meta = {"class_names": json.dumps(list(model.class_names)), "input_size": json.dumps([c, h, w]),
             "producer": "facsnet", "task": task or getattr(model, "task", "emotion"),
             "temperature": json.dumps(float(getattr(model, "temperature", 1.0))),
-            "tta_flip": json.dumps(bool(getattr(model, "tta_flip", False)))}
+            "tta_flip": json.dumps(bool(getattr(model, "tta_flip", False))),
+            "class_prior": json.dumps(getattr(model, "class_prior", None))}
     if framing is not None:
         meta["framing"] = json.dumps({"eye_distance": framing.eye_distance, "eye_height": framing.eye_height})
     buf = io.BytesIO()
@@ -68,7 +69,8 @@ def read_onnx_metadata(path: Path) -> dict:
             "task": meta.get("task", "emotion"),
             "framing": AlignSpec(input_size[1], **framing) if framing else None,
             "temperature": float(json.loads(meta.get("temperature", "1.0"))),
-            "tta_flip": bool(json.loads(meta.get("tta_flip", "false")))}
+            "tta_flip": bool(json.loads(meta.get("tta_flip", "false"))),
+            "class_prior": json.loads(meta.get("class_prior", "null"))}
 
 
 class _ExportedModel:
@@ -81,6 +83,7 @@ class _ExportedModel:
         self.class_names, self.input_size = meta["class_names"], meta["input_size"]
         self.task, self.framing = meta["task"], meta["framing"]
         self.temperature, self.tta_flip = meta["temperature"], meta["tta_flip"]
+        self.class_prior = meta["class_prior"]
 
 
 class OnnxModel(_ExportedModel):

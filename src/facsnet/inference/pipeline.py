@@ -36,12 +36,13 @@ class Analyzer:
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: str = "blazeface", backend: str = "auto",
                  min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True,
-                 au_model: str | Path | None = None, detect_every: int = 1, precision: str = "auto"):
+                 au_model: str | Path | None = None, detect_every: int = 1, precision: str = "auto",
+                 balanced: bool = False):
         _check_range("min_face_score", min_face_score, 0.0, 1.0)
         _check_range("batch_frames", batch_frames, 1)
         _check_range("photo_tiles", photo_tiles, 0)
         _check_range("detect_every", detect_every, 1)
-        self.classifier = FaceClassifier(model, backend=backend, precision=precision)
+        self.classifier = FaceClassifier(model, backend=backend, precision=precision, balanced=balanced)
         if self.classifier.task != "emotion":
             raise ValueError(f"{model}: an {self.classifier.task} model, not an emotion model (pass it as au_model)")
         self.au = FaceClassifier(au_model, backend=backend, precision=precision) if au_model else None

@@ -48,6 +48,14 @@ def tempered_probs(logits: np.ndarray, temperature: float = 1.0, flipped_logits:
     return p
 
 
+def prior_corrected(probs: np.ndarray, prior) -> np.ndarray:
+    """Probabilities for equally likely classes: each divided by its class's share of the training
+    faces, renormalised (Bayes' rule with the training prior swapped for a uniform one). Raises the
+    recall of rare classes (FER2013's disgust is 1.5% of its faces) at some cost in accuracy."""
+    p = np.asarray(probs, dtype=np.float64) / np.asarray(prior, dtype=np.float64)
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def fit_temperature(logits: np.ndarray, labels: np.ndarray, flipped_logits: np.ndarray | None = None,
                     bounds: tuple[float, float] = (0.05, 20.0), iterations: int = 80) -> float:
     """The temperature minimising the held-out NLL of :func:`tempered_probs` (golden-section search

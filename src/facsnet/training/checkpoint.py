@@ -52,6 +52,17 @@ def inference_settings(ckpt: dict) -> tuple[float, bool]:
     return temperature, bool((ckpt.get("inference") or {}).get("tta_flip", False))
 
 
+def class_prior_of(ckpt: dict) -> list[float] | None:
+    """The share of each class (in the model's order) among the faces it was trained on, from the
+    data record in the checkpoint; None when the checkpoint does not say."""
+    counts = ((ckpt.get("data") or {}).get("train") or {}).get("class_counts")
+    names = ckpt.get("class_names") or []
+    if not isinstance(counts, dict) or not names or any(not counts.get(c) for c in names):
+        return None
+    total = sum(float(counts[c]) for c in names)
+    return [float(counts[c]) / total for c in names]
+
+
 def model_from_checkpoint(ckpt: dict | str | Path, device="cpu"):
     """Rebuild the model a checkpoint describes, weights in fp32, in eval mode. A checkpoint whose
     declared architecture does not fit its weights is a :class:`CheckpointError` naming the file."""
@@ -68,4 +79,5 @@ def model_from_checkpoint(ckpt: dict | str | Path, device="cpu"):
                               f"{len(ckpt.get('class_names') or [])} classes) does not fit its weights ({detail})") from None
     model.task = ckpt.get("task", "emotion")  # "au": one sigmoid output per Action Unit
     model.temperature, model.tta_flip = inference_settings(ckpt)
+    model.class_prior = class_prior_of(ckpt)
     return model.to(device).eval()

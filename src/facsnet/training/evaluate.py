@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..data.faceset import FaceSet
-from .calibration import expected_calibration_error, negative_log_likelihood, tempered_probs
+from .calibration import expected_calibration_error, negative_log_likelihood, prior_corrected, tempered_probs
 from .loop import predict_logits
 from .metrics import classification_metrics
 
@@ -22,6 +22,7 @@ class EvalResult:
     nll: float                             # mean negative log-likelihood of the true class
     temperature: float                     # softmax temperature used (the model's calibration; 1.0 if none)
     tta_flip: bool                         # probabilities averaged with the mirror image
+    balanced: bool                         # probabilities corrected for the training class prior
     per_class_recall: dict[str, float]
     confusion: list[list[int]]
     class_names: list[str]                 # the model's classes (rows/columns of confusion)
@@ -33,14 +34,19 @@ class EvalResult:
 
 
 def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | None = None,
-                batch_size: int = 512) -> EvalResult:
+                batch_size: int = 512, balanced: bool = False) -> EvalResult:
     """Accuracy, balanced recall (UAR) and calibration of ``model`` on the images of ``data`` whose
     class the model knows, read the way the model is meant to be read: its calibrated temperature,
     and mirror averaging when it asks for it (``tta_flip=None``) or when told.
 
     Predictions range over all of the model's classes; images of classes the model lacks are
-    left out and counted in ``left_out_classes``.
+    left out and counted in ``left_out_classes``. ``balanced`` corrects the probabilities for the
+    training class prior (:func:`~facsnet.training.calibration.prior_corrected`).
     """
+    prior = getattr(model, "class_prior", None)
+    if balanced and prior is None:
+        raise ValueError(f"{model_label or 'the model'}: its checkpoint does not record the training class counts "
+                         "that the balanced correction needs")
     if tta_flip is None:
         tta_flip = bool(getattr(model, "tta_flip", False))
     temperature = float(getattr(model, "temperature", 1.0))
@@ -64,12 +70,14 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | No
     logits = predict_logits(model, x, batch_size).numpy()
     flipped = predict_logits(model, x.flip(-1), batch_size).numpy() if tta_flip else None
     probs = tempered_probs(logits, temperature, flipped)
+    if balanced:
+        probs = prior_corrected(probs, prior)
     m = classification_metrics(y_true, probs.argmax(1), model_classes)
     recall = {str(c): r for c, r in m.per_class_recall.items() if c in set(names[known])}
     return EvalResult(
         model=model_label, dataset=data.name, n=m.n, accuracy=m.accuracy,
         uar=float(np.mean(list(recall.values()))), ece=expected_calibration_error(probs, y_true),
-        nll=negative_log_likelihood(probs, y_true), temperature=temperature, tta_flip=tta_flip,
+        nll=negative_log_likelihood(probs, y_true), temperature=temperature, tta_flip=tta_flip, balanced=balanced,
         per_class_recall=recall,
         confusion=m.confusion, class_names=model_classes, left_out_classes=left_out,
         skipped_files=[list(s) for s in data.skipped],
