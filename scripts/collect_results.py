@@ -317,6 +317,7 @@ def build() -> dict:
                                                "as fer2013; model breuer2017_bn = the paper's CNN + BatchNorm (not the paper's)")},
         "ferplus": {"publictest": fer_entry("ferplus", "ferplus", fer_cmd.replace("--data fer2013", "--data ferplus"),
                                             "FER2013 images with FER+ majority labels (8 classes): train 25,059 -> PublicTest 3,199")},
+        "default_model": default_model_entry(),
         "bench": bench_entries(),
         "analyze": analyze_entries(),
         "precision": precision_entries(),
@@ -329,6 +330,42 @@ def build() -> dict:
                                          ("early_alive_filters", early_alive_filters())) if v},
     }
     return summary
+
+
+def default_model_entry() -> dict | None:
+    """The default expression model: PublicTest scored once on the final, calibrated weights;
+    CK+48 and FER+ as-is (never trained on); calibration on the FER2013 Training hold-out."""
+    from facsnet.pretrained import DEFAULT_MODEL, resolve_weights
+    from facsnet.training.checkpoint import read_checkpoint
+
+    name = "fer2013_vgg48"
+    evals = {tag: load(RES / "eval" / f"{name}_{tag}.json") for tag in ("publictest", "ckplus48", "ferplus_publictest")}
+    hist = load(RES / "runs" / "default_model" / "history.json")
+    if evals["publictest"] is None or hist is None:
+        return None
+    ck = read_checkpoint(resolve_weights(f"src/facsnet/weights/{name}.pt"))
+    cal = ck.get("calibration") or {}
+    host = load(RES / "runs" / "default_model" / "host.json") or {}
+    scored = lambda e: {"accuracy": round(e["accuracy"], 4), "uar": round(e["uar"], 4), "ece": round(e["ece"], 4),  # noqa: E731
+                        "n": e["n"], "left_out_classes": e["left_out_classes"]}
+    return {
+        "name": name, "is_default": DEFAULT_MODEL == name, "architecture": ck["model_name"],
+        "publictest": {**scored(evals["publictest"]), "tta_flip": evals["publictest"]["tta_flip"],
+                       "temperature": evals["publictest"]["temperature"],
+                       "data": "FER2013 validation/ = PublicTest (3,589), scored once, on the final weights"},
+        "ckplus48": scored(evals["ckplus48"]) if evals["ckplus48"] else None,
+        "ferplus_publictest": scored(evals["ferplus_publictest"]) if evals["ferplus_publictest"] else None,
+        "holdout": {"final_accuracy": hist[-1].get("val_accuracy"), "n": ck["data"]["val"]["n"],
+                    "ece_before": round(cal.get("ece_before", float("nan")), 4),
+                    "ece_after": round(cal.get("ece_after", float("nan")), 4), "temperature": cal.get("temperature"),
+                    "data": "10% of FER2013 Training, stratified, fixed seed (train --val holdout); never trained on"},
+        "epochs": len(hist),
+        "train_hours": round(sum(r["seconds"] for r in hist) / 3600, 2),
+        "train_device": host.get("device", "a 2-core CPU with native bf16"),
+        "train_config": ck["train_config"],
+        "command": "bash scripts/default_model.sh train; bash scripts/default_model.sh finish",
+        "weights_sha256_16": weights_digest(f"src/facsnet/weights/{name}.pt"),
+    }
 
 
 def precision_entries() -> dict:
@@ -430,6 +467,19 @@ def readme_table(s: dict) -> str:
         extra = f" ({e['folds_done']} of {e['k']} folds)" if e.get("partial") else ""
         rows.append(f"| `ckplus.{k}.accuracy_mean` | {fmt_pct(e['accuracy_mean'])} +- {100 * e['accuracy_std']:.2f}{extra} | "
                     f"{e['protocol']}, {e['epochs']} epochs, {'from FER2013 weights' if e['init'] else 'from scratch'} |")
+    d = s.get("default_model")
+    if d:
+        p, h = d["publictest"], d["holdout"]
+        rows.append(f"| `default_model.publictest.accuracy` / `.uar` / `.ece` | {fmt_pct(p['accuracy'])} / {fmt_pct(p['uar'])} / "
+                    f"{p['ece']:.3f} | `{d['name']}` ({d['architecture']}), final epoch of {d['epochs']}, scored once; "
+                    f"mirror-averaged, temperature {p['temperature']:.2f} fitted on the FER2013 Training hold-out "
+                    f"(ECE there {h['ece_before']:.3f} -> {h['ece_after']:.3f}) |")
+        for key, what in (("ckplus48", "all of CK+48 as-is (never trained on it)"),
+                          ("ferplus_publictest", "FER+ majority labels on PublicTest as-is")):
+            if d.get(key):
+                rows.append(f"| `default_model.{key}.accuracy` / `.uar` | {fmt_pct(d[key]['accuracy'])} / "
+                            f"{fmt_pct(d[key]['uar'])} | {what}; classes the model lacks left out |")
+        rows.append(f"| `default_model.train_hours` | {d['train_hours']:.2f} h | {d['train_device']} |")
     for k in ("fer2013", "fer2013_bn", "ferplus"):
         e = s[k]["publictest"]
         if e:

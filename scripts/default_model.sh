@@ -19,7 +19,15 @@ case "${1:-}" in
   finish)
     $PY -m facsnet calibrate --model "$RUN/final.pt" --data fer2013 --val holdout --tta-flip --out "$RUN/calibrated.pt"
     $PY scripts/bundle_weights.py "$RUN/calibrated.pt" "src/facsnet/weights/$NAME.pt"
+    mkdir -p results/runs/default_model
     cp "$RUN/history.json" "results/runs/default_model/history.json"
+    $PY - "$RUN/config.json" > results/runs/default_model/host.json <<'PY'
+import json, sys, torch
+from facsnet.hardware import cpu_info
+run = json.load(open(sys.argv[1]))
+device = (torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu_info().describe())
+print(json.dumps({"device": f"{device}; torch {torch.__version__}; precision {run['precision']['precision']}"}))
+PY
     for spec in fer2013:validation:publictest ckplus48::ckplus48 ferplus:validation:ferplus_publictest; do
       IFS=: read -r data split tag <<< "$spec"
       $PY -m facsnet evaluate --model "src/facsnet/weights/$NAME.pt" --data "$data${split:+:$split}" --json \

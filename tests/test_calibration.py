@@ -92,7 +92,39 @@ def test_a_calibrated_checkpoint_is_read_with_its_temperature_and_mirror_setting
                                atol=1e-6)
     res = api.evaluate(str(tmp_path / "cal.pt"), str(toy_folder))
     assert res.tta_flip and res.temperature == pytest.approx(cal.temperature) and 0 <= res.ece <= 1
-    assert api.evaluate(str(plain), str(toy_folder), tta_flip=True).accuracy == res.accuracy
+
+
+def test_balanced_correction_follows_the_training_class_shares(tmp_path):
+    """On a skewed training set the correction divides by each class's share: the classifier and
+    evaluate agree with prior_corrected, and a model without recorded counts is refused."""
+    from conftest import write_class_folder
+
+    from facsnet import api
+    from facsnet.inference import FaceClassifier
+
+    folder = write_class_folder(tmp_path / "toy", per_class=12)
+    for f in sorted((folder / "sad").iterdir())[4:]:     # 12 happy, 4 sad, 12 angry
+        f.unlink()
+    api.train(str(folder), val="none", out=str(tmp_path / "run"), epochs=1, batch_size=8, progress=False)
+    ck = str(tmp_path / "run" / "final.pt")
+    base = FaceClassifier(ck, backend="torch", precision="fp32")
+    fair = FaceClassifier(ck, backend="torch", precision="fp32", balanced=True)
+    shares = dict(zip(fair.class_names, fair.prior))
+    assert shares == pytest.approx({"anger": 12 / 28, "happy": 12 / 28, "sadness": 4 / 28})   # canonical names
+    crops = np.random.default_rng(1).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    expected = prior_corrected(base.predict_proba(crops), fair.prior)
+    np.testing.assert_allclose(fair.predict_proba(crops), expected, atol=1e-6)
+    assert not np.allclose(expected, base.predict_proba(crops), atol=1e-3)
+    res = api.evaluate(ck, str(folder), balanced=True)
+    assert res.balanced and 0 <= res.uar <= 1
+
+
+def test_calibrating_on_faces_the_model_trained_on_is_refused(tmp_path, toy_folder):
+    from facsnet import api
+
+    api.train(str(toy_folder), val="none", out=str(tmp_path / "run"), epochs=1, batch_size=8, progress=False)
+    with pytest.raises(ValueError, match="not validated on the hold-out"):
+        api.calibrate(str(tmp_path / "run" / "final.pt"), str(toy_folder), val_fraction=0.25)
 
 
 def test_holdout_validation_is_the_same_faces_for_every_seed_and_never_trained_on(tmp_path, toy_folder):

@@ -1,5 +1,6 @@
 """The real console command at toy size."""
 import json
+import re
 import os
 import subprocess
 import sys
@@ -48,6 +49,35 @@ def test_cv_end_to_end(tmp_path):
 def test_unknown_option_is_an_error_with_a_suggestion():
     r = run("train", "--epoch", "3")
     assert r.returncode == 2 and "--epochs" in r.stderr
+
+
+def test_suggestions_come_from_the_verbs_own_options(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["analyze", "--ann", "x.mp4"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "facsnet analyze" in err and "did you mean --annotate?" in err
+    with pytest.raises(SystemExit):
+        main(["transfer", "au", "--l3", "0.1"])
+    err = capsys.readouterr().err
+    assert "facsnet transfer au" in err and "--l1" in err or "--l2" in err
+
+
+def test_train_without_data_is_refused_not_started(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--epochs", "1"])
+    assert stop.value.code == 2 and "--data" in capsys.readouterr().err and not (tmp_path / "runs").exists()
+
+
+def test_help_shows_defaults_and_examples(capsys):
+    for verb in ("train", "analyze", "evaluate"):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        out = capsys.readouterr().out
+        assert "(default: " in out and f"examples:\n  facsnet {verb}" in out, verb
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert re.search(r"--epochs EPOCHS\s+\(default: 60\)", capsys.readouterr().out)
 
 
 def test_missing_data_is_a_clear_error(tmp_path):

@@ -218,13 +218,14 @@ def export(model: str = "fer2013", out: str = "model.onnx") -> Path:
 
 
 def calibrate(model: str, data: str = "fer2013", val: str = "holdout", val_fraction: float = 0.1,
-              tta_flip: bool = False, out: str | None = None):
+              tta_flip: bool | None = None, out: str | None = None, subject_pattern: str | None = None):
     """Fit the softmax temperature of ``model`` on held-out faces and write a copy of the
     checkpoint that carries it (and ``tta_flip``, how its predictions are to be made) to ``out``.
 
     ``val="holdout"`` fits on the ``val_fraction`` of ``data``'s training split that
-    ``train(val="holdout")`` kept out of training (the same faces); any other value names a
-    labelled dataset with the model's classes. Returns the :class:`~facsnet.training.calibration.Calibration`.
+    ``train(val="holdout")`` kept out of training (the same faces, checked against the run's
+    record); any other value names a labelled dataset with the model's classes. ``tta_flip=None``
+    keeps the checkpoint's own setting. Returns the :class:`~facsnet.training.calibration.Calibration`.
     """
     import torch
 
@@ -241,9 +242,16 @@ def calibrate(model: str, data: str = "fer2013", val: str = "holdout", val_fract
     if val.lower() == "holdout":
         if not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
-        _, held = holdout_split(dataset(data, "train"), val_fraction, HOLDOUT_SEED)
+        _, held = holdout_split(dataset(data, "train", subject_pattern), val_fraction, HOLDOUT_SEED)
+        recorded = ((ckpt.get("data") or {}).get("val") or {}).get("fingerprint")
+        if recorded != held.fingerprint():
+            raise ValueError(f"{model}: its run was not validated on the hold-out of {data} (fraction {val_fraction}) "
+                             "that `train --val holdout` keeps out, so those faces may have been trained on; "
+                             "name held-out faces with --val")
     else:
-        held = dataset(val, "validation")
+        held = dataset(val, "validation", subject_pattern)
+    if tta_flip is None:
+        tta_flip = bool((ckpt.get("inference") or {}).get("tta_flip", (ckpt.get("train_config") or {}).get("tta_flip")))
     if list(held.class_names) != list(net.class_names):
         raise ValueError(f"{held.name}: classes {', '.join(held.class_names)} are not the model's "
                          f"({', '.join(net.class_names)}), in that order")

@@ -14,12 +14,44 @@ from .training.loop import TrainConfig
 DEFAULTS = TrainConfig()
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every option shows its default; examples (the epilog) keep their line breaks."""
+
+
+# One or two runnable examples per verb, shown at the end of `facsnet VERB --help`.
+EXAMPLES = {
+    "facsnet": "facsnet analyze photo.jpg --out faces.csv     # emotions of every face in a photo\n"
+               "facsnet models                               # the bundled models\n"
+               "facsnet VERB --help                          # options and examples of one verb",
+    "models": "facsnet models",
+    "train": "facsnet train --data fer2013 --val holdout --epochs 60 --out runs/fer   # FER2013, long on a CPU\n"
+             "facsnet train --data path/to/class_folders --epochs 30 --init fer2013   # your faces, from FER weights",
+    "cv": "facsnet cv --data ckplus48 --protocol subject --init fer2013 --epochs 30 --out runs/ck_cv",
+    "evaluate": "facsnet evaluate --data fer2013:validation              # the default model on PublicTest\n"
+                "facsnet evaluate --model fer2013 --data path/to/class_folders --balanced --json",
+    "calibrate": "facsnet calibrate --model runs/fer/final.pt --data fer2013 --tta-flip --out runs/fer/calibrated.pt",
+    "au-correlate": "facsnet au-correlate --model ckplus48 --layer conv3 --out runs/au",
+    "visualize": "facsnet visualize --model ckplus48 --layer conv3 --filters 0,1,2 --out runs/vis",
+    "analyze": "facsnet analyze                                  # the bundled sample photos\n"
+               "facsnet analyze clip.mp4 --out clip.csv --annotate clip_annotated.mp4 --aus ckplus_au",
+    "transfer": "facsnet transfer cross --out runs/transfer\nfacsnet transfer au --task multilabel --l1 0.01 --l2 0.01",
+    "micro": "facsnet micro megc2019 --variants apex,lstm --out runs/micro",
+    "export": "facsnet export fer2013_bn model.onnx",
+    "report": "facsnet report runs/ck_cv",
+}
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that refuses abbreviated options and suggests the closest one for an unknown one."""
+    """argparse that refuses abbreviated options, shows defaults and examples in its help, and
+    suggests the closest option (of the same verb) for an unknown one."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+        verb = self.prog.split()[-1]
+        if self.epilog is None and verb in EXAMPLES:
+            self.epilog = "examples:\n  " + EXAMPLES[verb].replace("\n", "\n  ")
 
     def error(self, message: str):
         if "unrecognized arguments" in message:
@@ -96,7 +128,8 @@ def build_parser() -> Parser:
     sub.add_parser("models", help="list the bundled models: name, task, classes, input")
 
     p = sub.add_parser("train", help="train a model on a dataset")
-    p.add_argument("--data", default="fer2013", help="NAME[:SPLIT] or a path")
+    p.add_argument("--data", default=None, help="NAME[:SPLIT] or a path (required: fer2013 alone is hours of "
+                   "training on a CPU)")
     p.add_argument("--val", default=None, help="validation NAME[:SPLIT], path, 'holdout' (--val-fraction of the training data, the "
                    "same faces for every seed) or 'none'")
     p.add_argument("--val-fraction", type=float, default=0.1)
@@ -134,7 +167,9 @@ def build_parser() -> Parser:
     p.add_argument("--val", default="holdout", help="'holdout' (the part train --val holdout kept out) "
                    "or a labelled dataset")
     p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--tta-flip", action="store_true", help="the model predicts with mirror averaging")
+    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="the model predicts with mirror averaging (default: as it was trained to be scored)")
+    p.add_argument("--subject-pattern", default=None, help="regex whose group 1 is the subject id in file names")
     p.add_argument("--out", required=True, help="the calibrated checkpoint (.pt) to write")
     p = sub.add_parser("au-correlate", help="live filters and the filter-to-Action-Unit correlation on CK+")
     p.add_argument("--model", default="ckplus48", help="bundled name or checkpoint")
@@ -254,8 +289,33 @@ def build_parser() -> Parser:
     return parser
 
 
+def _verb_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub-)parser of the verb the command line chose, e.g. that of ``transfer au``."""
+    verb = parser
+    for dest in ("command", "transfer_command", "micro_command"):
+        sub = next((a for a in verb._actions if isinstance(a, argparse._SubParsersAction)), None)
+        name = getattr(args, dest, None)
+        if sub is not None and name in sub.choices:
+            verb = sub.choices[name]
+    return verb
+
+
+def parse(argv=None) -> argparse.Namespace:
+    """Parse the command line; an unknown option is reported by its verb's parser, which suggests
+    only that verb's options."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _verb_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "train" and args.data is None:
+        _verb_parser(parser, args).error(
+            "name the data to train on with --data: a bundled set (fer2013, ferplus, ckplus48) or a folder of "
+            "class folders; training on all of FER2013 takes hours on a CPU, so it is never started by default")
+    return args
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from . import api
@@ -297,7 +357,7 @@ def main(argv=None) -> int:
                     print(f"  skipped files: {len(res.skipped_files)}")
         elif args.command == "calibrate":
             res = api.calibrate(args.model, args.data, val=args.val, val_fraction=args.val_fraction,
-                                tta_flip=args.tta_flip, out=args.out)
+                                tta_flip=args.tta_flip, out=args.out, subject_pattern=args.subject_pattern)
             print(f"temperature {res.temperature:.3f} fitted on {res.n} faces of {res.fitted_on}: "
                   f"ECE {res.ece_before:.4f} -> {res.ece_after:.4f}, NLL {res.nll_before:.4f} -> {res.nll_after:.4f}; "
                   f"written to {args.out}")
@@ -371,7 +431,7 @@ def _print_models() -> None:
         mark = "*" if name == DEFAULT_MODEL else " "
         print(f"{mark}{name:13s} {ck.get('task', 'emotion'):7s} {ck['model_name']:14s} "
               f"{cfg.get('in_chans', 1)}x{cfg['img_size']}x{cfg['img_size']}  {len(classes)} classes: {' '.join(classes)}")
-    print(f"* the default model of analyze and evaluate")
+    print("* the default model of analyze and evaluate")
 
 
 def _run_transfer(api, args) -> None:

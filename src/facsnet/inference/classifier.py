@@ -24,15 +24,16 @@ import torch
 from ..data.cache import cache_dir
 from ..faces.align import AlignSpec
 from ..hardware import resolve_precision
-from ..pretrained import framing_of, resolve_weights
+from ..pretrained import DEFAULT_MODEL, framing_of, resolve_weights
 from ..training.calibration import prior_corrected
-from ..training.checkpoint import model_from_checkpoint, read_checkpoint
+from ..training.checkpoint import class_prior_of, inference_settings, model_from_checkpoint, read_checkpoint
 from .onnx_export import OnnxModel, OpenVinoModel, export_onnx
 
 log = logging.getLogger("facsnet")
 
 BACKENDS = ("auto", "openvino", "onnx", "torch")
 RUNTIME_MODULES = {"openvino": ("openvino", "onnx"), "onnx": ("onnxruntime", "onnx"), "torch": ("torch",)}
+EXPORT_VERSION = "m2"   # bump when the exported metadata changes, so older cached exports are not reused
 PARITY_ATOL = 0.05   # largest probability difference a bf16 classifier may show against fp32 on load
 
 
@@ -96,7 +97,7 @@ def parity_batch(input_size: tuple[int, int, int], n: int = 32, seed: int = 0) -
 class FaceClassifier:
     """Probabilities for (N, H, W) uint8 crops, or (N, H, W, 3) for a colour model."""
 
-    def __init__(self, model: str | Path = "fer2013", backend: str = "auto", num_threads: int | None = None,
+    def __init__(self, model: str | Path = DEFAULT_MODEL, backend: str = "auto", num_threads: int | None = None,
                  precision: str = "auto", tta_flip: bool | None = None, balanced: bool = False):
         self.source = str(model)
         is_onnx = str(model).endswith(".onnx")
@@ -118,10 +119,17 @@ class FaceClassifier:
         if ckpt is None:  # an .onnx file describes itself
             self.task = self.model.task
             self.framing = self.model.framing or AlignSpec().resized(self.input_size[1])
-        # how the weights are meant to be read: calibrated temperature, mirror averaging (model card)
-        self.temperature = self.model.temperature if self.task == "emotion" else 1.0
-        self.tta_flip = tta_flip if tta_flip is not None else self.model.tta_flip
-        self.prior = self.model.class_prior if balanced else None
+        # how the weights are meant to be read (calibrated temperature, mirror averaging, training
+        # class shares): from the checkpoint when there is one, else from the ONNX metadata
+        if ckpt is not None:
+            temperature, own_flip = inference_settings(ckpt)
+            prior = class_prior_of(ckpt)
+        else:
+            temperature, own_flip, prior = self.model.temperature, self.model.tta_flip, self.model.class_prior
+        emotion = self.task == "emotion"
+        self.temperature = temperature if emotion else 1.0
+        self.tta_flip = emotion and (tta_flip if tta_flip is not None else own_flip)   # AUs can be one-sided
+        self.prior = prior if balanced else None
         if balanced and (self.prior is None or self.task != "emotion"):
             raise ValueError(f"{model}: the balanced correction needs an emotion model that records its "
                              "training class counts")
@@ -144,7 +152,7 @@ class FaceClassifier:
         """Compare the reduced-precision runtime with ``reference`` (the same in fp32) on a fixed
         batch; keep the reference instead if their probabilities differ by more than PARITY_ATOL."""
         x = parity_batch(tuple(reference.input_size))
-        ours, ref = (self.probabilities(m.logits(x)) for m in (self.model, reference))
+        ours, ref = (self._predict(m, x) for m in (self.model, reference))
         self.parity_gap = float(np.abs(ours - ref).max())
         if self.parity_gap > PARITY_ATOL:
             log.warning("%s: %s %s probabilities differ from fp32 by %.3f (more than %.2f); using fp32",
@@ -154,7 +162,7 @@ class FaceClassifier:
     def _cached_export(self, weights: Path, ckpt: dict) -> Path:
         """The ONNX export of ``weights``, made once and kept in the cache folder (keyed by content)."""
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
-        out = cache_dir() / "onnx" / f"{weights.stem}-{digest}.onnx"
+        out = cache_dir() / "onnx" / f"{weights.stem}-{digest}-{EXPORT_VERSION}.onnx"
         if not out.is_file():
             export_onnx(model_from_checkpoint(ckpt), out, framing=self.framing, task=self.task)
         return out
@@ -179,9 +187,14 @@ class FaceClassifier:
         """(N, classes) probabilities in ``class_names`` order; an empty batch gives (0, classes)."""
         if len(crops) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
-        probs = self.probabilities(self.logits(crops))
+        return self._predict(self.model, self.to_input(crops))
+
+    def _predict(self, runtime, x: np.ndarray) -> np.ndarray:
+        """(N, C, H, W) inputs -> probabilities the way the model is read: temperature, mirror
+        averaging and the optional prior correction."""
+        probs = self.probabilities(runtime.logits(x))
         if self.tta_flip:   # the mean with the mirror image's probabilities
-            probs = 0.5 * (probs + self.probabilities(self.logits(np.ascontiguousarray(np.asarray(crops)[:, :, ::-1]))))
+            probs = 0.5 * (probs + self.probabilities(runtime.logits(np.ascontiguousarray(x[..., ::-1]))))
         if self.prior is not None:   # equally likely classes instead of the training faces' shares
             probs = prior_corrected(probs, self.prior).astype(np.float32)
         return probs

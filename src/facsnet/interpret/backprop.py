@@ -17,6 +17,9 @@ RULES = ("guided", "deconvnet")
 
 def conv_index(model: nn.Module, layer: str) -> int:
     """The position of conv layer ``layer`` (``conv1``..``convN``) among the model's conv blocks."""
+    if not all(hasattr(block, "forward_paper_order") for block in getattr(model, "features", [None])):
+        raise ValueError(f"filter visualisation and the filter-AU analysis work on the paper's CNN (breuer2017, "
+                         f"breuer2017_bn: one conv per block); this model is {type(model).__name__}")
     convs = model.conv_layers()
     if layer not in convs:
         raise ValueError(f"no conv layer {layer!r}; conv layers: {', '.join(convs)}")

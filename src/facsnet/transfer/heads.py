@@ -77,6 +77,7 @@ def attach_head(model: nn.Module, head: DenseHead, class_names: list[str], task:
     new.class_names = list(class_names)
     new.config["num_classes"] = len(class_names)
     new.task = task
+    new.temperature, new.tta_flip, new.class_prior = 1.0, False, None   # the backbone's readings do not carry over
     return new.eval()
 
 
