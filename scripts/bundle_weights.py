@@ -7,7 +7,7 @@ import sys
 from facsnet.training.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 
 KEEP = ("epoch", "metrics", "train_config", "data", "world_size", "precision", "calibration", "inference", "framing",
-        "task", "provenance")
+        "task", "provenance", "members")
 
 
 def main(src: str, dst: str) -> None:

@@ -141,3 +141,28 @@ def test_holdout_validation_is_the_same_faces_for_every_seed_and_never_trained_o
     assert records[0]["val"]["n"] + records[0]["train"]["n"] == 36
     train, held = api.holdout_split(api.dataset(str(toy_folder), "train"), 0.25, api.HOLDOUT_SEED)
     assert held.fingerprint() == records[1]["val"]["fingerprint"] and not set(held.paths) & set(train.paths)
+
+
+def test_an_ensemble_is_the_mean_of_its_members_probabilities_and_serves_like_one_model(tmp_path, toy_folder):
+    """api.ensemble makes one checkpoint: its probabilities are the mean of the members', on
+    PyTorch and exported to ONNX; it calibrates on the members' shared hold-out."""
+    from facsnet import api
+    from facsnet.inference import FaceClassifier
+
+    paths = []
+    for seed, model in ((0, "breuer2017"), (1, "vgg48_small")):
+        api.train(str(toy_folder), val="holdout", val_fraction=0.25, out=str(tmp_path / f"m{seed}"), epochs=1,
+                  batch_size=8, progress=False, seed=seed, model=model)
+        paths.append(str(tmp_path / f"m{seed}" / "final.pt"))
+    ens = api.ensemble(paths, str(tmp_path / "ens.pt"))
+    crops = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    members = [FaceClassifier(p, backend="torch", precision="fp32").predict_proba(crops) for p in paths]
+    together = FaceClassifier(str(ens), backend="torch", precision="fp32")
+    np.testing.assert_allclose(together.predict_proba(crops), np.mean(members, 0), atol=1e-5)
+    onnx = FaceClassifier(str(api.export(str(ens), str(tmp_path / "ens.onnx"))), backend="onnx")
+    np.testing.assert_allclose(onnx.predict_proba(crops), np.mean(members, 0), atol=1e-4)
+    cal = api.calibrate(str(ens), str(toy_folder), val_fraction=0.25, out=str(tmp_path / "ens_cal.pt"))
+    assert cal.n == 9
+    api.train(str(toy_folder), val="none", out=str(tmp_path / "other"), epochs=1, batch_size=8, progress=False)
+    with pytest.raises(ValueError, match="other faces"):
+        api.ensemble([paths[0], str(tmp_path / "other" / "final.pt")], str(tmp_path / "bad.pt"))

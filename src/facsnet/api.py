@@ -266,6 +266,41 @@ def calibrate(model: str, data: str = "fer2013", val: str = "holdout", val_fract
     return result
 
 
+def ensemble(models: list[str], out: str) -> Path:
+    """One checkpoint that averages the probabilities of ``models`` (checkpoints or bundled names,
+    same classes and input, trained on the same data and validated on the same faces, so that the
+    ensemble can be calibrated on them); written to ``out``."""
+    from .models.ensemble import Ensemble
+    from .pretrained import resolve_weights
+    from .training.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+    from .utils import check_writable_file
+
+    if len(models) < 2:
+        raise ValueError("an ensemble needs at least two models")
+    check_writable_file(out, (".pt",))
+    ckpts = [read_checkpoint(resolve_weights(m)) for m in models]
+    first = ckpts[0]
+    for m, ck in zip(models[1:], ckpts[1:]):
+        if ck["class_names"] != first["class_names"]:
+            raise ValueError(f"{m}: classes {ck['class_names']} differ from {models[0]}'s {first['class_names']}")
+        same = lambda part: ((ck.get("data") or {}).get(part) or {}).get("fingerprint") == \
+            ((first.get("data") or {}).get(part) or {}).get("fingerprint")  # noqa: E731
+        if not (same("train") and same("val")):
+            raise ValueError(f"{m}: trained or validated on other faces than {models[0]} (data fingerprints differ)")
+    nets = [model_from_checkpoint(ck) for ck in ckpts]
+    cfg = first["model_config"]
+    ens = Ensemble(members=[{"model_name": ck["model_name"], "model_config": ck["model_config"]} for ck in ckpts],
+                   in_chans=cfg.get("in_chans", 1), num_classes=len(first["class_names"]), img_size=cfg["img_size"],
+                   norm=cfg.get("norm", "per_image"), class_names=first["class_names"])
+    for member, net in zip(ens.members, nets):
+        member.load_state_dict(net.state_dict())
+    members = [{"source": str(m), "model_name": ck["model_name"], "epoch": ck.get("epoch"),
+                "train_config": ck.get("train_config")} for m, ck in zip(models, ckpts)]
+    save_checkpoint(out, ens, "ensemble", data=first.get("data"), train_config=first.get("train_config"),
+                    members=members, framing=first.get("framing"))
+    return Path(out)
+
+
 # ----------------------------------------------------------------------------- transfer (issue 5)
 
 CROSS_SOURCES = ("fer2013", "fer2013_bn", "ferplus", "ckplus48")

@@ -29,6 +29,7 @@ EXAMPLES = {
     "cv": "facsnet cv --data ckplus48 --protocol subject --init fer2013 --epochs 30 --out runs/ck_cv",
     "evaluate": "facsnet evaluate --data fer2013:validation              # the default model on PublicTest\n"
                 "facsnet evaluate --model fer2013 --data path/to/class_folders --balanced --json",
+    "ensemble": "facsnet ensemble runs/a/final.pt runs/b/final.pt --out runs/ab.pt",
     "calibrate": "facsnet calibrate --model runs/fer/final.pt --data fer2013 --tta-flip --out runs/fer/calibrated.pt",
     "au-correlate": "facsnet au-correlate --model ckplus48 --layer conv3 --out runs/au",
     "visualize": "facsnet visualize --model ckplus48 --layer conv3 --filters 0,1,2 --out runs/vis",
@@ -171,6 +172,9 @@ def build_parser() -> Parser:
                    help="the model predicts with mirror averaging (default: as it was trained to be scored)")
     p.add_argument("--subject-pattern", default=None, help="regex whose group 1 is the subject id in file names")
     p.add_argument("--out", required=True, help="the calibrated checkpoint (.pt) to write")
+    p = sub.add_parser("ensemble", help="one model that averages the probabilities of several")
+    p.add_argument("models", nargs="+", help="checkpoints (or bundled names) with the same classes and data")
+    p.add_argument("--out", required=True, help="the ensemble checkpoint (.pt) to write")
     p = sub.add_parser("au-correlate", help="live filters and the filter-to-Action-Unit correlation on CK+")
     p.add_argument("--model", default="ckplus48", help="bundled name or checkpoint")
     p.add_argument("--data", default="ckplus48", help="CK+ data with sequence ids")
@@ -361,6 +365,8 @@ def main(argv=None) -> int:
             print(f"temperature {res.temperature:.3f} fitted on {res.n} faces of {res.fitted_on}: "
                   f"ECE {res.ece_before:.4f} -> {res.ece_after:.4f}, NLL {res.nll_before:.4f} -> {res.nll_after:.4f}; "
                   f"written to {args.out}")
+        elif args.command == "ensemble":
+            print(f"ensemble of {len(args.models)} models written to {api.ensemble(args.models, args.out)}")
         elif args.command == "au-correlate":
             res = api.au_correlate(args.model, args.data, labels=args.labels, layer=args.layer,
                                    ns=[int(n) for n in args.n.split(",")], permutations=args.permutations,

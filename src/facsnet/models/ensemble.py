@@ -1,0 +1,65 @@
+"""Several trained networks as one model: the mean of their softmax probabilities.
+
+An :class:`Ensemble` is an ordinary ``nn.Module`` with a registered name, so it is saved, loaded
+(``weights_only=True``), calibrated, exported to ONNX and served exactly like a single network.
+Its output is the log of the members' mean probability, so a softmax of it (at temperature 1)
+gives that mean back, and temperature scaling divides it like any logits.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from .registry import create_model, register_model
+
+DEFAULT_MEMBERS = ({"model_name": "vgg48", "model_config": {}}, {"model_name": "vgg48_small", "model_config": {}})
+
+
+class Ensemble(nn.Module):
+    """``members``: ``[{"model_name": ..., "model_config": {...}}, ...]``, all with the same classes and input."""
+
+    def __init__(self, members=DEFAULT_MEMBERS, in_chans: int = 1, num_classes: int = 7, img_size: int = 48,
+                 norm: str = "per_image", class_names=None):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        shared = dict(in_chans=in_chans, num_classes=num_classes, img_size=img_size, class_names=class_names)
+        self.members = nn.ModuleList(
+            create_model(m["model_name"], **{"norm": norm, **m["model_config"], **shared}) for m in members)
+        first = self.members[0]
+        for m in self.members[1:]:
+            if m.data_config != first.data_config:
+                raise ValueError(f"ensemble members differ in input or classes: {m.data_config} vs {first.data_config}")
+        self.class_names = list(first.class_names)
+        self.config = dict(members=[{"model_name": m["model_name"], "model_config": dict(net.config)}
+                                    for m, net in zip(members, self.members)],
+                           in_chans=in_chans, num_classes=num_classes, img_size=img_size, norm=norm)
+
+    @property
+    def data_config(self) -> dict:
+        return self.members[0].data_config
+
+    def conv_layers(self) -> dict[str, nn.Conv2d]:
+        """The members' conv layers as ``m{i}.{name}``."""
+        return {f"m{i}.{name}": conv for i, net in enumerate(self.members) for name, conv in net.conv_layers().items()}
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, members, classes): every member's log-probabilities."""
+        return torch.stack([net(x).float().log_softmax(1) for net in self.members], 1)
+
+    def forward_head(self, feats: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """log of the members' mean probability (``pre_logits``: the members' log-probabilities, flattened)."""
+        if pre_logits:
+            return feats.flatten(1)
+        return torch.logsumexp(feats, 1) - math.log(len(self.members))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+@register_model
+def ensemble(**kwargs) -> Ensemble:
+    """Mean probability of several trained networks (default members: vgg48 + vgg48_small)."""
+    return Ensemble(**kwargs)
