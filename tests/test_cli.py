@@ -59,7 +59,8 @@ def test_suggestions_come_from_the_verbs_own_options(capsys):
     with pytest.raises(SystemExit):
         main(["transfer", "au", "--l3", "0.1"])
     err = capsys.readouterr().err
-    assert "facsnet transfer au" in err and "--l1" in err or "--l2" in err
+    assert "facsnet transfer au" in err and "unrecognized arguments: --l3" in err
+    assert "--batch-size" not in err.split("error:")[1]      # no option of another verb is suggested
 
 
 def test_train_without_data_is_refused_not_started(capsys, tmp_path, monkeypatch):

@@ -75,3 +75,22 @@ def test_bundled_fer2013_model_transfers_to_ckplus():
     res = evaluate("fer2013", str(REAL_DATA / "CK+48"))
     assert res.left_out_classes == {"contempt": 54} and res.n == 927
     assert res.accuracy > 0.4                          # never saw CK+; the majority class is 27%
+
+
+@realdata("FER2013", "train")
+def test_the_default_model_is_calibrated_on_the_training_hold_out():
+    """The bundled default carries a temperature fitted on the faces `train --val holdout` kept out,
+    and on those faces its probabilities are calibrated (ECE <= 0.05) as served (mirror averaging)."""
+    from facsnet.api import HOLDOUT_SEED, dataset, holdout_split
+    from facsnet.pretrained import DEFAULT_MODEL, bundled_path, load_model
+    from facsnet.training import evaluate_on
+    from facsnet.training.checkpoint import read_checkpoint
+
+    ck = read_checkpoint(bundled_path(DEFAULT_MODEL))
+    if "calibration" not in ck:
+        pytest.skip(f"the default model {DEFAULT_MODEL} carries no calibration")
+    _, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
+    assert held.fingerprint() == ck["data"]["val"]["fingerprint"]     # the faces its run kept out
+    res = evaluate_on(load_model(DEFAULT_MODEL), held)
+    assert res.tta_flip and res.temperature == ck["calibration"]["temperature"]
+    assert res.ece <= 0.05 and res.accuracy > 0.65

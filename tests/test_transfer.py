@@ -19,8 +19,14 @@ from facsnet.transfer.metrics import binary_f1, icc_3_1, roc_auc
 from conftest import REAL_DATA, realdata
 
 
-@pytest.mark.parametrize("name", list_models())
-def test_a_new_head_attaches_to_every_registered_model(name):
+def test_transfer_refuses_networks_without_the_papers_dense_layer():
+    for name in ("vgg48", "ensemble"):
+        with pytest.raises(ValueError, match="no fc1"):
+            extract_features(create_model(name, num_classes=7), np.zeros((2, 48, 48), np.uint8))
+
+
+@pytest.mark.parametrize("name", [m for m in list_models() if m.startswith("breuer2017")])
+def test_a_new_head_attaches_to_every_paper_family_model(name):
     torch.manual_seed(0)
     model = create_model(name, num_classes=7).eval()
     x = torch.rand(5, 1, 48, 48)

@@ -267,11 +267,12 @@ def calibrate(model: str, data: str = "fer2013", val: str = "holdout", val_fract
 
 
 def ensemble(models: list[str], out: str) -> Path:
-    """One checkpoint that averages the probabilities of ``models`` (checkpoints or bundled names,
-    same classes and input, trained on the same data and validated on the same faces, so that the
-    ensemble can be calibrated on them); written to ``out``."""
+    """One checkpoint that averages the probabilities of ``models`` (emotion checkpoints or bundled
+    names with the same classes, input and framing, trained on the same data and validated on the
+    same faces, so that the ensemble can be calibrated on them); written to ``out``. The members'
+    own temperatures do not carry over: calibrate the ensemble itself."""
     from .models.ensemble import Ensemble
-    from .pretrained import resolve_weights
+    from .pretrained import framing_of, resolve_weights
     from .training.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
     from .utils import check_writable_file
 
@@ -287,7 +288,15 @@ def ensemble(models: list[str], out: str) -> Path:
             ((first.get("data") or {}).get(part) or {}).get("fingerprint")  # noqa: E731
         if not (same("train") and same("val")):
             raise ValueError(f"{m}: trained or validated on other faces than {models[0]} (data fingerprints differ)")
+    for m, ck in zip(models, ckpts):
+        if ck.get("task", "emotion") != "emotion":
+            raise ValueError(f"{m}: an {ck['task']} model; ensembles average emotion models")
     nets = [model_from_checkpoint(ck) for ck in ckpts]
+    framings = [framing_of(ck, str(m)) for m, ck in zip(models, ckpts)]
+    for m, net, framing in zip(models[1:], nets[1:], framings[1:]):
+        if net.data_config != nets[0].data_config or framing != framings[0]:
+            raise ValueError(f"{m}: takes other faces than {models[0]} (input size, channels, normalisation or "
+                             f"framing differ)")
     cfg = first["model_config"]
     ens = Ensemble(members=[{"model_name": ck["model_name"], "model_config": ck["model_config"]} for ck in ckpts],
                    in_chans=cfg.get("in_chans", 1), num_classes=len(first["class_names"]), img_size=cfg["img_size"],
@@ -296,8 +305,9 @@ def ensemble(models: list[str], out: str) -> Path:
         member.load_state_dict(net.state_dict())
     members = [{"source": str(m), "model_name": ck["model_name"], "epoch": ck.get("epoch"),
                 "train_config": ck.get("train_config")} for m, ck in zip(models, ckpts)]
+    framing = {"eye_distance": framings[0].eye_distance, "eye_height": framings[0].eye_height}
     save_checkpoint(out, ens, "ensemble", data=first.get("data"), train_config=first.get("train_config"),
-                    members=members, framing=first.get("framing"))
+                    members=members, framing=framing)
     return Path(out)
 
 

@@ -15,7 +15,18 @@ DEFAULTS = TrainConfig()
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Every option shows its default; examples (the epilog) keep their line breaks."""
+    """Every option that has a default value shows it; examples (the epilog) keep their line breaks."""
+
+    def _get_help_string(self, action):
+        text = (action.help or "").strip()
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+    def _format_action(self, action):   # argparse leaves options without help text out of this step
+        if action.help is None and action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+            action.help = "(default: %(default)s)"
+        return super()._format_action(action)
 
 
 # One or two runnable examples per verb, shown at the end of `facsnet VERB --help`.
@@ -435,8 +446,10 @@ def _print_models() -> None:
         ck = read_checkpoint(resolve_weights(name))
         cfg, classes = ck["model_config"], ck["class_names"]
         mark = "*" if name == DEFAULT_MODEL else " "
-        print(f"{mark}{name:13s} {ck.get('task', 'emotion'):7s} {ck['model_name']:14s} "
-              f"{cfg.get('in_chans', 1)}x{cfg['img_size']}x{cfg['img_size']}  {len(classes)} classes: {' '.join(classes)}")
+        metrics, val = ck.get("metrics") or {}, ((ck.get("data") or {}).get("val") or {}).get("name")
+        scored = f"  [{100 * metrics['accuracy']:.1f}% on {val} when trained]" if metrics.get("accuracy") and val else ""
+        print(f"{mark}{name:15s} {ck.get('task', 'emotion'):7s} {ck['model_name']:14s} "
+              f"{cfg.get('in_chans', 1)}x{cfg['img_size']}x{cfg['img_size']}  {len(classes)} classes: {' '.join(classes)}{scored}")
     print("* the default model of analyze and evaluate")
 
 

@@ -13,11 +13,12 @@ BUNDLED = {
     "ferplus": "ferplus.pt",     # trained on FER2013 Training with FER+ majority labels
     "fer2013_bn": "fer2013_bn.pt",  # the same CNN with BatchNorm (a variant, not the paper's)
     "ckplus_au": "ckplus_au.pt",  # fer2013's conv layers + a multi-label AU head fitted on CK+48 (task "au")
+    "fer2013_vgg_ens": "fer2013_vgg_ens.pt",  # the default: vgg48 + vgg48_small, calibrated, chosen on a hold-out
 }
 
 # The one expression model `facsnet analyze`, `facsnet evaluate` and `facsnet.analyze` use unless
 # told otherwise, chosen for faces it never saw (see weights/MODEL_CARD.md).
-DEFAULT_MODEL = "fer2013_bn"
+DEFAULT_MODEL = "fer2013_vgg_ens"
 
 
 def bundled_path(name: str) -> Path:

@@ -7,8 +7,6 @@ gives that mean back, and temperature scaling divides it like any logits.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn as nn
 
@@ -53,7 +51,9 @@ class Ensemble(nn.Module):
         """log of the members' mean probability (``pre_logits``: the members' log-probabilities, flattened)."""
         if pre_logits:
             return feats.flatten(1)
-        return torch.logsumexp(feats, 1) - math.log(len(self.members))
+        # exp -> mean -> log rather than logsumexp: OpenVINO reads the ONNX ReduceLogSumExp of the
+        # TorchScript exporter as a reduction over every axis (a scalar); ReduceMean it reads right
+        return feats.exp().mean(1).clamp_min(1e-30).log()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))

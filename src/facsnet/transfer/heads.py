@@ -39,6 +39,14 @@ class DenseHead(nn.Module):
         return self.head(x)
 
 
+def check_transferable(model: nn.Module) -> None:
+    """Transfer heads replace the dense layers of the paper's CNN family (``fc1`` and ``head``);
+    other networks (vgg48, ensembles) are refused with their name."""
+    if not all(hasattr(model, name) for name in ("fc1", "head", "reset_classifier")):
+        raise ValueError(f"transfer heads fit the paper's CNN family (breuer2017, breuer2017_bn: conv features and a "
+                         f"dense fc1 layer); {type(model).__name__} has no fc1 to replace")
+
+
 def feature_dim(model: nn.Module) -> int:
     """Size of the flattened output of ``model.forward_features`` for one input."""
     c, h, w = model.data_config["input_size"]
@@ -55,6 +63,7 @@ def extract_features(model: nn.Module, images: np.ndarray, layer: str = "conv", 
     paper's feature extractor) or the emotion model's 512-d dense layer (``fc1``, after its ReLU)."""
     if layer not in LAYERS:
         raise ValueError(f"unknown feature layer {layer!r}; choose from {', '.join(LAYERS)}")
+    check_transferable(model)
     model = model.eval()
     out = []
     for start in range(0, len(images), batch_size):
@@ -68,9 +77,8 @@ def extract_features(model: nn.Module, images: np.ndarray, layer: str = "conv", 
 def attach_head(model: nn.Module, head: DenseHead, class_names: list[str], task: str = "emotion") -> nn.Module:
     """A copy of ``model`` whose dense layers are ``head``'s: one module that maps images to the new
     outputs, saveable as an ordinary checkpoint (``task`` says how to read its outputs)."""
+    check_transferable(model)
     new = copy.deepcopy(model)
-    if not all(hasattr(new, name) for name in ("fc1", "head", "reset_classifier")):
-        raise TypeError(f"{type(model).__name__} has no fc1/head to replace")
     if head.hidden:  # a dense head on the conv features replaces fc1 and the output layer
         new.fc1 = copy.deepcopy(head.fc1)
     new.head = copy.deepcopy(head.head)  # a linear head on fc1 features replaces the output layer only
