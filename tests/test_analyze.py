@@ -242,8 +242,10 @@ def test_cli_analyze_and_export(tmp_path, videos, capsys):
 
 
 def test_top_level_analyze_defaults_to_the_bundled_photos():
+    from facsnet.pretrained import DEFAULT_MODEL
+
     result = facsnet.analyze()
-    assert len(result.frames) == 3 and len(result.faces) == 5 and result.model == "fer2013_bn"
+    assert len(result.frames) == 3 and len(result.faces) == 5 and result.model == DEFAULT_MODEL
 
 
 def test_au_columns_from_the_bundled_au_model(tmp_path):
