@@ -160,9 +160,11 @@ def main() -> None:
 
     import torch
 
-    from facsnet.inference.pipeline import DEFAULT_MODEL
     from facsnet.pretrained import load_model
 
+    # the classifier compared is the paper's CNN with BatchNorm (fer2013_bn): a network the Keras side
+    # builds layer for layer (the default model, an ensemble of VGG-style CNNs, has no Keras twin here)
+    DEFAULT_MODEL = "fer2013_bn"
     batchnorm = bool(load_model(DEFAULT_MODEL).config.get("batchnorm"))
     have_keras = keras_available()
     print(f"host: {cpu_description()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
