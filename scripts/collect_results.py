@@ -560,7 +560,7 @@ def readme_table(s: dict) -> str:
         kc = b["keras_classify_img_per_s_b256"]
         rows.append(f"| `bench.classify_b256_vs_keras` | {b['classify_b256_vs_keras']:.2f}x ({b['facsnet_classify_img_per_s_b256']:.0f} "
                     f"img/s against {max(kc.values()):.0f}; bare CNN {b['classify_b256_vs_keras_bare']:.2f}x); batch 1 "
-                    f"{b['classify_b1_vs_keras']:.1f}x | default classifier ({b['classifier_default']['model']}, "
+                    f"{b['classify_b1_vs_keras']:.1f}x | classifier ({b['classifier_default']['model']}, the default when measured; "
                     f"{b['classifier_default']['backend']} {b['classifier_default']['precision']}) vs Keras predict at its faster precision |")
         rows.append(f"| `bench.precision_auto` | {b['precision_auto']['precision']} | {b['precision_auto']['reason']} |")
     if b.get("video_fps_vs_previous"):
@@ -576,7 +576,7 @@ def readme_table(s: dict) -> str:
         rows.append(f"| `bench.detect_ms_per_frame` | {b['detect_ms_per_frame']:.1f} ms | BlazeFace full range, 640x480 |")
         rows.append(f"| `bench.classify_img_per_s_b1` / `_b256` | {b['classify_img_per_s_b1']:.0f} / "
                     f"{b['classify_img_per_s_b256']:.0f} img/s (ONNX Runtime {b['classify_img_per_s_b1_onnx']:.0f} / "
-                    f"{b['classify_img_per_s_b256_onnx']:.0f}) | aligned 48x48 crops, default classifier (OpenVINO, precision auto) |")
+                    f"{b['classify_img_per_s_b256_onnx']:.0f}) | aligned 48x48 crops, fer2013_bn classifier (OpenVINO, precision auto; the default when measured) |")
     pc = (s.get("precision") or {}).get("ckplus_cv10_subject_30ep")
     if pc:
         rows.append(f"| `precision.ckplus_cv10_subject_30ep.bf16` / `.fp32` | {fmt_pct(pc['bf16']['accuracy_mean'])} +- "
