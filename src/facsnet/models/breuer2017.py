@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from ..labels import EMOTIONS
-from .layers import Dropout
+from .layers import Dropout, ExpressionModel
 from .registry import register_model
 
 
@@ -78,7 +78,7 @@ class ConvBlock(nn.Sequential):
         return self[-1](self.rectified(x))
 
 
-class Breuer2017(nn.Module):
+class Breuer2017(ExpressionModel):
     """Input (B, in_chans, img_size, img_size) with values in [0, 1]; output (B, num_classes) logits."""
 
     def __init__(self, in_chans: int = 1, num_classes: int = 8, img_size: int = 48,
@@ -103,11 +103,6 @@ class Breuer2017(nn.Module):
         self.drop_fc = Dropout(drop_fc)
         self.head = nn.Linear(hidden, num_classes)
 
-    @property
-    def data_config(self) -> dict:
-        return {"input_size": (self.config["in_chans"], self.config["img_size"], self.config["img_size"]),
-                "norm": self.config["norm"], "class_names": list(self.class_names)}
-
     def conv_layers(self) -> dict[str, nn.Conv2d]:
         """The conv layers by name (``conv1``..``conv3``), for interpretability tools."""
         return {f"conv{i + 1}": blk[0] for i, blk in enumerate(self.features)}
@@ -123,12 +118,6 @@ class Breuer2017(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int, class_names=None) -> None:
-        """Replace the last layer with a fresh one for ``num_classes`` outputs."""
-        self.head = nn.Linear(self.head.in_features, num_classes)
-        self.config["num_classes"] = num_classes
-        self.class_names = list(class_names) if class_names else [f"class{i}" for i in range(num_classes)]
 
 
 @register_model

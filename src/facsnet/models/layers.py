@@ -25,3 +25,19 @@ class Dropout(nn.Dropout):
         uniform = np.random.default_rng(seed).random(tuple(x.shape), dtype=np.float32)
         keep = torch.from_numpy(uniform) >= self.p
         return x * keep.to(x.dtype) * (1.0 / (1.0 - self.p))
+
+
+class ExpressionModel(nn.Module):
+    """What every expression network shares: the data settings it carries (``config`` with
+    ``in_chans``, ``img_size`` and ``norm``; ``class_names``) and a replaceable output layer ``head``."""
+
+    @property
+    def data_config(self) -> dict:
+        return {"input_size": (self.config["in_chans"], self.config["img_size"], self.config["img_size"]),
+                "norm": self.config["norm"], "class_names": list(self.class_names)}
+
+    def reset_classifier(self, num_classes: int, class_names=None) -> None:
+        """Replace the last layer with a fresh one for ``num_classes`` outputs."""
+        self.head = nn.Linear(self.head.in_features, num_classes)
+        self.config["num_classes"] = num_classes
+        self.class_names = list(class_names) if class_names else [f"class{i}" for i in range(num_classes)]

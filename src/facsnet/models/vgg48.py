@@ -17,7 +17,7 @@ import torch.nn as nn
 
 from ..labels import EMOTIONS
 from .breuer2017 import FixedNormalize, PerImageStandardize
-from .layers import Dropout
+from .layers import Dropout, ExpressionModel
 from .registry import register_model
 
 
@@ -25,7 +25,7 @@ def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-class Vgg48(nn.Module):
+class Vgg48(ExpressionModel):
     """Input (B, in_chans, img_size, img_size) with values in [0, 1]; output (B, num_classes) logits."""
 
     def __init__(self, in_chans: int = 1, num_classes: int = 7, img_size: int = 48,
@@ -51,11 +51,6 @@ class Vgg48(nn.Module):
         self.drop = Dropout(drop)
         self.head = nn.Linear(self.num_features, num_classes)
 
-    @property
-    def data_config(self) -> dict:
-        return {"input_size": (self.config["in_chans"], self.config["img_size"], self.config["img_size"]),
-                "norm": self.config["norm"], "class_names": list(self.class_names)}
-
     def conv_layers(self) -> dict[str, nn.Conv2d]:
         """The conv layers by name (``conv1_1`` .. ``conv4_2``: stage, layer), for interpretability tools."""
         return {f"conv{s + 1}_{i + 1}": stage[i][0] for s, stage in enumerate(self.features)
@@ -72,12 +67,6 @@ class Vgg48(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int, class_names=None) -> None:
-        """Replace the last layer with a fresh one for ``num_classes`` outputs."""
-        self.head = nn.Linear(self.num_features, num_classes)
-        self.config["num_classes"] = num_classes
-        self.class_names = list(class_names) if class_names else [f"class{i}" for i in range(num_classes)]
 
 
 @register_model
