@@ -229,14 +229,15 @@ def test_onnx_export_matches_pytorch_to_1e4(tmp_path):
         OnnxModel(tmp_path / "bad.onnx")
 
 
-def test_cli_analyze_and_export(tmp_path, videos, capsys):
+def test_cli_analyze_and_export(tmp_path, videos, capsys, caplog):
     assert main(["-q", "analyze", str(sample_path("astronaut.jpg")), str(videos[1]), "--stride", "5",
                  "--out", str(tmp_path / "t.csv"), "--annotate", str(tmp_path / "ann")]) == 0
     df = pd.read_csv(tmp_path / "t.csv")
     assert len(df) == 1 + 4 and df["emotion"].tolist() == ["happy"] * 5
     assert df["time_s"].isna().tolist() == [True, False, False, False, False]
     assert main(["-q", "analyze", str(tmp_path / "missing.jpg")]) == 1
-    assert "missing.jpg: no such file" in capsys.readouterr().err
+    assert "skipped 1 source" in capsys.readouterr().err
+    assert "missing.jpg: no such file" in caplog.text                      # a warning on stderr, once
     assert main(["-q", "export", "ckplus48", str(tmp_path / "ck.onnx")]) == 0
     assert OnnxModel(tmp_path / "ck.onnx").class_names[0] == "anger"
 

@@ -16,7 +16,7 @@ from facsnet.samples import sample_path
 TRAIN = ["--epochs", "1", "--batch-size", "8", "--precision", "fp32", "--no-progress"]
 
 
-def test_analyze_where_every_input_fails_keeps_the_existing_table(tmp_path, capsys):
+def test_analyze_where_every_input_fails_keeps_the_existing_table(tmp_path, capsys, caplog):
     table = tmp_path / "table.csv"
     table.write_text("path,emotion\ngood.jpg,happy\n")
     broken = tmp_path / "broken.jpg"
@@ -24,7 +24,7 @@ def test_analyze_where_every_input_fails_keeps_the_existing_table(tmp_path, caps
     assert main(["-q", "analyze", str(broken), "--out", str(table)]) == 1
     assert table.read_text() == "path,emotion\ngood.jpg,happy\n"
     err = capsys.readouterr().err
-    assert "broken.jpg" in err and "table in" not in err
+    assert "broken.jpg" in caplog.text and "skipped 1 source" in err and "table in" not in err
 
 
 def test_a_tiny_image_is_no_face_and_the_good_photos_survive(tmp_path):

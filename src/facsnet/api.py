@@ -170,6 +170,10 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
         from .utils import check_writable_file
 
         check_writable_file(out, TABLE_SUFFIXES)
+    if annotate:
+        from .inference.annotate import check_annotation_target
+
+        check_annotation_target(annotate)
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
                         level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, detect_every=detect_every,
                         precision=precision, balanced=balanced)

@@ -73,7 +73,7 @@ class Parser(argparse.ArgumentParser):
                 close = difflib.get_close_matches(w.split("=")[0], known, n=1)
                 if close:
                     message += f" (did you mean {close[0]}?)"
-        super().error(message)
+        self.exit(2, f"{self.prog}: error: {message}\n('{self.prog} --help' lists the options and examples)\n")
 
 
 def _all_options(parser: argparse.ArgumentParser) -> list[str]:
@@ -136,6 +136,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="facsnet", description="Facial expression analysis after Breuer & Kimmel (2017).")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     parser.add_argument("--version", action="version", version=f"facsnet {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an unexpected failure")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     sub.add_parser("models", help="list the bundled models: name, task, classes, input")
 
@@ -346,7 +347,7 @@ def main(argv=None) -> int:
                               "final_val_accuracy": res.final.accuracy if res.final else None,
                               "train_img_per_s": round(res.images_per_s, 1)}, indent=2))
         elif args.command == "cv":
-            folds = [int(f) - 1 for f in args.folds.split(",")] if args.folds else None
+            folds = _fold_numbers(args.folds) if args.folds else None
             res = api.cv(args.data, k=args.k, protocol=args.protocol, out=args.out, fold_seed=args.fold_seed,
                          folds=folds, subject_pattern=args.subject_pattern, overwrite=args.overwrite,
                          **_training_settings(args))
@@ -417,7 +418,21 @@ def main(argv=None) -> int:
     except KeyboardInterrupt as exc:
         print(f"facsnet {args.command}: interrupted; {_what_was_kept(args, exc)}", file=sys.stderr)
         return 130
+    except Exception as exc:   # noqa: BLE001 - anything unforeseen: one line, the traceback on request
+        if args.debug:
+            raise
+        print(f"facsnet {args.command}: error: {type(exc).__name__}: {exc}\n"
+              f"(an unexpected failure: rerun with --debug for the traceback, and report it)", file=sys.stderr)
+        return 1
     return 0
+
+
+def _fold_numbers(text: str) -> list[int]:
+    """``--folds 1,3`` as 0-based fold indices."""
+    try:
+        return [int(f) - 1 for f in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--folds {text!r}: give fold numbers separated by commas, e.g. --folds 1,2,3") from None
 
 
 def _what_was_kept(args, exc: KeyboardInterrupt) -> str:
@@ -526,8 +541,6 @@ def _print_analysis(res, args) -> None:
             for i, f in enumerate(fr.faces):
                 print(f"{where} face {i}: {f.emotion} {f.probabilities[f.emotion]:.2f} at "
                       f"x={f.box[0]:.0f} y={f.box[1]:.0f} w={f.box[2]:.0f} h={f.box[3]:.0f}")
-    for source, reason in res.skipped:
-        print(f"skipped: {reason}", file=sys.stderr)
     print(res.summary() + (f"; table in {args.out}" if args.out and res.frames else "")
           + (f"; annotated in {args.annotate}" if args.annotate else ""), file=sys.stderr)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import logging
 from pathlib import Path
 
 from .utils import atomic_write_text
@@ -14,6 +15,22 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;
 table{border-collapse:collapse;margin:.5em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:.3em 0}
 h2{border-bottom:1px solid #ddd;padding-bottom:.2em}.note{color:#666;font-size:.9em}"""
+log = logging.getLogger("facsnet.report")
+
+
+def _readable(items: list, section, unreadable: list[str]) -> list[str]:
+    """``section(item)`` for each item; a result file that cannot be read is listed in ``unreadable``
+    with the reason, and the report goes on without it."""
+    done = []
+    for item in items:
+        try:
+            done.append(section(item))
+        except (OSError, KeyError, TypeError, ValueError, IndexError) as exc:
+            name = item[0] if isinstance(item, list) else item
+            why = f"{name}: unreadable ({type(exc).__name__}: {exc})"
+            log.warning("left out %s", why)
+            unreadable.append(why)
+    return done
 
 
 def _img(path: Path) -> str:
@@ -70,20 +87,25 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, title: str 
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such run folder")
     parts = [f"<h1>{html.escape(title)}</h1><p class='note'>{html.escape(str(root))}</p>"]
-    cvs = sorted(root.rglob("cv.json"))
+    unreadable: list[str] = []
+    cvs = _readable(sorted(root.rglob("cv.json")), lambda p: _cv_section(p, root), unreadable)
     if cvs:
-        parts.append("<h2>Cross-validation</h2>" + "\n".join(_cv_section(p, root) for p in cvs))
+        parts.append("<h2>Cross-validation</h2>" + "\n".join(cvs))
     evals = sorted(p for p in root.rglob("*.json") if p.parent.name == "eval")
+    evals = _readable([evals] if evals else [], _eval_section, unreadable)
     if evals:
-        parts.append("<h2>Evaluations</h2>" + _eval_section(evals))
-    aus = sorted(root.rglob("au.json"))
+        parts.append("<h2>Evaluations</h2>" + evals[0])
+    aus = _readable(sorted(root.rglob("au.json")), lambda p: _au_section(p, root), unreadable)
     if aus:
-        parts.append("<h2>Live filters and filter-AU correlation</h2>" + "\n".join(_au_section(p, root) for p in aus))
+        parts.append("<h2>Live filters and filter-AU correlation</h2>" + "\n".join(aus))
     figs = sorted(p for p in root.rglob("*.png") if p.name != "confusion.png")
     if figs:
         parts.append("<h2>Filter and AU figures</h2>" + "\n".join(_img(p) for p in figs))
     if len(parts) == 1:
-        raise ValueError(f"{root}: nothing to report (no cv.json, eval/*.json, au.json or figures inside)")
+        why = "; ".join(unreadable) or "no cv.json, eval/*.json, au.json or figures inside"
+        raise ValueError(f"{root}: nothing to report ({why})")
+    if unreadable:
+        parts.append("<h2>Left out</h2>" + "".join(f"<p class='note'>{html.escape(u)}</p>" for u in unreadable))
     page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{CSS}</style></head><body>{''.join(parts)}</body></html>"
     path = Path(out) if out else root / "report.html"
     atomic_write_text(path, page)

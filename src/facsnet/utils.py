@@ -69,11 +69,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def parse_device(device: str | None) -> torch.device | None:
+    """``device`` as a torch device (None for ``auto``); a name torch does not know is a ValueError."""
+    if not device or device == "auto":
+        return None
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device = {device!r}: not a device; use auto, cpu, cuda or cuda:N") from None
+
+
 def pick_device(device: str | None = None) -> torch.device:
     """``device`` if given, else CUDA when present, else the CPU."""
-    if device and device != "auto":
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return parse_device(device) or torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def check_writable_file(path: str | Path, suffixes: tuple[str, ...] | None = None) -> Path:

@@ -33,6 +33,14 @@ class Augment:
     jpeg: float = 0.0          # JPEG round trip at quality 15-75
     gamma: float = 0.0         # tone curve x ** g, log g uniform in [log 0.6, log 1.6]
 
+    def __post_init__(self):
+        for name in ("flip", "erase", "blur", "lowres", "jpeg", "gamma"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} = {getattr(self, name)}: a probability, must lie in [0, 1]")
+        for name in ("rotate", "translate", "scale", "shear"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} = {getattr(self, name)}: a range, must be 0 or more")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -70,7 +70,7 @@ def _decode(path: str | Path, convert, upright: bool) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(f"{path}: refused as a decompression bomb ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, IndexError, TypeError, struct.error ...
-        raise ImageReadError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from None
+        raise ImageReadError(f"{path}: cannot decode image ({_why_undecodable(exc, path)})") from None
 
 
 def read_grey(path: str | Path, size: int | None = None) -> np.ndarray:
@@ -112,7 +112,7 @@ def read_rgb_frames(path: str | Path, stride: int = 1, max_frames: int | None = 
     except IsADirectoryError:
         raise ImageReadError(f"{path}: is a folder, not an image") from None
     except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds on damaged files
-        raise ImageReadError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from None
+        raise ImageReadError(f"{path}: cannot decode image ({_why_undecodable(exc, path)})") from None
     with img:
         if n == 1:
             yield read_rgb(path)
@@ -136,3 +136,13 @@ def read_rgb_frames(path: str | Path, stride: int = 1, max_frames: int | None = 
             except Exception as exc:  # noqa: BLE001 - a damaged frame, whatever Pillow calls it
                 raise ImageReadError(f"{path}: frame {i} of {n} cannot be decoded ({type(exc).__name__}: {exc})") from None
             yield frame
+
+
+def _why_undecodable(exc: Exception, path) -> str:
+    """Pillow's complaint in a few words, without the path it repeats."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image format Pillow reads"
+    text = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :") or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"

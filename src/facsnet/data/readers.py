@@ -172,6 +172,13 @@ def read_fer2013_csv(path: str | Path, split: str | None = "train") -> FaceSet:
     settings = {"reader": "fer2013_csv", "usage": usage}
 
     def build() -> FaceSet:
+        try:
+            return read_rows()
+        except (UnicodeDecodeError, csv.Error) as exc:
+            why = f"{exc.reason} at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            raise DatasetError(f"{path}: not a readable text CSV ({why})") from None
+
+    def read_rows() -> FaceSet:
         images, labels, paths, rows, skipped = [], [], [], [], []
         with path.open(newline="") as fh:
             reader = csv.reader(fh)

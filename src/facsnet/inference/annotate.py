@@ -6,8 +6,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..utils import atomic_write_bytes
+from ..utils import atomic_write_bytes, check_writable_file
 from .results import FrameResult
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".m4v")   # --annotate OUT.mp4: one annotated video
 
 # One colour per canonical emotion (RGB), so a table and its pictures read the same way.
 COLOURS = {"neutral": (200, 200, 200), "anger": (230, 40, 40), "contempt": (150, 80, 200),
@@ -72,3 +74,16 @@ class VideoSink:
                 self.tmp.replace(self.path)
             elif self.tmp.exists():
                 self.tmp.unlink()
+
+
+def check_annotation_target(path: str | Path) -> Path:
+    """Refuse, before any work, an ``--annotate`` target that is neither a folder (made when absent)
+    nor a video file name: an existing photo or text file is never overwritten."""
+    path = Path(path)
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return check_writable_file(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: is a file; --annotate takes a folder (annotated photos and videos) "
+                         f"or a video name ({', '.join(VIDEO_SUFFIXES)}) for one video")
+    check_writable_file(path / "x")
+    return path

@@ -70,7 +70,9 @@ def expand_paths(inputs: Iterable[str | Path], ignored: list[tuple[str, str]] | 
                 found.append(f)
             elif reason and ignored is not None:
                 ignored.append((str(f), f"{f}: ignored, {reason}"))
-        if not found:
+        if not found and ignored is not None:
+            ignored.append((str(p), f"{p}: folder holds no photos or videos"))
+        elif not found:
             raise MediaError(f"{p}: folder holds no photos or videos")
         out.extend(found)
     return out
@@ -167,7 +169,10 @@ def source_frames(source, stride: int = 1, max_frames: int | None = None, index:
         return
     text = str(source)
     if text.startswith("camera:"):
-        yield from video_frames(int(text.split(":", 1)[1] or 0), stride, max_frames, name=text)
+        index = text.split(":", 1)[1] or "0"
+        if not index.isdigit():
+            raise MediaError(f"{text}: a camera is camera:N, N its number (camera:0 is the first)")
+        yield from video_frames(int(index), stride, max_frames, name=text)
         return
     path = Path(source)
     if is_video_file(path):

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..faces.align import align_face
 from ..faces.detect import Detection, create_detector, detect_tiled
-from .annotate import VideoSink, annotate, write_image
+from .annotate import VIDEO_SUFFIXES, VideoSink, annotate, write_image
 from ..pretrained import DEFAULT_MODEL
 from .classifier import FaceClassifier
 from .media import Frame, MediaError, expand_paths, is_video_file, source_frames
@@ -131,6 +131,8 @@ class Analyzer:
         result = AnalysisResult([], model=self.model_name, class_names=list(self.class_names),
                                 au_names=list(self.au.class_names) if self.au is not None else [])
         result.skipped.extend(ignored)
+        for _, why in ignored:
+            log.warning("%s", why)
         try:
             for n, source in enumerate(sources):
                 self._analyze_source(source, n, len(sources), result, stride, max_frames, annotate_to, progress,
@@ -227,7 +229,7 @@ def _sink_for(source, annotate_to, n_sources: int) -> VideoSink | None:
                                                 or str(source).startswith("camera:")):
         return None
     target = Path(annotate_to)
-    if target.suffix.lower() in (".mp4", ".avi", ".mov", ".m4v") and n_sources == 1:
+    if target.suffix.lower() in VIDEO_SUFFIXES and n_sources == 1:
         out = target
     else:
         stem = Path(str(source)).stem if isinstance(source, Path) else str(source).replace(":", "")

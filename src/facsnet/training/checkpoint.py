@@ -3,6 +3,7 @@ metrics and the hash of the data they were trained on. Loading never executes co
 (``torch.load(..., weights_only=True)``)."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -34,12 +35,28 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():           # torch warns about pickle protocols before refusing
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling refused or the file is damaged
-        raise CheckpointError(f"{path}: not a loadable checkpoint ({exc})") from None
+        raise CheckpointError(f"{path}: not a loadable checkpoint ({_load_failure(exc)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a facsnet checkpoint (missing format tag {FORMAT!r})")
+    missing = [k for k in ("model_name", "model_config", "class_names", "state_dict") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: a damaged facsnet checkpoint (missing {', '.join(missing)})")
     return ckpt
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why torch.load failed, in one line: code refused by the weights-only loader, or a damaged file."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        detail = next((ln.strip() for ln in text.splitlines() if "WeightsUnpickler error" in ln or
+                       "Unsupported" in ln), "")
+        return "it holds Python objects other than weights, which are never loaded" + (
+            f"; {detail}" if detail and "Unsupported" in detail else "")
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def inference_settings(ckpt: dict) -> tuple[float, bool]:

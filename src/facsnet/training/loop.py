@@ -18,9 +18,9 @@ import torch.nn.functional as F
 
 from ..data.augment import Augment
 from ..data.faceset import FaceSet
-from ..models import create_model
+from ..models import create_model, list_models
 from ..hardware import resolve_precision
-from ..utils import atomic_write_json, pick_device, seed_everything
+from ..utils import atomic_write_json, parse_device, pick_device, seed_everything
 from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from .metrics import ClassificationMetrics, classification_metrics
 from .run_folder import check_run_folder, read_run_record
@@ -74,6 +74,10 @@ class TrainConfig:
             raise ValueError(f"momentum = {self.momentum}: must lie in [0, 1)")
         if self.max_minutes is not None and not self.max_minutes >= 0:
             raise ValueError(f"max_minutes = {self.max_minutes}: must be 0 or more")
+        Augment(**self.augment)
+        if self.model not in list_models():
+            raise ValueError(f"model = {self.model!r}: not a registered model; choose from {', '.join(list_models())}")
+        parse_device(self.device)
         choices = {"optimizer": ("adam", "sgd"), "schedule": ("keras", "cosine"),
                    "precision": ("auto", "bf16", "fp32"), "norm": ("per_image", "fixed")}
         for name, allowed in choices.items():
