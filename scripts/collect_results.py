@@ -321,6 +321,7 @@ def build() -> dict:
         "serving": {"classifier_img_per_s": {**(load(RES / "bench_classifier.json") or {}),
                     "command": "python benchmarks/classifier_speed.py --rounds 3 --out results/bench_classifier.json",
                     "data": "random 48x48 crops (speed only)"}} if (RES / "bench_classifier.json").exists() else None,
+        "reliability": reliability_entry(),
         "bench": bench_entries(),
         "analyze": analyze_entries(),
         "precision": precision_entries(),
@@ -338,6 +339,15 @@ def build() -> dict:
         if warm.get("final_publictest") and summary["fer2013"]["publictest"]:
             summary["fer2013"]["publictest"]["accuracy_final"] = warm["final_publictest"]["accuracy"]
     return summary
+
+
+def reliability_entry() -> dict | None:
+    """The bad-input corpus (tests/corpus.py): how many cases, and the observed outcome counts."""
+    r = load(RES / "reliability.json")
+    if r is None:
+        return None
+    return {"corpus_cases": r["cases"], "outcomes": r["outcomes"], "kinds": r["kinds"],
+            "not_as_stated": len(r["mismatches"]), "command": r["command"], "date": r["date"], "host": r["host"]}
 
 
 def default_model_entry() -> dict | None:
@@ -524,6 +534,12 @@ def readme_table(s: dict) -> str:
                 rows.append(f"| `default_model.{key}.accuracy` / `.uar` | {fmt_pct(d[key]['accuracy'])} / "
                             f"{fmt_pct(d[key]['uar'])} | {what}; classes the model lacks left out |")
         rows.append(f"| `default_model.train_hours` | {d['train_hours']:.2f} h | {d['train_device']} |")
+    r = s.get("reliability")
+    if r:
+        counts = ", ".join(f"{n} {k}" for k, n in r["outcomes"].items())
+        rows.append(f"| `reliability.corpus_cases` / `.outcomes` | {r['corpus_cases']} cases: {counts} | "
+                    f"generated bad and odd inputs in {len(r['kinds'])} kinds run through the CLI; "
+                    f"{r['not_as_stated']} not as stated |")
     for k in ("fer2013", "fer2013_bn", "ferplus"):
         e = s[k]["publictest"]
         if e:
