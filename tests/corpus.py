@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -71,7 +72,8 @@ def cli(*argv: str) -> Run:
     root = logging.getLogger()
     root.addHandler(handler)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.simplefilter("ignore")             # the same in pytest (which captures them) and the script
             try:
                 code = main(["-q", *map(str, argv)])
             except SystemExit as exc:                                    # argparse errors
@@ -87,7 +89,7 @@ def cli(*argv: str) -> Run:
 
 def refused(run: Run, *needles: str, kept: dict[Path, bytes] | None = None) -> str:
     """Exit 1/2 with a short message holding every needle, and every kept file byte-identical."""
-    if "Traceback" in run.err:
+    if "Traceback" in run.err or "unexpected failure" in run.err:      # the catch-all is no designed refusal
         return "traceback"
     for path, before in (kept or {}).items():
         if not path.exists() or path.read_bytes() != before:
@@ -748,6 +750,42 @@ def train_with_no_data_named(tmp):
     return refused(cli("train", "--out", tmp / "run"), "--data")
 
 
+@case("option", "refused")
+def a_shard_beyond_the_count(tmp):
+    return refused(cli("analyze", good_photo(tmp), "--out", tmp / "run", "--shard", "5/4"), "--shard '5/4'")
+
+
+@case("option", "refused")
+def shards_into_one_table(tmp):
+    return refused(cli("analyze", good_photo(tmp), "--out", tmp / "t.csv", "--shard", "1/2"), "folder")
+
+
+@case("dataset", "refused")
+def a_manifest_without_a_path_column(tmp):
+    (tmp / "list.csv").write_text("file,participant\ngood.jpg,P1\n")
+    return refused(cli("analyze", tmp / "list.csv", "--out", tmp / "run"), "list.csv", "'path' column")
+
+
+@case("dataset", "refused")
+def a_glob_that_matches_nothing(tmp):
+    return refused(cli("analyze", str(tmp / "*.mov"), "--out", tmp / "run"), "matches nothing")
+
+
+@case("output", "refused")
+def merge_a_folder_that_holds_no_run(tmp):
+    (tmp / "x").mkdir()
+    return refused(cli("merge", tmp / "x"), "not a corpus run folder")
+
+
+@case("output", "refused")
+def a_corpus_rerun_with_another_model(tmp):
+    good_photo(tmp / "m")
+    if cli("analyze", tmp / "m", "--out", tmp / "run", "--model", "fer2013").code != 0:
+        return "silent"
+    kept = {p: p.read_bytes() for p in (tmp / "run" / "results").glob("*.json")}
+    return refused(cli("analyze", tmp / "m", "--out", tmp / "run", "--model", "fer2013_bn"), "other settings", kept=kept)
+
+
 # ----------------------------------------------------------------------------- output paths
 def _kept_table(tmp: Path) -> tuple[Path, dict[Path, bytes]]:
     table = tmp / "t.csv"
@@ -880,8 +918,14 @@ def ctrl_c_during_cv(tmp):
         run = cli(*args)
     if run.code != 130 or "Traceback" in run.err:
         return "traceback" if "Traceback" in run.err else "silent"
-    again = cli(*args)
-    return "interrupted" if again.code == 0 and (tmp / "cv" / "cv.json").exists() else "lost"
+    fold1 = tmp / "cv" / "fold01" / "final.pt"
+    if not fold1.exists() or "kept in" not in run.err:
+        return "lost"
+    first = fold1.read_bytes()
+    again = cli(*args)                                               # fold 2 only; fold 1 is kept as it was
+    if again.code != 0 or not (tmp / "cv" / "cv.json").exists():
+        return "silent"
+    return "interrupted" if fold1.read_bytes() == first else "lost"
 
 
 # ----------------------------------------------------------------------------- two writers
@@ -900,7 +944,7 @@ def two_processes_one_table_and_one_cache(tmp):
     procs = [subprocess.Popen([sys.executable, "-c", script, str(sample_path(n)), str(table)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for n in ("astronaut.jpg", "grace_hopper.jpg")]
-    outs = [p.communicate(timeout=300) for p in procs]
+    outs = [finish(p) for p in procs]
     if any("Traceback" in e for _, e in outs):
         return "traceback"
     rows = table_rows(table)
@@ -920,12 +964,24 @@ def two_processes_fill_one_dataset_cache(tmp):
     env = {**os.environ, "FACSNET_CACHE": str(tmp / "cache")}
     procs = [subprocess.Popen([sys.executable, "-c", script, str(data)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outs = [p.communicate(timeout=300) for p in procs]
+    outs = [finish(p) for p in procs]
     if any("Traceback" in e for _, e in outs):
         return "traceback"
     third = subprocess.run([sys.executable, "-c", script, str(data)], env=env, capture_output=True, text=True)
     sizes = [o.strip() for o, _ in outs] + [third.stdout.strip()]
     return "ok" if sizes == ["60"] * 3 and not list((tmp / "cache").rglob("*.tmp")) else "lost"
+
+
+def finish(proc, timeout: float = 300) -> tuple[str, str]:
+    """A child's output; one that hangs is killed (and its hang shows as a traceback)."""
+    import subprocess
+
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        return out, err + "\nTraceback: timed out"
 
 
 def run_case(c: Case, folder: Path) -> str:

@@ -155,7 +155,7 @@ def visualize(model: str = "ckplus48", data: str = "ckplus48", out: str = "runs/
 def analyze(inputs=None, model: str | None = None, out: str | None = None, annotate: str | None = None,
             detector: str = "blazeface", backend: str = "auto", stride: int = 1, max_frames: int | None = None,
             min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = None,
-            detect_every: int = 1, precision: str = "auto", balanced: bool = False):
+            detect_every: int = 1, precision: str = "auto", balanced: bool = False, num_threads: int | None = None):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
     (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video;
@@ -176,7 +176,7 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
         check_annotation_target(annotate)
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
                         level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, detect_every=detect_every,
-                        precision=precision, balanced=balanced)
+                        precision=precision, balanced=balanced, num_threads=num_threads)
     stream = None
     if out:   # finished rows go to TABLE.partial.* as they come; the complete table replaces OUT at the end
         from .inference.results import COLUMNS, RowStream
@@ -197,6 +197,33 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
     if stream is not None:
         stream.close(keep=False)
     return result
+
+
+def is_corpus_out(out) -> bool:
+    """``--out DIR`` (no table suffix): one result file per input, resumable (see analyze_corpus)."""
+    return out is not None and Path(out).suffix == ""
+
+
+def analyze_corpus(inputs, out: str, shard: str | tuple[int, int] = (1, 1), engine: str = "local",
+                   workers: int | None = None, ray_address: str | None = None, overwrite: bool = False,
+                   model: str | None = None, **settings):
+    """Photos and videos of folders, globs or manifests (CSV with a ``path`` column), one result file
+    per input in the folder ``out`` as each finishes; a rerun does only what is missing; ``shard``
+    ``"i/n"`` does the i-th of n deterministic parts; ``engine="ray"`` runs the inputs as Ray tasks.
+    Join the results with :func:`merge`."""
+    from .inference.corpus import analyze_corpus as run, parse_shard
+    from .pretrained import DEFAULT_MODEL
+
+    shard = parse_shard(shard) if isinstance(shard, str) else tuple(shard)
+    return run(inputs, out, shard=shard, engine=engine, workers=workers, ray_address=ray_address,
+               overwrite=overwrite, model=model or DEFAULT_MODEL, **settings)
+
+
+def merge(run_dir: str, out: str | None = None, allow_missing: bool = False):
+    """The per-input results of a corpus run as one table (written to ``out`` when given)."""
+    from .inference.corpus import merge_corpus
+
+    return merge_corpus(run_dir, out, allow_missing=allow_missing)
 
 
 def partial_path(out: str | Path) -> Path:

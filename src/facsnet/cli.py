@@ -6,6 +6,7 @@ import difflib
 import json
 import logging
 import sys
+from pathlib import Path
 
 from .data.augment import Augment
 from .pretrained import DEFAULT_MODEL
@@ -45,7 +46,10 @@ EXAMPLES = {
     "au-correlate": "facsnet au-correlate --model ckplus48 --layer conv3 --out runs/au",
     "visualize": "facsnet visualize --model ckplus48 --layer conv3 --filters 0,1,2 --out runs/vis",
     "analyze": "facsnet analyze                                  # the bundled sample photos\n"
-               "facsnet analyze clip.mp4 --out clip.csv --annotate clip_annotated.mp4 --aus ckplus_au",
+               "facsnet analyze clip.mp4 --out clip.csv --annotate clip_annotated.mp4 --aus ckplus_au\n"
+               "facsnet analyze videos/ --out runs/corpus --shard 1/4   # one result per input; rerun resumes\n"
+               "facsnet analyze manifest.csv --out runs/corpus --engine ray --workers 8",
+    "merge": "facsnet merge runs/corpus --out corpus.csv",
     "transfer": "facsnet transfer cross --out runs/transfer\nfacsnet transfer au --task multilabel --l1 0.01 --l2 0.01",
     "micro": "facsnet micro megc2019 --variants apex,lstm --out runs/micro",
     "export": "facsnet export fer2013_bn model.onnx",
@@ -209,7 +213,8 @@ def build_parser() -> Parser:
     p.add_argument("--out", default="runs/visualize")
     p = sub.add_parser("analyze", help="faces and emotions in photos, folders, videos or a camera")
     p.add_argument("inputs", nargs="*", help="photos, folders, videos, camera:N (default: the bundled sample photos)")
-    p.add_argument("--out", default=None, help="table: .csv, .parquet, .jsonl or .json")
+    p.add_argument("--out", default=None, help="table: .csv, .parquet, .jsonl or .json; or a folder (no suffix): "
+                   "one result file per input, written as each finishes, and a rerun does only what is missing")
     p.add_argument("--annotate", default=None, help="folder for annotated photos/videos, or OUT.mp4 for one video")
     p.add_argument("--model", default=None, help=f"bundled name, checkpoint or .onnx (default: {DEFAULT_MODEL})")
     p.add_argument("--balanced", action="store_true",
@@ -227,6 +232,17 @@ def build_parser() -> Parser:
     p.add_argument("--aus", default=None, help="an Action Unit model (bundled ckplus_au or a checkpoint): adds AU columns")
     p.add_argument("--detect-every", type=int, default=1,
                    help="video: detect faces on every k-th analysed frame and keep them in between (faster)")
+    p.add_argument("--shard", default="1/1", help="with --out DIR: do the I-th of N deterministic parts (I/N, 1-based)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="with --out DIR: run the inputs in this process or as Ray tasks (pip install 'facsnet[ray]')")
+    p.add_argument("--workers", type=int, default=None, help="Ray workers (default: the CPU count)")
+    p.add_argument("--ray-address", default=None, help="an existing Ray cluster (auto, ray://host:10001); default: a local one")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the models (default: the runtime's)")
+    p.add_argument("--overwrite", action="store_true", help="with --out DIR: start afresh when DIR holds other settings")
+    p = sub.add_parser("merge", help="join the per-input results of a corpus run (analyze --out DIR) into one table")
+    p.add_argument("run_dir")
+    p.add_argument("--out", default=None, help="the table: .csv, .parquet or .jsonl (default: RUN_DIR/merged.csv)")
+    p.add_argument("--allow-missing", action="store_true", help="merge what is done even if some inputs are not")
     p = sub.add_parser("transfer", help="cross-dataset table, AU detection and AU intensity from an emotion CNN")
     tsub = p.add_subparsers(dest="transfer_command", required=True, parser_class=Parser)
     t = tsub.add_parser("cross", help="every model on every dataset, as-is and with a re-fitted output layer")
@@ -391,12 +407,32 @@ def main(argv=None) -> int:
             print(f"{len(index['filters'])} filter figures ({index['live_filters']} live filters in {args.layer}) in {args.out}")
             if index.get("au_figures"):
                 print("AU figures: " + ", ".join(f"{k} (filter {v})" for k, v in index["au_figures"].items()))
+        elif args.command == "analyze" and (api.is_corpus_out(args.out) or args.shard != "1/1" or args.engine != "local"):
+            if not api.is_corpus_out(args.out):
+                raise ValueError("--shard and --engine write one result per input: give --out a folder (no suffix)")
+            if args.annotate:
+                raise ValueError("--annotate is for one table run; a corpus run (--out DIR) writes results only")
+            res = api.analyze_corpus(
+                args.inputs, args.out, shard=args.shard, engine=args.engine, workers=args.workers,
+                ray_address=args.ray_address, overwrite=args.overwrite, model=args.model, detector=args.detector,
+                backend=args.backend, stride=args.stride, max_frames=args.max_frames,
+                min_face_score=args.min_face_score, level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
+                aus=args.aus, detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
+                num_threads=args.threads)
+            print(res.to_text(), file=sys.stderr)
+            if res.done + res.already_done == 0:
+                return 1
+        elif args.command == "merge":
+            out = args.out or str(Path(args.run_dir) / "merged.csv")
+            table = api.merge(args.run_dir, out, allow_missing=args.allow_missing)
+            print(f"{len(table)} row(s) from {table['path'].nunique()} input(s) in {out}", file=sys.stderr)
         elif args.command == "analyze":
             res = api.analyze(args.inputs, model=args.model, out=args.out, annotate=args.annotate,
                               detector=args.detector, backend=args.backend, stride=args.stride,
                               max_frames=args.max_frames, min_face_score=args.min_face_score,
                               level_eyes=args.level_eyes, photo_tiles=args.photo_tiles, aus=args.aus,
-                              detect_every=args.detect_every, precision=args.precision, balanced=args.balanced)
+                              detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
+                              num_threads=args.threads)
             _print_analysis(res, args)
             if res.skipped and not res.frames:
                 return 1
@@ -422,7 +458,8 @@ def main(argv=None) -> int:
         if args.debug:
             raise
         print(f"facsnet {args.command}: error: {type(exc).__name__}: {exc}\n"
-              f"(an unexpected failure: rerun with --debug for the traceback, and report it)", file=sys.stderr)
+              f"(an unexpected failure: rerun as 'facsnet --debug {args.command} ...' for the traceback, and report it)",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -18,16 +18,15 @@ h2{border-bottom:1px solid #ddd;padding-bottom:.2em}.note{color:#666;font-size:.
 log = logging.getLogger("facsnet.report")
 
 
-def _readable(items: list, section, unreadable: list[str]) -> list[str]:
+def _readable(items: list, section, unreadable: list[str]) -> list:
     """``section(item)`` for each item; a result file that cannot be read is listed in ``unreadable``
     with the reason, and the report goes on without it."""
     done = []
     for item in items:
         try:
             done.append(section(item))
-        except (OSError, KeyError, TypeError, ValueError, IndexError) as exc:
-            name = item[0] if isinstance(item, list) else item
-            why = f"{name}: unreadable ({type(exc).__name__}: {exc})"
+        except (OSError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            why = f"{item}: unreadable ({type(exc).__name__}: {exc})"
             log.warning("left out %s", why)
             unreadable.append(why)
     return done
@@ -72,13 +71,11 @@ def _au_section(path: Path, root: Path) -> str:
     return "\n".join(out)
 
 
-def _eval_section(paths: list[Path]) -> str:
-    rows = []
-    for p in paths:
-        r = json.loads(p.read_text())
-        if "accuracy" in r and "n" in r:
-            rows.append([p.stem, r.get("dataset", ""), r["n"], f"{100 * r['accuracy']:.2f}%"])
-    return _table(["file", "dataset", "n", "accuracy"], rows) if rows else ""
+def _eval_row(p: Path) -> list | None:
+    r = json.loads(p.read_text())
+    if "accuracy" in r and "n" in r:
+        return [p.stem, str(r.get("dataset", "")), int(r["n"]), f"{100 * float(r['accuracy']):.2f}%"]
+    return None
 
 
 def build_report(run_dir: str | Path, out: str | Path | None = None, title: str = "facsnet report") -> Path:
@@ -91,16 +88,16 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, title: str 
     cvs = _readable(sorted(root.rglob("cv.json")), lambda p: _cv_section(p, root), unreadable)
     if cvs:
         parts.append("<h2>Cross-validation</h2>" + "\n".join(cvs))
-    evals = sorted(p for p in root.rglob("*.json") if p.parent.name == "eval")
-    evals = _readable([evals] if evals else [], _eval_section, unreadable)
+    evals = [r for r in _readable(sorted(p for p in root.rglob("*.json") if p.parent.name == "eval"), _eval_row,
+                                  unreadable) if r]
     if evals:
-        parts.append("<h2>Evaluations</h2>" + evals[0])
+        parts.append("<h2>Evaluations</h2>" + _table(["file", "dataset", "n", "accuracy"], evals))
     aus = _readable(sorted(root.rglob("au.json")), lambda p: _au_section(p, root), unreadable)
     if aus:
         parts.append("<h2>Live filters and filter-AU correlation</h2>" + "\n".join(aus))
-    figs = sorted(p for p in root.rglob("*.png") if p.name != "confusion.png")
+    figs = _readable(sorted(p for p in root.rglob("*.png") if p.name != "confusion.png"), _img, unreadable)
     if figs:
-        parts.append("<h2>Filter and AU figures</h2>" + "\n".join(_img(p) for p in figs))
+        parts.append("<h2>Filter and AU figures</h2>" + "\n".join(figs))
     if len(parts) == 1:
         why = "; ".join(unreadable) or "no cv.json, eval/*.json, au.json or figures inside"
         raise ValueError(f"{root}: nothing to report ({why})")

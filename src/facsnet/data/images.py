@@ -144,5 +144,5 @@ def _why_undecodable(exc: Exception, path) -> str:
 
     if isinstance(exc, UnidentifiedImageError):
         return "not an image format Pillow reads"
-    text = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :") or type(exc).__name__
+    text = str(exc).replace(f"'{path}'", "").strip(" :") or type(exc).__name__
     return f"{type(exc).__name__}: {text}"

@@ -175,7 +175,7 @@ def read_fer2013_csv(path: str | Path, split: str | None = "train") -> FaceSet:
         try:
             return read_rows()
         except (UnicodeDecodeError, csv.Error) as exc:
-            why = f"{exc.reason} at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            why = f"not UTF-8 text: {exc.reason}" if isinstance(exc, UnicodeDecodeError) else str(exc)
             raise DatasetError(f"{path}: not a readable text CSV ({why})") from None
 
     def read_rows() -> FaceSet:

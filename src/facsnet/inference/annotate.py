@@ -1,6 +1,7 @@
 """Draw what was found on a frame: the box, the eyes and the top emotion with its probability."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -80,10 +81,14 @@ def check_annotation_target(path: str | Path) -> Path:
     """Refuse, before any work, an ``--annotate`` target that is neither a folder (made when absent)
     nor a video file name: an existing photo or text file is never overwritten."""
     path = Path(path)
+    if path.is_dir():            # a folder (also one named like a video: several inputs annotated into it)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ValueError(f"{path}: a read-only folder")
+        return path
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return check_writable_file(path)
-    if path.exists() and not path.is_dir():
+    if path.exists():
         raise ValueError(f"{path}: is a file; --annotate takes a folder (annotated photos and videos) "
                          f"or a video name ({', '.join(VIDEO_SUFFIXES)}) for one video")
-    check_writable_file(path / "x")
+    check_writable_file(path.parent / f"{path.name}.probe")   # the place it will be made in is writable
     return path

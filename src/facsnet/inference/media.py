@@ -170,7 +170,7 @@ def source_frames(source, stride: int = 1, max_frames: int | None = None, index:
     text = str(source)
     if text.startswith("camera:"):
         index = text.split(":", 1)[1] or "0"
-        if not index.isdigit():
+        if not index.isdecimal() or not index.isascii():
             raise MediaError(f"{text}: a camera is camera:N, N its number (camera:0 is the first)")
         yield from video_frames(int(index), stride, max_frames, name=text)
         return

@@ -37,18 +37,21 @@ class Analyzer:
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: str = "blazeface", backend: str = "auto",
                  min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True,
                  au_model: str | Path | None = None, detect_every: int = 1, precision: str = "auto",
-                 balanced: bool = False):
+                 balanced: bool = False, num_threads: int | None = None):
         _check_range("min_face_score", min_face_score, 0.0, 1.0)
         _check_range("batch_frames", batch_frames, 1)
         _check_range("photo_tiles", photo_tiles, 0)
         _check_range("detect_every", detect_every, 1)
-        self.classifier = FaceClassifier(model, backend=backend, precision=precision, balanced=balanced)
+        self.classifier = FaceClassifier(model, backend=backend, precision=precision, balanced=balanced,
+                                         num_threads=num_threads)
         if self.classifier.task != "emotion":
             raise ValueError(f"{model}: an {self.classifier.task} model, not an emotion model (pass it as au_model)")
-        self.au = FaceClassifier(au_model, backend=backend, precision=precision) if au_model else None
+        self.au = (FaceClassifier(au_model, backend=backend, precision=precision, num_threads=num_threads)
+                   if au_model else None)
         if self.au is not None and self.au.task != "au":
             raise ValueError(f"{au_model}: not an Action Unit model (make one with: facsnet transfer au-model)")
-        self.detector = create_detector(detector, min_score=min_face_score)
+        threads = {"num_threads": num_threads} if num_threads else {}
+        self.detector = create_detector(detector, min_score=min_face_score, **threads)
         self.batch_frames = max(1, batch_frames)
         self.photo_tiles = photo_tiles  # photos also get a tiled pass for small faces; video frames do not
         self.level_eyes = level_eyes    # False: keep the head's tilt (same eye centre, distance and framing)

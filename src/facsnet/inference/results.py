@@ -186,3 +186,25 @@ class RowStream:
             return self.path
         self.path.unlink(missing_ok=True)
         return None
+
+
+def write_frame(df, path: str | Path) -> Path:
+    """A DataFrame as .csv, .parquet or .jsonl (by suffix), atomically."""
+    import io
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        atomic_write_text(path, df.to_csv(index=False))
+    elif suffix == ".parquet":
+        buf = io.BytesIO()
+        try:
+            df.to_parquet(buf, index=False)
+        except ImportError as exc:
+            raise ImportError("writing .parquet needs pyarrow (pip install 'facsnet[parquet]')") from exc
+        atomic_write_bytes(path, buf.getvalue())
+    elif suffix == ".jsonl":
+        atomic_write_text(path, df.to_json(orient="records", lines=True))
+    else:
+        raise ValueError(f"{path}: a merged table is .csv, .parquet or .jsonl")
+    return path
