@@ -322,6 +322,7 @@ def build() -> dict:
                     "command": "python benchmarks/classifier_speed.py --rounds 3 --out results/bench_classifier.json",
                     "data": "random 48x48 crops (speed only)"}} if (RES / "bench_classifier.json").exists() else None,
         "reliability": reliability_entry(),
+        "corpus": corpus_entry(),
         "bench": bench_entries(),
         "analyze": analyze_entries(),
         "precision": precision_entries(),
@@ -339,6 +340,15 @@ def build() -> dict:
         if warm.get("final_publictest") and summary["fer2013"]["publictest"]:
             summary["fer2013"]["publictest"]["accuracy_final"] = warm["final_publictest"]["accuracy"]
     return summary
+
+
+def corpus_entry() -> dict | None:
+    """Corpus throughput: one process vs shards side by side vs Ray workers, alternated on one host."""
+    b = load(RES / "bench_corpus.json")
+    if b is None:
+        return None
+    return {"frames_per_s": b["frames_per_s"], "ratio_to_single": b["ratio_to_single"], "corpus": b["corpus"],
+            "rounds": len(b["seconds"]["single"]), "host": b["host"], "date": b["date"], "command": b["command"]}
 
 
 def reliability_entry() -> dict | None:
@@ -534,6 +544,12 @@ def readme_table(s: dict) -> str:
                 rows.append(f"| `default_model.{key}.accuracy` / `.uar` | {fmt_pct(d[key]['accuracy'])} / "
                             f"{fmt_pct(d[key]['uar'])} | {what}; classes the model lacks left out |")
         rows.append(f"| `default_model.train_hours` | {d['train_hours']:.2f} h | {d['train_device']} |")
+    c = s.get("corpus")
+    if c:
+        ratios = ", ".join(f"{k.replace('_', ' ')} {v:.2f}x" for k, v in c["ratio_to_single"].items())
+        rows.append(f"| `corpus.frames_per_s` / `.ratio_to_single` | {c['frames_per_s']['single']:.0f} frames/s in one "
+                    f"process; {ratios} | {c['corpus']}, wall time incl. start-up, median of {c['rounds']} alternated "
+                    f"rounds on {c['host']} |")
     r = s.get("reliability")
     if r:
         counts = ", ".join(f"{n} {k}" for k, n in r["outcomes"].items())
