@@ -158,3 +158,18 @@ def test_merge_names_what_is_missing(tmp_path, capsys):
     assert main(["-q", "merge", str(out), "--allow-missing"]) == 0
     assert main(["-q", "merge", str(tmp_path)]) == 2
     assert "not a corpus run folder" in capsys.readouterr().err
+
+
+def test_the_python_api_runs_and_merges_a_corpus(tmp_path):
+    import facsnet
+
+    media = tmp_path / "m"
+    media.mkdir()
+    for n in ("astronaut.jpg", "group.jpg"):
+        (media / n).write_bytes(sample_path(n).read_bytes())
+    summary = facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1)
+    assert (summary.done, summary.already_done, summary.failed) == (2, 0, [])
+    table = facsnet.merge(tmp_path / "run")
+    assert len(table) == 1 + 3 and table["emotion"].iloc[0] == "happy"
+    again = facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1)
+    assert (again.done, again.already_done) == (0, 2)
