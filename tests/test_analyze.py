@@ -136,11 +136,36 @@ def test_detecting_every_third_frame_keeps_the_faces_between(analyzer, videos):
     assert set(result.emotions) == {"happy"}
 
 
+def playable(path):
+    """(codec, pixel format, frames) of a video as a browser would meet it: H.264 or VP9 in 4:2:0."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        return stream.codec_context.name, stream.codec_context.pix_fmt, frames
+
+
+def test_annotated_videos_are_h264_or_vp9_with_even_sides(tmp_path):
+    from facsnet.inference.annotate import VideoSink
+
+    for name, codec in (("a.mp4", "h264"), ("b.webm", "vp9"), ("c.mov", "h264")):
+        sink = VideoSink(tmp_path / name, fps=12.5)
+        for k in range(5):
+            sink.write(np.full((121, 161, 3), 40 * k, np.uint8))      # odd sides are padded to even
+        sink.close()
+        assert playable(tmp_path / name) == (codec, "yuv420p", 5)
+    with open(tmp_path / "a.mp4", "rb") as fh:                         # the index (moov) before the data: streams at once
+        head = fh.read(4096)
+    assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
+
+
 def test_annotated_video_and_photos(analyzer, videos, tmp_path):
     analyzer.analyze(videos[1], stride=2, annotate_to=tmp_path / "out.mp4")
     cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 10 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 640
     cap.release()
+    assert playable(tmp_path / "out.mp4") == ("h264", "yuv420p", 10)
     assert not list(tmp_path.glob(".*partial*"))
     analyzer.analyze([sample_path("astronaut.jpg"), videos[0]], annotate_to=tmp_path / "dir")
     names = sorted(p.name for p in (tmp_path / "dir").iterdir())

@@ -1,7 +1,9 @@
 """Draw what was found on a frame: the box, the eyes and the top emotion with its probability."""
 from __future__ import annotations
 
+import logging
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -10,7 +12,9 @@ import numpy as np
 from ..utils import atomic_write_bytes, check_writable_file
 from .results import FrameResult
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".m4v")   # --annotate OUT.mp4: one annotated video
+log = logging.getLogger("facsnet")
+
+VIDEO_OUT_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".m4v")   # --annotate OUT.mp4: one annotated video
 
 # One colour per canonical emotion (RGB), so a table and its pictures read the same way.
 COLOURS = {"neutral": (200, 200, 200), "anger": (230, 40, 40), "contempt": (150, 80, 200),
@@ -49,32 +53,83 @@ def write_image(path: str | Path, rgb: np.ndarray) -> Path:
 
 
 class VideoSink:
-    """Annotated frames into a video file (mp4v for .mp4/.m4v/.mov, MJPG for .avi), written to a
-    temporary name and moved into place when closed, so an interrupted run leaves no half file."""
+    """Annotated frames into a video that browsers play: H.264 (yuv420p, index at the front) in
+    .mp4/.m4v/.mov, VP9 in .webm, through PyAV, whose wheel ships both encoders; Motion JPEG in .avi.
+    Written to a temporary name and moved into place when closed, so an interrupted run leaves no
+    half file. Without PyAV, .mp4 falls back to OpenCV's MPEG-4 Part 2, which browsers do not play."""
+
+    CODECS = {".mp4": ("mp4", "libx264"), ".m4v": ("mp4", "libx264"), ".mov": ("mov", "libx264"),
+              ".webm": ("webm", "libvpx-vp9")}
 
     def __init__(self, path: str | Path, fps: float):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
         self.fps = fps if fps and fps > 0 else 25.0
-        self.writer = None
+        self.writer = None        # a cv2.VideoWriter, or (container, stream) for PyAV
 
     def write(self, rgb: np.ndarray) -> None:
         if self.writer is None:
-            fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
-            h, w = rgb.shape[:2]
-            self.writer = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, (w, h))
-            if not self.writer.isOpened():
-                raise ValueError(f"{self.path}: cannot write a video with this suffix")
-        self.writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            self.writer = self._open(*rgb.shape[:2])
+        if isinstance(self.writer, tuple):
+            import av
+
+            container, stream = self.writer
+            frame = av.VideoFrame.from_ndarray(_even(rgb), format="rgb24")
+            container.mux(stream.encode(frame))
+        else:
+            self.writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+    def _open(self, h: int, w: int):
+        suffix = self.path.suffix.lower()
+        if suffix in self.CODECS and _has_pyav():
+            import av
+
+            fmt, codec = self.CODECS[suffix]
+            options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+            container = av.open(str(self.tmp), "w", format=fmt, options=options)
+            stream = container.add_stream(codec, rate=Fraction(self.fps).limit_denominator(1001))
+            stream.width, stream.height, stream.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
+            stream.options = {"crf": "23", "preset": "veryfast"} if codec == "libx264" else {"crf": "32", "b": "0"}
+            return container, stream
+        if suffix == ".webm":
+            raise ValueError(f"{self.path}: writing WebM needs PyAV (pip install av)")
+        if suffix != ".avi":
+            log.warning("%s: written as MPEG-4 Part 2, which browsers do not play; pip install av for H.264", self.path)
+        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if suffix == ".avi" else "mp4v"))
+        writer = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, (w, h))
+        if not writer.isOpened():
+            raise ValueError(f"{self.path}: cannot write a video with this suffix")
+        return writer
 
     def close(self, keep: bool = True) -> None:
-        if self.writer is not None:
+        if self.writer is None:
+            return
+        if isinstance(self.writer, tuple):
+            container, stream = self.writer
+            container.mux(stream.encode(None))   # flush the encoder's delayed frames
+            container.close()
+        else:
             self.writer.release()
-            if keep:
-                self.tmp.replace(self.path)
-            elif self.tmp.exists():
-                self.tmp.unlink()
+        self.writer = None
+        if keep:
+            self.tmp.replace(self.path)
+        elif self.tmp.exists():
+            self.tmp.unlink()
+
+
+def _even(rgb: np.ndarray) -> np.ndarray:
+    """yuv420p needs even sides: repeat the last row / column where one is odd."""
+    h, w = rgb.shape[:2]
+    if h % 2 or w % 2:
+        rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    return np.ascontiguousarray(rgb)
+
+
+def _has_pyav() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("av") is not None
 
 
 def check_annotation_target(path: str | Path) -> Path:
@@ -85,10 +140,10 @@ def check_annotation_target(path: str | Path) -> Path:
         if not os.access(path, os.W_OK | os.X_OK):
             raise ValueError(f"{path}: a read-only folder")
         return path
-    if path.suffix.lower() in VIDEO_SUFFIXES:
+    if path.suffix.lower() in VIDEO_OUT_SUFFIXES:
         return check_writable_file(path)
     if path.exists():
         raise ValueError(f"{path}: is a file; --annotate takes a folder (annotated photos and videos) "
-                         f"or a video name ({', '.join(VIDEO_SUFFIXES)}) for one video")
+                         f"or a video name ({', '.join(VIDEO_OUT_SUFFIXES)}) for one video")
     check_writable_file(path.parent / f"{path.name}.probe")   # the place it will be made in is writable
     return path

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..faces.align import align_face
 from ..faces.detect import Detection, create_detector, detect_tiled
-from .annotate import VIDEO_SUFFIXES, VideoSink, annotate, write_image
+from .annotate import VIDEO_OUT_SUFFIXES, VideoSink, annotate, write_image
 from ..pretrained import DEFAULT_MODEL
 from .classifier import FaceClassifier
 from .media import Frame, MediaError, expand_paths, is_video_file, source_frames
@@ -232,7 +232,7 @@ def _sink_for(source, annotate_to, n_sources: int) -> VideoSink | None:
                                                 or str(source).startswith("camera:")):
         return None
     target = Path(annotate_to)
-    if target.suffix.lower() in VIDEO_SUFFIXES and n_sources == 1:
+    if target.suffix.lower() in VIDEO_OUT_SUFFIXES and n_sources == 1:
         out = target
     else:
         stem = Path(str(source)).stem if isinstance(source, Path) else str(source).replace(":", "")
