@@ -32,6 +32,22 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     assert res["left_out_classes"] == {"surprise": 3}
     assert set(res["per_class_recall"]) == {"happy", "sadness"}
     assert 0.0 <= res["accuracy"] <= 1.0
+    r = run("-q", "evaluate", "--model", str(out / "best.pt"), "--data", str(other), "--out", str(tmp_path / "ev"))
+    assert r.returncode == 0, r.stderr
+    written = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    cm = written["confusion"]
+    names = written["class_names"]
+    assert set(written["per_class"]) == {"happy", "sadness"}   # classes with images only
+    for c in written["per_class"]:                         # precision and recall from the confusion matrix by hand
+        i = names.index(c)
+        predicted = sum(row[i] for row in cm)
+        assert written["per_class"][c]["recall"] == pytest.approx(cm[i][i] / sum(cm[i]))
+        assert written["per_class"][c]["precision"] == pytest.approx(cm[i][i] / predicted if predicted else 0.0)
+        assert written["per_class"][c]["support"] == 3
+    f1 = [v["f1"] for v in written["per_class"].values()]
+    assert written["macro_f1"] == pytest.approx(sum(f1) / len(f1))
+    page = (tmp_path / "ev" / "report.html").read_text()
+    assert "balanced recall (UAR)" in page and "data:image/png;base64," in page and "surprise (3)" in page
 
 
 def test_cv_end_to_end(tmp_path):

@@ -40,7 +40,8 @@ EXAMPLES = {
              "facsnet train --data path/to/class_folders --epochs 30 --init fer2013   # your faces, from FER weights",
     "cv": "facsnet cv --data ckplus48 --protocol subject --init fer2013 --epochs 30 --out runs/ck_cv",
     "evaluate": "facsnet evaluate --data fer2013:validation              # the default model on PublicTest\n"
-                "facsnet evaluate --model fer2013 --data path/to/class_folders --balanced --json",
+                "facsnet evaluate --model fer2013 --data path/to/class_folders --balanced --json\n"
+                "facsnet evaluate --data ckplus48 --out runs/eval_ck   # eval.json, confusion.png, report.html",
     "ensemble": "facsnet ensemble runs/a/final.pt runs/b/final.pt --out runs/ab.pt",
     "calibrate": "facsnet calibrate --model runs/fer/final.pt --data fer2013 --tta-flip --out runs/fer/calibrated.pt",
     "au-correlate": "facsnet au-correlate --model ckplus48 --layer conv3 --out runs/au",
@@ -178,6 +179,8 @@ def build_parser() -> Parser:
     p.add_argument("--balanced", action="store_true",
                    help="treat the classes as equally likely (correct for their shares in the training faces)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--out", default=None, help="a folder for eval.json, confusion.png and report.html "
+                   "(summary, confusion matrix, precision / recall / F1 per class)")
     p = sub.add_parser("calibrate", help="fit a model's softmax temperature on held-out faces")
     p.add_argument("--model", required=True, help="checkpoint (or bundled name) to calibrate")
     p.add_argument("--data", default="fer2013", help="the data the model was trained on")
@@ -372,8 +375,17 @@ def main(argv=None) -> int:
             else:
                 print(res.to_markdown())
         elif args.command == "evaluate":
+            if args.out:
+                from .utils import check_writable_file
+
+                check_writable_file(Path(args.out) / "report.html")
             res = api.evaluate(args.model, args.data, tta_flip=args.tta_flip, subject_pattern=args.subject_pattern,
                                balanced=args.balanced)
+            if args.out:
+                from .html_report import write_evaluation
+
+                write_evaluation(res, args.out, command="facsnet " + " ".join(sys.argv[1:] if argv is None else argv))
+                print(f"eval.json, confusion.png and report.html in {args.out}", file=sys.stderr)
             if args.json:
                 d = res.to_dict()
                 print(json.dumps(d, indent=2))

@@ -107,3 +107,39 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, title: str 
     path = Path(out) if out else root / "report.html"
     atomic_write_text(path, page)
     return path
+
+
+def write_evaluation(res, out_dir: str | Path, command: str = "") -> Path:
+    """``facsnet evaluate --out DIR``: ``eval.json`` (every figure), ``confusion.png`` and
+    ``report.html`` (the summary on top, the confusion matrix, precision / recall / F1 per class)."""
+    from datetime import date
+
+    from .report import save_confusion_png
+    from .utils import atomic_write_json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {**res.to_dict(), "command": command, "date": date.today().isoformat()}
+    atomic_write_json(out / "eval.json", record)
+    save_confusion_png(res.confusion, res.class_names, out / "confusion.png",
+                       title=f"{res.model} on {res.dataset} ({res.n} images)")
+    summary = (f"<p><b>{100 * res.accuracy:.2f}%</b> accuracy, <b>{100 * res.uar:.2f}%</b> balanced recall (UAR), "
+               f"macro F1 <b>{res.macro_f1:.3f}</b>, ECE {res.ece:.3f}, NLL {res.nll:.3f} on {res.n} images"
+               f"{' (mirror-averaged)' if res.tta_flip else ''}{', prior-corrected' if res.balanced else ''}; "
+               f"temperature {res.temperature:.3f}</p>")
+    rows = [[c, f"{100 * r['precision']:.1f}%", f"{100 * r['recall']:.1f}%", f"{r['f1']:.3f}", r["support"]]
+            for c, r in res.per_class().items()]
+    notes = []
+    if res.left_out_classes:
+        notes.append("left out (the model lacks the class): " + ", ".join(f"{k} ({v})" for k, v in res.left_out_classes.items()))
+    if res.skipped_files:
+        notes.append(f"{len(res.skipped_files)} unreadable file(s) skipped (listed in eval.json)")
+    title = f"{res.model} on {res.dataset}"
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{CSS}</style>"
+            f"</head><body><h1>{html.escape(title)}</h1>{summary}"
+            + "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes)
+            + _img(out / "confusion.png") + "<h2>Per class</h2>"
+            + _table(["class", "precision", "recall", "F1", "images"], rows)
+            + (f"<p class='note'>{html.escape(command)}</p>" if command else "") + "</body></html>")
+    atomic_write_text(out / "report.html", page)
+    return out / "report.html"

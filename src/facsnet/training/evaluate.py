@@ -29,8 +29,28 @@ class EvalResult:
     left_out_classes: dict[str, int]       # dataset classes the model lacks -> images left out
     skipped_files: list[list[str]]
 
+    def per_class(self) -> dict[str, dict]:
+        """Precision, recall, F1 and support of each class with images (rows of ``confusion``)."""
+        cm = np.asarray(self.confusion, dtype=float)
+        out = {}
+        for i, name in enumerate(self.class_names):
+            support, predicted, hit = cm[i].sum(), cm[:, i].sum(), cm[i, i]
+            if support == 0:
+                continue
+            precision = hit / predicted if predicted else 0.0
+            recall = hit / support
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            out[name] = {"precision": precision, "recall": recall, "f1": f1, "support": int(support)}
+        return out
+
+    @property
+    def macro_f1(self) -> float:
+        """Mean F1 over the classes with images."""
+        rows = self.per_class().values()
+        return float(np.mean([r["f1"] for r in rows])) if rows else float("nan")
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "macro_f1": self.macro_f1, "per_class": self.per_class()}
 
 
 def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | None = None,
