@@ -169,6 +169,9 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
         from .inference.results import TABLE_SUFFIXES
         from .utils import check_writable_file
 
+        if Path(out).suffix.lower() not in TABLE_SUFFIXES:
+            raise ValueError(f"{out}: a table's format follows its suffix, one of {', '.join(TABLE_SUFFIXES)}; "
+                             "for one result file per input, give a folder (end it with /)")
         check_writable_file(out, TABLE_SUFFIXES)
     if annotate:
         from .inference.annotate import check_annotation_target
@@ -200,8 +203,17 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
 
 
 def is_corpus_out(out) -> bool:
-    """``--out DIR`` (no table suffix): one result file per input, resumable (see analyze_corpus)."""
-    return out is not None and Path(out).suffix == ""
+    """``--out DIR`` (no suffix, an existing folder, or a trailing slash): one result file per input,
+    resumable (see analyze_corpus); ``--out TABLE.csv`` (or .parquet, .jsonl, .json): one table."""
+    if out is None:
+        return False
+    if str(out).strip() in ("", "."):
+        raise ValueError(f"--out {str(out)!r}: name a table file or a new folder")
+    from .inference.results import TABLE_SUFFIXES
+
+    if str(out).endswith(("/", "\\")):
+        return True
+    return Path(out).suffix.lower() not in TABLE_SUFFIXES and (Path(out).suffix == "" or Path(out).is_dir())
 
 
 def analyze_corpus(inputs, out: str, shard: str | tuple[int, int] = (1, 1), engine: str = "local",

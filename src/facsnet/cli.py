@@ -432,7 +432,7 @@ def main(argv=None) -> int:
                 aus=args.aus, detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
                 num_threads=args.threads)
             print(res.to_text(), file=sys.stderr)
-            if res.done + res.already_done == 0:
+            if res.inputs and not res.frames and not res.already_done:     # nothing of this shard could be read
                 return 1
         elif args.command == "merge":
             out = args.out or str(Path(args.run_dir) / "merged.csv")

@@ -9,11 +9,13 @@ time stamp of the file it came from). :func:`merge_corpus` joins them into one t
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -65,24 +67,35 @@ class CorpusSummary:
 def read_manifest(path: str | Path) -> list[CorpusInput]:
     """A CSV with a ``path`` column (relative paths are relative to the manifest) and any other
     columns, kept as metadata of each input."""
+    from .results import COLUMNS
+
     path = Path(path)
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or "path" not in reader.fieldnames:
-            raise ValueError(f"{path}: a manifest needs a 'path' column, found {reader.fieldnames}")
-        rows = list(reader)
+    with path.open(newline="", encoding="utf-8-sig") as fh:        # a spreadsheet's "CSV UTF-8" starts with a BOM
+        reader = csv.reader(fh)
+        header = [h.strip() for h in next(reader, [])]
+        rows = [dict(zip(header, (v.strip() for v in r))) for r in reader if any(v.strip() for v in r)]
+    if "path" not in header:
+        raise ValueError(f"{path}: a manifest needs a 'path' column, found {header}")
+    clash = [h for h in header if h != "path" and (h in COLUMNS or h.startswith("AU"))]
+    if clash:
+        raise ValueError(f"{path}: column(s) {', '.join(clash)} would hide result columns of the same name; rename them")
     if not rows:
         raise ValueError(f"{path}: the manifest lists no inputs")
-    out = []
-    for row in rows:
+    out, meta_of = [], {}
+    for line, row in enumerate(rows, 2):
         p = Path(row.pop("path"))
-        out.append(CorpusInput(str(p if p.is_absolute() else path.parent / p), row))
+        full = os.path.abspath(p if p.is_absolute() else path.parent / p)
+        if full in meta_of and meta_of[full] != row:
+            raise ValueError(f"{path}:{line}: {p} is listed twice with different columns")
+        meta_of[full] = row
+        out.append(CorpusInput(full, row))
     return out
 
 
-def corpus_inputs(inputs, ignored: list[tuple[str, str]]) -> list[CorpusInput]:
+def corpus_inputs(inputs, ignored: list[tuple[str, str]], run_dir: Path | None = None) -> list[CorpusInput]:
     """Files, folders (their photos and videos), globs and manifests (``*.csv``), in the order given,
-    each input once; what folders held besides is appended to ``ignored``."""
+    each input once, as absolute paths; what folders held besides is appended to ``ignored`` (the
+    run's own folder ``run_dir`` aside)."""
     found: list[CorpusInput] = []
     for item in inputs:
         text = str(item)
@@ -92,9 +105,11 @@ def corpus_inputs(inputs, ignored: list[tuple[str, str]]) -> list[CorpusInput]:
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 ignored.append((text, f"{text}: the pattern matches nothing"))
-            found.extend(CorpusInput(str(p)) for p in expand_paths(matches, ignored))
+            found.extend(CorpusInput(os.path.abspath(p)) for p in expand_paths(matches, ignored))
         else:
-            found.extend(CorpusInput(str(p)) for p in expand_paths([text], ignored))
+            found.extend(CorpusInput(os.path.abspath(p)) for p in expand_paths([text], ignored))
+    if run_dir is not None:
+        ignored[:] = [(s, why) for s, why in ignored if os.path.abspath(s) != os.path.abspath(run_dir)]
     seen, unique = set(), []
     for inp in found:
         if inp.path not in seen:
@@ -127,24 +142,38 @@ def file_stamp(path: str) -> list | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def is_complete(out_dir: Path, inp: CorpusInput) -> bool:
+def read_result(out_dir: Path, inp: CorpusInput, run: str) -> dict | None:
+    """The input's result record when it is complete: of this run (settings and input list), of the
+    file as it is now (size and time stamp), and analysed (a skipped input is tried again)."""
     try:
         record = json.loads((out_dir / RESULTS / inp.result_name).read_text())
     except (OSError, ValueError):
-        return False
-    return record.get("source") == inp.path and record.get("stamp") == file_stamp(inp.path)
+        return None
+    ok = (record.get("run") == run and record.get("source") == inp.path and record.get("stamp") == file_stamp(inp.path)
+          and record.get("frames", 0) > 0)
+    return record if ok else None
 
 
-def analyze_input(analyzer, inp: CorpusInput, out_dir: Path, stride: int = 1, max_frames: int | None = None) -> dict:
-    """Analyse one input and write its result file atomically; returns a line of bookkeeping."""
+def analyze_input(analyzer, inp: CorpusInput, out_dir: Path, run: str, stride: int = 1,
+                  max_frames: int | None = None) -> dict:
+    """Analyse one input and write its result file atomically; returns a line of bookkeeping. An
+    unforeseen failure of one input is reported and leaves no result, so a rerun tries it again."""
+    from .. import __version__
+
     t0 = time.perf_counter()
     stamp = file_stamp(inp.path)
-    res = analyzer.analyze([Path(inp.path)], stride=stride, max_frames=max_frames)
-    record = {"source": inp.path, "stamp": stamp, "frames": len(res.frames), "columns": res.columns,
-              "skipped": [[s, why] for s, why in res.skipped], "rows": [_plain(r) for r in res.rows()]}
+    try:
+        res = analyzer.analyze([Path(inp.path)], stride=stride, max_frames=max_frames)
+    except Exception as exc:  # noqa: BLE001 - one input never stops the corpus
+        log.warning("skipped %s: %s: %s", inp.path, type(exc).__name__, exc)
+        return {"path": inp.path, "frames": 0, "seconds": time.perf_counter() - t0,
+                "skipped": f"{inp.path}: failed ({type(exc).__name__}: {exc}); a rerun tries it again"}
+    record = {"run": run, "source": inp.path, "stamp": stamp, "frames": len(res.frames), "columns": res.columns,
+              "facsnet": __version__, "skipped": [[s, why] for s, why in res.skipped],
+              "rows": [_plain(r) for r in res.rows()]}
     atomic_write_json(out_dir / RESULTS / inp.result_name, record)
     return {"path": inp.path, "frames": len(res.frames), "seconds": time.perf_counter() - t0,
-            "skipped": res.skipped[0][1] if res.skipped and not res.frames else None}
+            "skipped": res.skipped[0][1] if res.skipped else None}
 
 
 def _plain(row: dict) -> dict:
@@ -178,22 +207,30 @@ def analyze_corpus(inputs, out_dir: str | Path, shard: tuple[int, int] = (1, 1),
 
     if engine not in ("local", "ray"):
         raise ValueError(f"engine = {engine!r}: choose local or ray")
+    if overwrite and shard != (1, 1):
+        raise ValueError("--overwrite clears the whole run folder: do it once, without --shard, then start the shards")
+    for key in ("model", "aus"):      # checkpoint files by absolute path, so every process and node means the same
+        value = analyzer_settings.get(key)
+        if value and Path(value).exists():
+            analyzer_settings[key] = os.path.abspath(value)
     analyzer_settings.setdefault("model", DEFAULT_MODEL)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: is a file; --out for a corpus is a folder")
+    out = Path(os.path.abspath(out_dir))
     ignored: list[tuple[str, str]] = []
-    everything = corpus_inputs(inputs, ignored)
+    everything = corpus_inputs(inputs, ignored, run_dir=out)
     if not everything:
         raise ValueError("no photos or videos to analyse" + "".join(f"; {why}" for _, why in ignored))
     record = analysis_settings(stride=stride, max_frames=max_frames, **analyzer_settings)
-    check_run_folder(out, record, overwrite, files=("inputs.json",), folders=RESULTS)
-    (out / RESULTS).mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", record)
-    atomic_write_json(out / "inputs.json", {"inputs": [{"path": i.path, "meta": i.meta, "result": i.result_name}
-                                                       for i in everything], "ignored": ignored})
+    record["inputs_digest"] = hashlib.sha256("\n".join(i.path for i in everything).encode()).hexdigest()[:16]
+    record["inputs_count"] = len(everything)
+    run = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    with _run_lock(out):
+        check_run_folder(out, record, overwrite, files=("inputs.json",), folders=RESULTS)
+        (out / RESULTS).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "inputs.json", {"run": run, "ignored": ignored, "inputs": [
+            {"path": i.path, "meta": i.meta, "result": i.result_name} for i in everything]})
+        atomic_write_json(out / "config.json", record)
     mine = shard_of(everything, shard)
-    todo = [i for i in mine if not is_complete(out, i)]
+    todo = [i for i in mine if read_result(out, i, run) is None]
     log.info("%d input(s) in shard %d/%d, %d already done, %d to analyse", len(mine), *shard,
              len(mine) - len(todo), len(todo))
     summary = CorpusSummary(str(out), len(mine), 0, len(mine) - len(todo), 0, 0.0,
@@ -202,9 +239,9 @@ def analyze_corpus(inputs, out_dir: str | Path, shard: tuple[int, int] = (1, 1),
     if engine == "ray":
         from .ray_engine import run_on_ray
 
-        lines = run_on_ray(todo, out, analyzer_settings, stride, max_frames, workers, ray_address)
+        lines = run_on_ray(todo, out, run, analyzer_settings, stride, max_frames, workers, ray_address)
     else:
-        lines = _run_here(todo, out, analyzer_settings, stride, max_frames, num_threads)
+        lines = _run_here(todo, out, run, analyzer_settings, stride, max_frames, num_threads)
     for k, line in enumerate(lines, 1):
         summary.done += 1
         summary.frames += line["frames"]
@@ -212,20 +249,40 @@ def analyze_corpus(inputs, out_dir: str | Path, shard: tuple[int, int] = (1, 1),
         if line["skipped"]:
             summary.failed.append((line["path"], line["skipped"]))
         left = summary.seconds / k * (len(todo) - k)
-        log.info("[%d/%d] %s: %d frame(s); %.1f frames/s; about %.0f s left", k, len(todo),
+        log.info("[%d/%d] %s: %d frame(s); %.1f frames/s; about %.0f s left", summary.already_done + k, len(mine),
                  Path(line["path"]).name, line["frames"], summary.frames_per_s, left)
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
-def _run_here(todo, out: Path, settings: dict, stride: int, max_frames: int | None, num_threads: int | None):
+@contextlib.contextmanager
+def _run_lock(out: Path):
+    """One process at a time checks, clears and records the run folder (shards start together);
+    a folder that holds other things than a run is refused."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: is a file; --out for a corpus is a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "config.json").exists() and not (out / ".lock").exists():
+        raise ValueError(f"{out}: holds other files; a corpus run needs a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "a") as fh:
+        try:
+            import fcntl
+
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        except ImportError:    # no fcntl (Windows): one process per folder at a time is then the user's care
+            pass
+        yield
+
+
+def _run_here(todo, out: Path, run: str, settings: dict, stride: int, max_frames: int | None,
+              num_threads: int | None):
     from .pipeline import Analyzer
 
     if not todo:
         return
     analyzer = Analyzer(**{("au_model" if k == "aus" else k): v for k, v in settings.items()}, num_threads=num_threads)
     for inp in todo:
-        yield analyze_input(analyzer, inp, out, stride, max_frames)
+        yield analyze_input(analyzer, inp, out, run, stride, max_frames)
 
 
 # ----------------------------------------------------------------------------- one table
@@ -245,6 +302,8 @@ def merge_corpus(out_dir: str | Path, out: str | Path | None = None, allow_missi
         try:
             record = json.loads((root / RESULTS / entry["result"]).read_text())
         except (OSError, ValueError):
+            record = None
+        if record is None or record.get("run") != listing.get("run"):     # none yet, or left by another run
             missing.append(entry["path"])
             continue
         columns = columns or record["columns"]

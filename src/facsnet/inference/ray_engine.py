@@ -14,19 +14,19 @@ from pathlib import Path
 class _Worker:
     """One Ray actor: one Analyzer (models loaded once), one thread each."""
 
-    def __init__(self, settings: dict, out_dir: str, stride: int, max_frames: int | None):
+    def __init__(self, settings: dict, out_dir: str, run: str, stride: int, max_frames: int | None):
         from .pipeline import Analyzer
 
         self.analyzer = Analyzer(**{("au_model" if k == "aus" else k): v for k, v in settings.items()}, num_threads=1)
-        self.out_dir, self.stride, self.max_frames = Path(out_dir), stride, max_frames
+        self.out_dir, self.run, self.stride, self.max_frames = Path(out_dir), run, stride, max_frames
 
     def run(self, inp):
         from .corpus import analyze_input
 
-        return analyze_input(self.analyzer, inp, self.out_dir, self.stride, self.max_frames)
+        return analyze_input(self.analyzer, inp, self.out_dir, self.run, self.stride, self.max_frames)
 
 
-def run_on_ray(todo, out_dir: Path, settings: dict, stride: int, max_frames: int | None,
+def run_on_ray(todo, out_dir: Path, run: str, settings: dict, stride: int, max_frames: int | None,
                workers: int | None = None, address: str | None = None):
     """Yield each input's bookkeeping line as its Ray task finishes."""
     if not todo:
@@ -36,15 +36,18 @@ def run_on_ray(todo, out_dir: Path, settings: dict, stride: int, max_frames: int
         from ray.util import ActorPool
     except ImportError:
         raise ValueError("--engine ray needs Ray: pip install 'facsnet[ray]'") from None
-    workers = workers or os.cpu_count() or 1
     started_here = not ray.is_initialized()
     if started_here:
-        kwargs = {"address": address} if address else {"num_cpus": workers, "object_store_memory": 256 * 2**20}
-        env = {"env_vars": {"OMP_NUM_THREADS": "1", "FACSNET_CACHE": os.environ.get("FACSNET_CACHE", "")}}
-        ray.init(include_dashboard=False, log_to_driver=False, runtime_env=env, **kwargs)
+        kwargs = {"address": address} if address else {"num_cpus": workers or os.cpu_count() or 1,
+                                                       "object_store_memory": 256 * 2**20}
+        env_vars = {"OMP_NUM_THREADS": "1"}
+        if os.environ.get("FACSNET_CACHE"):          # else each node keeps its own setting
+            env_vars["FACSNET_CACHE"] = os.environ["FACSNET_CACHE"]
+        ray.init(include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env_vars}, **kwargs)
+    workers = workers or int(ray.cluster_resources().get("CPU", 1))
     try:
         actor = ray.remote(num_cpus=1)(_Worker)
-        pool = ActorPool([actor.remote(settings, str(out_dir), stride, max_frames)
+        pool = ActorPool([actor.remote(settings, str(out_dir), run, stride, max_frames)
                           for _ in range(min(workers, len(todo)))])
         yield from pool.map_unordered(lambda a, inp: a.run.remote(inp), todo)
     finally:
