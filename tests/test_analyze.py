@@ -160,6 +160,17 @@ def test_annotated_videos_are_h264_or_vp9_with_even_sides(tmp_path):
     assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
 
 
+def test_the_frames_to_come_are_counted_from_headers(videos, tmp_path):
+    from facsnet.inference.media import expected_frames
+
+    face = Image.open(sample_path("astronaut.jpg")).convert("RGB")
+    face.save(tmp_path / "three.gif", save_all=True,
+              append_images=[face.transpose(Image.FLIP_LEFT_RIGHT), Image.new("RGB", face.size, (128,) * 3)])
+    assert expected_frames([videos[1]]) == 20 and expected_frames([videos[1]], stride=3) == 7
+    assert expected_frames([videos[1], tmp_path / "three.gif", sample_path("group.jpg")], max_frames=5) == 5 + 3 + 1
+    assert expected_frames([np.zeros((8, 8, 3), np.uint8), "camera:0"]) is None
+
+
 def test_annotated_video_and_photos(analyzer, videos, tmp_path):
     analyzer.analyze(videos[1], stride=2, annotate_to=tmp_path / "out.mp4")
     cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))

@@ -37,6 +37,16 @@ def test_a_short_run_lowers_the_loss_and_learns(toy_sets, tmp_path):
         assert (tmp_path / "run" / name).exists()
 
 
+def test_a_run_says_its_plan_and_how_long_it_will_take(toy_sets, tmp_path, caplog):
+    tr, va = toy_sets
+    caplog.set_level("INFO", logger="facsnet.train")
+    train(tr, va, TrainConfig(epochs=3, **FAST), out_dir=tmp_path / "run")
+    plan = [r.getMessage() for r in caplog.records if r.getMessage().startswith("plan:")]
+    assert plan == [f"plan: breuer2017 on {tr.name} (48 faces, 3 classes), epochs 1-3 of 3, 6 steps of 8 per epoch, on cpu"]
+    estimate = [r.getMessage() for r in caplog.records if r.getMessage().startswith("estimate")]
+    assert len(estimate) == 1 and "for the 3 epoch(s) left on this host" in estimate[0]
+
+
 def test_resume_continues_exactly_where_it_stopped(toy_sets, tmp_path):
     tr, va = toy_sets
     cfg = TrainConfig(epochs=3, **FAST)
@@ -132,6 +142,8 @@ def test_unknown_optimizer_or_schedule_is_a_clear_error():
     ("batch_size", 0, "batch_size = 0"), ("batch_size", -4, "batch_size = -4"), ("lr", -1e-3, "lr = -0.001: must be 0 or more"),
     ("warmup_steps", -1, "warmup_steps = -1: must be 0 or more"), ("label_smoothing", 1.0, "label_smoothing"),
     ("momentum", 1.5, "momentum"), ("max_minutes", -1.0, "max_minutes"), ("precision", "fp8", "precision"),
+    ("model", "resnet9000", "not a registered model"), ("device", "tpu", "not a device"),
+    ("augment", {"erase": 1.5}, "erase = 1.5: a probability"), ("augment", {"rotate": -1}, "rotate = -1"),
 ])
 def test_out_of_range_settings_are_refused_by_name(setting, value, message):
     with pytest.raises(ValueError, match=message):

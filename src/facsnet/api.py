@@ -155,7 +155,8 @@ def visualize(model: str = "ckplus48", data: str = "ckplus48", out: str = "runs/
 def analyze(inputs=None, model: str | None = None, out: str | None = None, annotate: str | None = None,
             detector: str = "blazeface", backend: str = "auto", stride: int = 1, max_frames: int | None = None,
             min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = None,
-            detect_every: int = 1, precision: str = "auto", balanced: bool = False, num_threads: int | None = None):
+            detect_every: int = 1, precision: str = "auto", balanced: bool = False, num_threads: int | None = None,
+            progress: bool = True):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
     (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video;
@@ -186,13 +187,24 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
 
         au_names = list(analyzer.au.class_names) if analyzer.au is not None else []
         stream = RowStream(partial_path(out), COLUMNS + au_names)
+    bar = _frame_bar(inputs, stride, max_frames) if progress else None
+
+    def finished(fr):
+        if stream is not None:
+            stream.write(fr, au_names)
+        if bar is not None:
+            bar.update(1)
+
     try:
-        result = analyzer.analyze(inputs, stride=stride, max_frames=max_frames, annotate_to=annotate, progress=True,
-                                  on_frame=(lambda fr: stream.write(fr, au_names)) if stream else None)
+        result = analyzer.analyze(inputs, stride=stride, max_frames=max_frames, annotate_to=annotate,
+                                  progress=bar is None and progress, on_frame=finished)
     except BaseException as exc:   # Ctrl-C, a crash: the finished rows stay in the partial table
         if stream is not None:
             exc.kept = stream.close(keep=True)
         raise
+    finally:
+        if bar is not None:
+            bar.close()
     if out and result.frames:   # an existing table is only ever replaced by a complete new one
         result.save(out)
     elif out:
@@ -200,6 +212,24 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
     if stream is not None:
         stream.close(keep=False)
     return result
+
+
+def _frame_bar(inputs, stride: int, max_frames: int | None):
+    """A progress bar over the frames to analyse (total, rate, time left) on a terminal; None elsewhere."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return None
+    from tqdm.auto import tqdm
+
+    from .inference.media import expected_frames
+    from .inference.pipeline import _as_sources
+
+    try:
+        sources = _as_sources(inputs, [])
+    except ValueError:        # the analysis itself will say what is wrong
+        return None
+    return tqdm(total=expected_frames(sources, stride, max_frames), unit="frame", desc="analyse", leave=False)
 
 
 def is_corpus_out(out) -> bool:

@@ -6,6 +6,7 @@ import difflib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from .data.augment import Augment
@@ -439,13 +440,14 @@ def main(argv=None) -> int:
             table = api.merge(args.run_dir, out, allow_missing=args.allow_missing)
             print(f"{len(table)} row(s) from {table['path'].nunique()} input(s) in {out}", file=sys.stderr)
         elif args.command == "analyze":
+            t0 = time.perf_counter()
             res = api.analyze(args.inputs, model=args.model, out=args.out, annotate=args.annotate,
                               detector=args.detector, backend=args.backend, stride=args.stride,
                               max_frames=args.max_frames, min_face_score=args.min_face_score,
                               level_eyes=args.level_eyes, photo_tiles=args.photo_tiles, aus=args.aus,
                               detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
                               num_threads=args.threads)
-            _print_analysis(res, args)
+            _print_analysis(res, args, time.perf_counter() - t0)
             if res.skipped and not res.frames:
                 return 1
         elif args.command == "transfer":
@@ -581,7 +583,7 @@ def _print_tables(args) -> None:
             print(f"  reported: {line}")
 
 
-def _print_analysis(res, args) -> None:
+def _print_analysis(res, args, seconds: float) -> None:
     if not args.out:  # no table file: print one line per face
         for fr in res.frames:
             where = fr.path + (f" frame {fr.frame}" if fr.time_s is not None or fr.frame else "")
@@ -590,7 +592,8 @@ def _print_analysis(res, args) -> None:
             for i, f in enumerate(fr.faces):
                 print(f"{where} face {i}: {f.emotion} {f.probabilities[f.emotion]:.2f} at "
                       f"x={f.box[0]:.0f} y={f.box[1]:.0f} w={f.box[2]:.0f} h={f.box[3]:.0f}")
-    print(res.summary() + (f"; table in {args.out}" if args.out and res.frames else "")
+    speed = f" in {seconds:.1f} s ({len(res.frames) / seconds:.1f} frames/s)" if res.frames and seconds > 0 else ""
+    print(res.summary() + speed + (f"; table in {args.out}" if args.out and res.frames else "")
           + (f"; annotated in {args.annotate}" if args.annotate else ""), file=sys.stderr)
 
 

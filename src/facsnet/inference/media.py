@@ -181,3 +181,32 @@ def source_frames(source, stride: int = 1, max_frames: int | None = None, index:
         raise MediaError(f"{path}: is a folder; pass it to expand_paths first")
     else:
         yield from photo_frames(path, stride, max_frames)
+
+
+def expected_frames(sources, stride: int = 1, max_frames: int | None = None) -> int | None:
+    """How many frames analysing ``sources`` will give, from headers alone (video frame counts,
+    image page counts); None when it cannot be known (a camera). For progress bars."""
+    total = 0
+    for source in sources:
+        if isinstance(source, np.ndarray):
+            n = 1
+        elif str(source).startswith("camera:"):
+            return None
+        elif is_video_file(Path(source)):
+            cap = cv2.VideoCapture(str(source))
+            n = -(-int(max(cap.get(cv2.CAP_PROP_FRAME_COUNT), 0)) // stride)
+            cap.release()
+        else:
+            n = -(-_pages(Path(source)) // stride)
+        total += min(n, max_frames) if max_frames else n
+    return total
+
+
+def _pages(path: Path) -> int:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return max(1, getattr(img, "n_frames", 1)) if img.format != "MPO" else 1
+    except Exception:  # noqa: BLE001 - the reader will say what is wrong with it
+        return 1

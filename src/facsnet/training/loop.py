@@ -286,6 +286,10 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         atomic_write_json(out / "config.json", run_meta)
 
     images_seen, t_train, t_start = 0, 0.0, time.perf_counter()
+    if rank == 0 and start_epoch < cfg.epochs:
+        log.info("plan: %s on %s (%d faces, %d classes), epochs %d-%d of %d, %d steps of %d per epoch, on %s",
+                 cfg.model, train_set.name, len(train_set), len(train_set.class_names), start_epoch + 1, cfg.epochs,
+                 cfg.epochs, steps_per_epoch, cfg.batch_size * world, device)
     for epoch in range(start_epoch, cfg.epochs):
         if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
             if rank == 0:
@@ -314,6 +318,8 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
             total_loss += loss.detach()
             if bar is not None:
                 bar.update(1)
+            if rank == 0 and epoch == start_epoch and step == min(19, steps_per_epoch - 1):
+                _log_estimate(time.perf_counter() - t0, step + 1, steps_per_epoch, cfg.epochs - start_epoch)
         if bar is not None:
             bar.close()
         train_loss = float(total_loss) / steps_per_epoch
@@ -375,6 +381,15 @@ def _data_record(fs: FaceSet | None) -> dict | None:
         return None
     return {"name": fs.name, "source": fs.source, "n": len(fs), "fingerprint": fs.fingerprint(),
             "class_names": list(fs.class_names), "class_counts": fs.class_counts()}
+
+
+def _log_estimate(seconds: float, steps_done: int, steps_per_epoch: int, epochs_left: int) -> None:
+    """The time the run will take on this host, from its first steps (evaluation passes not counted)."""
+    per_epoch = seconds / steps_done * steps_per_epoch
+    total = per_epoch * epochs_left
+    when = f"{total / 3600:.1f} h" if total > 5400 else f"{total / 60:.1f} min" if total > 90 else f"{total:.0f} s"
+    log.info("estimate from the first %d steps: %.0f s per epoch, about %s for the %d epoch(s) left on this host",
+             steps_done, per_epoch, when, epochs_left)
 
 
 def _progress(total: int, desc: str, enabled: bool):
