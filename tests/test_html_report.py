@@ -30,7 +30,8 @@ def run_dir(tmp_path):
 
 def test_report_embeds_everything(run_dir):
     page = build_report(run_dir).read_text()
-    assert page.count("data:image/png;base64,") == 2              # confusion matrix + AU figure
+    assert page.count("data:image/png;base64,") == 4              # two folds' curves, confusion matrix, AU figure
+    assert "cv/fold01" in page and "cv/fold02" in page
     assert "subject" in page and "AU12 lip corner puller" in page and "2 / 4" in page
     assert "src=\"http" not in page and "<script" not in page      # nothing to fetch
 
@@ -56,3 +57,30 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
     assert img.std() > 5                                          # not a blank page
     console = [line for line in r.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert console == []                                          # no console errors
+
+
+def test_a_training_run_is_reported_with_its_curves(tmp_path):
+    data = read_class_folder(write_class_folder(tmp_path / "d", per_class=6))
+    from facsnet.training import train
+
+    train(data, data, TrainConfig(epochs=3, batch_size=8, progress=False, device="cpu", precision="fp32"),
+          out_dir=tmp_path / "run")
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    best = max(history, key=lambda h: h["val_accuracy"])
+    page = build_report(tmp_path / "run").read_text()
+    assert "<h2>Training</h2>" in page and "3 epoch(s)" in page and page.count("data:image/png;base64,") == 1
+    assert f"highest {100 * best['val_accuracy']:.2f}% at epoch {best['epoch']}" in page
+
+
+def test_a_video_analysis_is_reported_with_emotions_over_time_and_the_video(tmp_path):
+    from facsnet.cli import main
+    from facsnet.samples import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", n_frames=12, size=(320, 240), faces=1, fps=10, face_height=120)
+    table, video = tmp_path / "clip.csv", tmp_path / "clip_annotated.mp4"
+    assert main(["-q", "analyze", str(clip), "--out", str(table), "--annotate", str(video), "--model", "fer2013"]) == 0
+    assert main(["-q", "report", str(table), "--video", str(video)]) == 0
+    page = (tmp_path / "clip.html").read_text()
+    assert "<b>1</b> input(s), <b>12</b> frame(s), <b>12</b> face(s): happy 12" in page
+    assert page.count("data:image/png;base64,") == 1 and "<video controls" in page and "data:video/mp4;base64," in page
+    assert "emotions over time" in page

@@ -55,7 +55,8 @@ EXAMPLES = {
     "transfer": "facsnet transfer cross --out runs/transfer\nfacsnet transfer au --task multilabel --l1 0.01 --l2 0.01",
     "micro": "facsnet micro megc2019 --variants apex,lstm --out runs/micro",
     "export": "facsnet export fer2013_bn model.onnx",
-    "report": "facsnet report runs/ck_cv",
+    "report": "facsnet report runs/ck_cv                          # curves, confusion matrices, tables\n"
+              "facsnet report clip.csv --video clip_annotated.mp4   # emotions over time, the video beside",
 }
 
 
@@ -319,9 +320,10 @@ def build_parser() -> Parser:
     p = sub.add_parser("export", help="export a model to ONNX")
     p.add_argument("model", help="bundled name or checkpoint")
     p.add_argument("out", help="OUT.onnx")
-    p = sub.add_parser("report", help="one self-contained HTML page of a run folder")
-    p.add_argument("run_dir")
-    p.add_argument("--out", default=None, help="default: RUN_DIR/report.html")
+    p = sub.add_parser("report", help="one self-contained HTML page of a run folder or an analyze table")
+    p.add_argument("run_dir", help="a run folder (training, cv, evaluation, au-correlate) or an analyze table")
+    p.add_argument("--out", default=None, help="default: RUN_DIR/report.html, or TABLE.html for a table")
+    p.add_argument("--video", default=None, help="an annotated video to embed in the report of an analyze table")
     return parser
 
 
@@ -459,9 +461,12 @@ def main(argv=None) -> int:
         elif args.command == "models":
             _print_models()
         elif args.command == "report":
-            from .html_report import build_report
+            from .html_report import build_analysis_report, build_report
 
-            print(build_report(args.run_dir, args.out))
+            if Path(args.run_dir).is_file():
+                print(build_analysis_report(args.run_dir, args.out, video=args.video))
+            else:
+                print(build_report(args.run_dir, args.out))
     except (DatasetError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"facsnet {args.command}: error: {exc}", file=sys.stderr)
         return 2

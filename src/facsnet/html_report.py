@@ -32,6 +32,52 @@ def _readable(items: list, section, unreadable: list[str]) -> list:
     return done
 
 
+def _png_uri(fig) -> str:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _training_section(path: Path, root: Path) -> str:
+    """A training run's curves: training loss and validation accuracy per epoch."""
+    history = json.loads(path.read_text())
+    epochs = [int(h["epoch"]) for h in history]
+    if not epochs:
+        raise ValueError("no epochs recorded")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.plot(epochs, [h["train_loss"] for h in history], color="#555", label="training loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    val = [(e, h["val_accuracy"]) for e, h in zip(epochs, history) if h.get("val_accuracy") is not None]
+    summary = f"{len(epochs)} epoch(s)"
+    if val:
+        acc = ax.twinx()
+        acc.plot([e for e, _ in val], [100 * a for _, a in val], color="#1f77b4", label="validation accuracy")
+        acc.set_ylabel("validation accuracy (%)", color="#1f77b4")
+        best = max(val, key=lambda ea: ea[1])
+        summary += (f"; validation accuracy at the last epoch {100 * val[-1][1]:.2f}%, "
+                    f"highest {100 * best[1]:.2f}% at epoch {best[0]}")
+    fig.tight_layout()
+    where = path.parent.relative_to(root) if path.parent != root else Path(path.parent.name)
+    return (f"<h3>{html.escape(str(where))}</h3><p>{html.escape(summary)}</p>"
+            f"<img alt='training curves' src='{_png_uri(fig)}'>")
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<figure><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"><figcaption class="note">{html.escape(path.name)}</figcaption></figure>'
@@ -85,6 +131,9 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, title: str 
         raise FileNotFoundError(f"{root}: no such run folder")
     parts = [f"<h1>{html.escape(title)}</h1><p class='note'>{html.escape(str(root))}</p>"]
     unreadable: list[str] = []
+    runs = _readable(sorted(root.rglob("history.json")), lambda p: _training_section(p, root), unreadable)
+    if runs:
+        parts.append("<h2>Training</h2>" + "\n".join(runs))
     cvs = _readable(sorted(root.rglob("cv.json")), lambda p: _cv_section(p, root), unreadable)
     if cvs:
         parts.append("<h2>Cross-validation</h2>" + "\n".join(cvs))
@@ -99,7 +148,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, title: str 
     if figs:
         parts.append("<h2>Filter and AU figures</h2>" + "\n".join(figs))
     if len(parts) == 1:
-        why = "; ".join(unreadable) or "no cv.json, eval/*.json, au.json or figures inside"
+        why = "; ".join(unreadable) or "no history.json, cv.json, eval/*.json, au.json or figures inside"
         raise ValueError(f"{root}: nothing to report ({why})")
     if unreadable:
         parts.append("<h2>Left out</h2>" + "".join(f"<p class='note'>{html.escape(u)}</p>" for u in unreadable))
@@ -143,3 +192,66 @@ def write_evaluation(res, out_dir: str | Path, command: str = "") -> Path:
             + (f"<p class='note'>{html.escape(command)}</p>" if command else "") + "</body></html>")
     atomic_write_text(out / "report.html", page)
     return out / "report.html"
+
+
+def build_analysis_report(table: str | Path, out: str | Path | None = None, video: str | Path | None = None,
+                          smooth: int = 5) -> Path:
+    """One page for an ``analyze`` table: the counts on top, then for each video the probability of
+    each emotion over time per face (a running mean over ``smooth`` frames), with ``video`` (the
+    annotated one) embedded to play beside it."""
+    import pandas as pd
+
+    from .inference.annotate import COLOURS
+    from .labels import EMOTIONS
+
+    table = Path(table)
+    df = pd.read_json(table, lines=True) if table.suffix == ".jsonl" else (
+        pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table))
+    missing = {"path", "frame", "face", "emotion", "time_s"} - set(df.columns)
+    if missing:
+        raise ValueError(f"{table}: not an analyze table (no {', '.join(sorted(missing))} column)")
+    faces = df[df["emotion"].notna()]
+    skipped = df[df["note"].fillna("").astype(str).str.startswith("skipped")] if "note" in df else df.iloc[:0]
+    counts = faces["emotion"].value_counts()
+    parts = [f"<h1>{html.escape(table.name)}</h1>",
+             f"<p><b>{df['path'].nunique() - len(skipped)}</b> input(s), <b>{df.dropna(subset=['frame']).groupby(['path', 'frame']).ngroups}</b> "
+             f"frame(s), <b>{len(faces)}</b> face(s): " + ", ".join(f"{e} {n}" for e, n in counts.items()) +
+             (f"; {len(skipped)} input(s) skipped" if len(skipped) else "") + "</p>"]
+    if video is not None:
+        parts.append(_video_tag(Path(video)))
+    plt = _pyplot()
+    for source, rows in faces[faces["time_s"].notna()].groupby("path", sort=False):
+        ids = sorted(rows["face"].dropna().astype(int).unique())[:6]
+        fig, axes = plt.subplots(len(ids), 1, figsize=(8, 2.2 * len(ids)), sharex=True, squeeze=False)
+        for ax, face in zip(axes[:, 0], ids):
+            one = rows[rows["face"] == face].sort_values("time_s")
+            for e in EMOTIONS:
+                if e in one and one[e].notna().any():
+                    ax.plot(one["time_s"], one[e].rolling(smooth, center=True, min_periods=1).mean(),
+                            color=[c / 255 for c in COLOURS[e]], label=e)
+            ax.set_ylim(0, 1)
+            ax.set_ylabel(f"face {face}")
+        axes[0, 0].legend(loc="upper right", fontsize=7, ncol=4)
+        axes[-1, 0].set_xlabel("time (s)")
+        fig.suptitle(f"{Path(source).name}: emotion probabilities over time (mean of {smooth} frames)", fontsize=9)
+        fig.tight_layout()
+        parts.append(f"<h2>{html.escape(Path(source).name)}</h2><img alt='emotions over time' src='{_png_uri(fig)}'>"
+                     "<p class='note'>face numbers follow the detector's order within each frame</p>")
+    if len(skipped):
+        parts.append("<h2>Skipped</h2>" + _table(["input", "why"], skipped[["path", "note"]].values.tolist()))
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(table.name)}</title>"
+            f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
+    path = Path(out) if out else table.with_suffix(".html")
+    atomic_write_text(path, page)
+    return path
+
+
+def _video_tag(path: Path, limit_mb: int = 40) -> str:
+    """The annotated video, embedded when small enough, else linked beside the page."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such video")
+    kind = "video/webm" if path.suffix.lower() == ".webm" else "video/mp4"
+    if path.stat().st_size > limit_mb * 2**20:
+        return f"<video controls width='640' src='{html.escape(path.name)}'></video>"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"<video controls width='640' src='data:{kind};base64,{data}'></video>"
