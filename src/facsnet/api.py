@@ -165,6 +165,8 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
     from .inference import DEFAULT_MODEL, Analyzer
     from .samples import sample_paths
 
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
     inputs = sample_paths() if inputs is None or (not isinstance(inputs, np.ndarray) and len(inputs) == 0) else inputs
     if out:
         from .inference.results import TABLE_SUFFIXES

@@ -52,6 +52,7 @@ EXAMPLES = {
                "facsnet analyze videos/ --out runs/corpus --shard 1/4   # one result per input; rerun resumes\n"
                "facsnet analyze manifest.csv --out runs/corpus --engine ray --workers 8",
     "merge": "facsnet merge runs/corpus --out corpus.csv",
+    "samples": "facsnet samples demo/     # then: facsnet analyze demo/clip.mp4 --out clip.csv",
     "transfer": "facsnet transfer cross --out runs/transfer\nfacsnet transfer au --task multilabel --l1 0.01 --l2 0.01",
     "micro": "facsnet micro megc2019 --variants apex,lstm --out runs/micro",
     "export": "facsnet export fer2013_bn model.onnx",
@@ -244,6 +245,8 @@ def build_parser() -> Parser:
     p.add_argument("--ray-address", default=None, help="an existing Ray cluster (auto, ray://host:10001); default: a local one")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the models (default: the runtime's)")
     p.add_argument("--overwrite", action="store_true", help="with --out DIR: start afresh when DIR holds other settings")
+    p = sub.add_parser("samples", help="copy the bundled public-domain photos and a short clip into a folder")
+    p.add_argument("folder", nargs="?", default="facsnet-samples")
     p = sub.add_parser("merge", help="join the per-input results of a corpus run (analyze --out DIR) into one table")
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="the table: .csv, .parquet or .jsonl (default: RUN_DIR/merged.csv)")
@@ -437,6 +440,11 @@ def main(argv=None) -> int:
             print(res.to_text(), file=sys.stderr)
             if res.inputs and not res.frames and not res.already_done:     # nothing of this shard could be read
                 return 1
+        elif args.command == "samples":
+            from .samples import copy_samples
+
+            copies = copy_samples(args.folder)
+            print(f"{len(copies)} files in {args.folder}: {', '.join(p.name for p in copies)}", file=sys.stderr)
         elif args.command == "merge":
             out = args.out or str(Path(args.run_dir) / "merged.csv")
             table = api.merge(args.run_dir, out, allow_missing=args.allow_missing)

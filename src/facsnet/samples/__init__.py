@@ -6,12 +6,13 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-SAMPLES = ("astronaut.jpg", "grace_hopper.jpg", "group.jpg")
+SAMPLES = ("astronaut.jpg", "grace_hopper.jpg", "group.jpg")     # the photos `facsnet analyze` takes by default
+CLIP = "clip.mp4"       # 3 s, 480x360, H.264: the two portraits drifting and tilting (make_video, seed 3)
 
 
 def sample_path(name: str) -> Path:
-    if name not in SAMPLES:
-        raise ValueError(f"no bundled sample {name!r}; bundled: {', '.join(SAMPLES)}")
+    if name not in (*SAMPLES, CLIP):
+        raise ValueError(f"no bundled sample {name!r}; bundled: {', '.join((*SAMPLES, CLIP))}")
     return Path(str(resources.files("facsnet") / "samples" / name))
 
 
@@ -66,3 +67,12 @@ def make_video(path, n_frames: int = 60, size: tuple[int, int] = (640, 480), fac
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
+
+
+def copy_samples(folder: str | Path) -> list[Path]:
+    """Copy the bundled photos and clip into ``folder`` (made if absent); returns the copies."""
+    import shutil
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copyfile(sample_path(n), folder / n)) for n in (*SAMPLES, CLIP)]
