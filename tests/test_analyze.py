@@ -298,3 +298,11 @@ def test_au_columns_from_the_bundled_au_model(tmp_path):
         Analyzer(au_model="fer2013")
     with pytest.raises(ValueError, match="not an emotion model"):
         Analyzer(model="ckplus_au")
+
+
+def test_table_columns_are_floats_and_each_face_knows_its_frame(analyzer, videos):
+    res = analyzer.analyze(videos[1], max_frames=3)
+    df = res.to_frame()
+    assert df["contempt"].dtype == "float64" and df["contempt"].isna().all()      # the model has no contempt
+    assert df["time_s"].dtype == "float64" and df["happy"].dtype == "float64"
+    assert [f.frame for f in res.faces] == [0, 1, 2] and res.faces[1].time_s == pytest.approx(0.1)

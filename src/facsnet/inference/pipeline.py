@@ -115,7 +115,8 @@ class Analyzer:
                 at += 1
                 results.append(FaceResult(tuple(float(v) for v in det.box), det.score,
                                           tuple(float(v) for v in det.left_eye),
-                                          tuple(float(v) for v in det.right_eye), p, aus))
+                                          tuple(float(v) for v in det.right_eye), p, aus,
+                                          frame=frame.index, time_s=frame.time_s))
             h, w = frame.rgb.shape[:2]
             yield frame, FrameResult(frame.source, frame.index, frame.time_s, results, (w, h))
 

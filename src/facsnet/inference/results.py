@@ -36,6 +36,8 @@ class FaceResult:
     right_eye: tuple[float, float]
     probabilities: dict[str, float]         # the model's classes, canonical names
     aus: dict[str, float] = field(default_factory=dict)  # "AU12" -> probability, with an AU model
+    frame: int | None = None                # the frame it was found in (0 for a photo)
+    time_s: float | None = None             # that frame's time in a video
 
     @property
     def emotion(self) -> str:
@@ -110,6 +112,8 @@ class AnalysisResult:
         df = pd.DataFrame(self.rows(), columns=self.columns)
         df["face"] = df["face"].astype("Int64")
         df["frame"] = df["frame"].astype("Int64")   # empty on skipped-input rows, whole numbers elsewhere
+        numeric = ["time_s", *GEOMETRY_COLUMNS, *EMOTIONS, *self.au_names]
+        df[numeric] = df[numeric].astype("float64")  # an emotion the model lacks is NaN, not None
         return df
 
     def save(self, path: str | Path) -> Path:
