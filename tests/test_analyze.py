@@ -62,7 +62,7 @@ def test_no_face_gives_one_row_with_a_note(analyzer):
 def test_table_columns_are_stable_and_probabilities_sum_to_one(analyzer):
     df = analyzer.analyze(sample_path("group.jpg")).to_frame()
     assert list(df.columns) == COLUMNS
-    assert COLUMNS[:8] == ["path", "frame", "time_s", "face", "x", "y", "w", "h"]
+    assert COLUMNS[:9] == ["path", "frame", "time_s", "face", "face_id", "x", "y", "w", "h"]
     assert COLUMNS[-10:] == [*EMOTIONS, "emotion", "note"]
     model_classes = [c for c in EMOTIONS if c != "contempt"]  # fer2013_bn has 7 classes
     assert np.allclose(df[model_classes].sum(axis=1), 1.0, atol=1e-5)
@@ -306,3 +306,56 @@ def test_table_columns_are_floats_and_each_face_knows_its_frame(analyzer, videos
     assert df["contempt"].dtype == "float64" and df["contempt"].isna().all()      # the model has no contempt
     assert df["time_s"].dtype == "float64" and df["happy"].dtype == "float64"
     assert [f.frame for f in res.faces] == [0, 1, 2] and res.faces[1].time_s == pytest.approx(0.1)
+
+
+def crossing_clip(path, n_frames=40, size=(480, 320), face=100):
+    """Two people crossing: the astronaut left to right high, Hopper right to left lower (drawn over
+    her where they overlap). Returns the path and each frame's true centres (astronaut, Hopper)."""
+    from facsnet.samples import face_patch
+
+    w, h = size
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.integers(60, 200, (h, w, 3), dtype=np.uint8), (0, 0), 6)
+    patches = [cv2.resize(face_patch(n), (face, int(face * 1.1)), interpolation=cv2.INTER_AREA)
+               for n in ("astronaut.jpg", "grace_hopper.jpg")]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (w, h))
+    truth = []
+    for t in range(n_frames):
+        frame, centres = background.copy(), []
+        for i, patch in enumerate(patches):
+            x = int(20 + (w - 40 - face) * (t / (n_frames - 1) if i == 0 else 1 - t / (n_frames - 1)))
+            y = 60 if i == 0 else 120
+            frame[y:y + patch.shape[0], x:x + face] = patch
+            centres.append((x + face / 2, y + patch.shape[0] / 2))
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        truth.append(centres)
+    writer.release()
+    return path, truth
+
+
+def test_two_people_crossing_keep_their_face_ids(analyzer, tmp_path):
+    clip, truth = crossing_clip(tmp_path / "crossing.avi")
+    result = analyzer.analyze(clip)
+    ids_of = {0: [], 1: []}                      # the ids given to each person, frame by frame
+    for fr in result.frames:
+        for f in fr.faces:
+            cx, cy = f.box[0] + f.box[2] / 2, f.box[1] + f.box[3] / 2
+            person = int(np.argmin([np.hypot(cx - x, cy - y) for x, y in truth[fr.frame]]))
+            ids_of[person].append(f.face_id)
+    assert all(len(v) >= 30 for v in ids_of.values())            # both faces found in most frames
+    switches = sum(sum(a != b for a, b in zip(v, v[1:])) for v in ids_of.values())
+    assert switches <= 1, ids_of
+
+
+def test_a_tracker_keeps_an_id_through_a_short_occlusion():
+    from facsnet.faces.track import FaceTracker
+
+    tracker, seen = FaceTracker(), []
+    for t in range(30):
+        a = (10 + 10 * t, 50, 60, 60)                 # moving right
+        b = (310 - 10 * t, 60, 60, 60)                # moving left, hidden behind a for frames 14-16
+        boxes = [a] if 14 <= t <= 16 else [a, b]
+        seen.append(tracker.update(boxes))
+    assert {ids[0] for ids in seen} == {0}
+    assert {ids[1] for ids in seen if len(ids) == 2} == {1}
+    assert tracker.update([(900, 900, 60, 60)]) == [2]           # someone new: a new id

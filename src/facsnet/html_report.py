@@ -221,10 +221,11 @@ def build_analysis_report(table: str | Path, out: str | Path | None = None, vide
         parts.append(_video_tag(Path(video)))
     plt = _pyplot()
     for source, rows in faces[faces["time_s"].notna()].groupby("path", sort=False):
-        ids = sorted(rows["face"].dropna().astype(int).unique())[:6]
+        key = "face_id" if "face_id" in rows and rows["face_id"].notna().any() else "face"
+        ids = sorted(rows[key].dropna().astype(int).unique())[:6]
         fig, axes = plt.subplots(len(ids), 1, figsize=(8, 2.2 * len(ids)), sharex=True, squeeze=False)
         for ax, face in zip(axes[:, 0], ids):
-            one = rows[rows["face"] == face].sort_values("time_s")
+            one = rows[rows[key] == face].sort_values("time_s")
             for e in EMOTIONS:
                 if e in one and one[e].notna().any():
                     ax.plot(one["time_s"], one[e].rolling(smooth, center=True, min_periods=1).mean(),
@@ -236,7 +237,7 @@ def build_analysis_report(table: str | Path, out: str | Path | None = None, vide
         fig.suptitle(f"{Path(source).name}: emotion probabilities over time (mean of {smooth} frames)", fontsize=9)
         fig.tight_layout()
         parts.append(f"<h2>{html.escape(Path(source).name)}</h2><img alt='emotions over time' src='{_png_uri(fig)}'>"
-                     "<p class='note'>face numbers follow the detector's order within each frame</p>")
+                     "<p class='note'>one person keeps one face number while in view (tracked across frames)</p>")
     if len(skipped):
         parts.append("<h2>Skipped</h2>" + _table(["input", "why"], skipped[["path", "note"]].values.tolist()))
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(table.name)}</title>"

@@ -323,7 +323,7 @@ def merge_corpus(out_dir: str | Path, out: str | Path | None = None, allow_missi
     table = pd.concat(frames + ([pd.DataFrame(ignored)] if ignored else []), ignore_index=True)
     order = ["path", *meta_cols, *[c for c in columns if c != "path"]]
     table = table[order]
-    for c in ("face", "frame"):
+    for c in ("face", "face_id", "frame"):
         table[c] = table[c].astype("Int64")
     if out is not None:
         from .results import write_frame

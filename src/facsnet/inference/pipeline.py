@@ -21,6 +21,7 @@ import numpy as np
 
 from ..faces.align import align_face
 from ..faces.detect import Detection, create_detector, detect_tiled
+from ..faces.track import FaceTracker
 from .annotate import VIDEO_OUT_SUFFIXES, VideoSink, annotate, write_image
 from ..pretrained import DEFAULT_MODEL
 from .classifier import FaceClassifier
@@ -87,16 +88,24 @@ class Analyzer:
 
     def stream(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, FrameResult]]:
         """(frame, result) pairs in input order; crops of ``batch_frames`` frames go to the model together."""
-        pending: list[tuple[Frame, list[Detection], np.ndarray, np.ndarray | None]] = []
+        pending: list[tuple[Frame, list[Detection], np.ndarray, np.ndarray | None, list[int]]] = []
         last: tuple[str, int, list[Detection]] | None = None  # (source, frame index, faces) of the last detection
+        tracker, tracked = None, (None, -1)     # one tracker per video: (source, index of the last update)
         for frame in frames:
             reuse = (self.detect_every > 1 and frame.time_s is not None and last is not None
                      and last[0] == frame.source and frame.index - last[1] < self.detect_every)
             faces = last[2] if reuse else self.detect(frame)
             if not reuse:
                 last = (frame.source, frame.index, faces)
+            if frame.time_s is None:             # a photo (or a page of one): ids are the detector's order
+                ids = list(range(len(faces)))
+            else:
+                if tracker is None or tracked[0] != frame.source:
+                    tracker, tracked = FaceTracker(), (frame.source, frame.index - 1)
+                ids = tracker.update([f.box for f in faces], step=max(1, frame.index - tracked[1]))
+                tracked = (frame.source, frame.index)
             au_crops = self.crops(frame.rgb, faces, self.au) if self.au is not None else None
-            pending.append((frame, faces, self.crops(frame.rgb, faces), au_crops))
+            pending.append((frame, faces, self.crops(frame.rgb, faces), au_crops, ids))
             if len(pending) >= self.batch_frames:
                 yield from self._classify(pending)
                 pending = []
@@ -107,16 +116,16 @@ class Analyzer:
         probs = self.classifier.predict_proba(np.concatenate([p[2] for p in pending]))
         au_probs = self.au.predict_proba(np.concatenate([p[3] for p in pending])) if self.au is not None else None
         names, at = self.class_names, 0
-        for frame, faces, _, _ in pending:
+        for frame, faces, _, _, ids in pending:
             results = []
-            for det in faces:
+            for det, face_id in zip(faces, ids):
                 p = {n: float(v) for n, v in zip(names, probs[at])}
                 aus = {n: float(v) for n, v in zip(self.au.class_names, au_probs[at])} if au_probs is not None else {}
                 at += 1
                 results.append(FaceResult(tuple(float(v) for v in det.box), det.score,
                                           tuple(float(v) for v in det.left_eye),
                                           tuple(float(v) for v in det.right_eye), p, aus,
-                                          frame=frame.index, time_s=frame.time_s))
+                                          frame=frame.index, time_s=frame.time_s, face_id=face_id))
             h, w = frame.rgb.shape[:2]
             yield frame, FrameResult(frame.source, frame.index, frame.time_s, results, (w, h))
 

@@ -1,7 +1,8 @@
 """What :func:`facsnet.analyze` returns: small dataclasses, a stable table, and writers.
 
 Table columns (one row per face; a frame with no face gives one row with empty ``face`` and
-``emotion``): ``path, frame, time_s, face, x, y, w, h, face_score, left_eye_x, left_eye_y,
+``emotion``): ``path, frame, time_s, face, face_id`` (one person keeps one id across a video's frames),
+``x, y, w, h, face_score, left_eye_x, left_eye_y,
 right_eye_x, right_eye_y, roll_deg``, one probability column per canonical emotion (``neutral,
 anger, contempt, disgust, fear, happy, sadness, surprise``; empty for an emotion the model lacks),
 then ``emotion`` (the most probable) and ``note``; with an AU model, one probability column per
@@ -24,7 +25,7 @@ from ..utils import atomic_write_bytes, atomic_write_text
 
 GEOMETRY_COLUMNS = ["x", "y", "w", "h", "face_score", "left_eye_x", "left_eye_y", "right_eye_x",
                     "right_eye_y", "roll_deg"]
-COLUMNS = ["path", "frame", "time_s", "face", *GEOMETRY_COLUMNS, *EMOTIONS, "emotion", "note"]
+COLUMNS = ["path", "frame", "time_s", "face", "face_id", *GEOMETRY_COLUMNS, *EMOTIONS, "emotion", "note"]
 TABLE_SUFFIXES = (".csv", ".parquet", ".jsonl", ".json")
 
 
@@ -38,6 +39,7 @@ class FaceResult:
     aus: dict[str, float] = field(default_factory=dict)  # "AU12" -> probability, with an AU model
     frame: int | None = None                # the frame it was found in (0 for a photo)
     time_s: float | None = None             # that frame's time in a video
+    face_id: int | None = None              # the same person across a video's frames (tracked); in a photo, its order
 
     @property
     def emotion(self) -> str:
@@ -63,12 +65,12 @@ class FrameResult:
     def rows(self, au_names: list[str] = ()) -> list[dict]:
         base = {"path": self.path, "frame": self.frame, "time_s": self.time_s}
         if not self.faces:
-            return [{**base, "face": None, **{c: None for c in GEOMETRY_COLUMNS},
+            return [{**base, "face": None, "face_id": None, **{c: None for c in GEOMETRY_COLUMNS},
                      **{e: None for e in EMOTIONS}, "emotion": None, "note": self.note, **{a: None for a in au_names}}]
         out = []
         for i, f in enumerate(self.faces):
             x, y, w, h = f.box
-            out.append({**base, "face": i, "x": x, "y": y, "w": w, "h": h, "face_score": f.score,
+            out.append({**base, "face": i, "face_id": f.face_id, "x": x, "y": y, "w": w, "h": h, "face_score": f.score,
                         "left_eye_x": f.left_eye[0], "left_eye_y": f.left_eye[1],
                         "right_eye_x": f.right_eye[0], "right_eye_y": f.right_eye[1], "roll_deg": f.roll_deg,
                         **{e: f.probabilities.get(e) for e in EMOTIONS}, "emotion": f.emotion, "note": "",
@@ -111,6 +113,7 @@ class AnalysisResult:
 
         df = pd.DataFrame(self.rows(), columns=self.columns)
         df["face"] = df["face"].astype("Int64")
+        df["face_id"] = df["face_id"].astype("Int64")
         df["frame"] = df["frame"].astype("Int64")   # empty on skipped-input rows, whole numbers elsewhere
         numeric = ["time_s", *GEOMETRY_COLUMNS, *EMOTIONS, *self.au_names]
         df[numeric] = df[numeric].astype("float64")  # an emotion the model lacks is NaN, not None
