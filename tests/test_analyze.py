@@ -359,3 +359,17 @@ def test_a_tracker_keeps_an_id_through_a_short_occlusion():
     assert {ids[0] for ids in seen} == {0}
     assert {ids[1] for ids in seen if len(ids) == 2} == {1}
     assert tracker.update([(900, 900, 60, 60)]) == [2]           # someone new: a new id
+
+
+def test_au_presence_and_intensity_columns_by_default_and_none_with_no_aus(tmp_path):
+    photo = str(sample_path("astronaut.jpg"))
+    assert main(["-q", "analyze", photo, "--out", str(tmp_path / "t.csv")]) == 0
+    df = pd.read_csv(tmp_path / "t.csv")
+    presence = [c for c in df.columns if c.startswith("AU") and not c.endswith("_intensity")]
+    intensity = [c for c in df.columns if c.endswith("_intensity")]
+    assert len(presence) == 19 and len(intensity) == 17
+    assert df[intensity].to_numpy().min() >= 0 and df[intensity].to_numpy().max() <= 5
+    smile = df.iloc[0]
+    assert smile["AU12"] > 0.9 and smile["AU12_intensity"] > smile["AU4_intensity"]   # a smile, brows not lowered
+    assert main(["-q", "analyze", photo, "--out", str(tmp_path / "e.csv"), "--no-aus"]) == 0
+    assert list(pd.read_csv(tmp_path / "e.csv").columns) == COLUMNS

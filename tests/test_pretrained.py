@@ -15,6 +15,9 @@ def test_bundled_weights_load_safely_and_describe_themselves(name):
     if ck.get("task") == "au":  # an Action Unit model: FACS names, its provenance, CK+48's framing
         assert ck["class_names"][:3] == ["AU1", "AU2", "AU4"] and ck["provenance"]["n_images"] == 981
         assert ck["provenance"]["head"]["seed"] == 0 and ck["framing"]["eye_height"] > 0.4
+    elif ck.get("task") == "au_intensity":   # 0-5 per AU, fitted on the faces with FACS intensity files
+        assert ck["class_names"][:2] == ["AU1_intensity", "AU2_intensity"] and ck["provenance"]["n_images"] == 624
+        assert ck["provenance"]["head"]["kind"] == "regression" and ck["framing"]["eye_height"] > 0.4
     else:
         assert set(ck["class_names"]) <= set(EMOTIONS) and len(ck["class_names"]) in (7, 8)
         assert ck["data"]["train"]["n"] > 900 and ck["train_config"]["seed"] == 0

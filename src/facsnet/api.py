@@ -154,13 +154,15 @@ def visualize(model: str = "ckplus48", data: str = "ckplus48", out: str = "runs/
 
 def analyze(inputs=None, model: str | None = None, out: str | None = None, annotate: str | None = None,
             detector: str = "blazeface", backend: str = "auto", stride: int = 1, max_frames: int | None = None,
-            min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = None,
+            min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = "ckplus_au",
+            au_intensity: str | None = "ckplus_au_intensity",
             detect_every: int = 1, precision: str = "auto", balanced: bool = False, num_threads: int | None = None,
             progress: bool = True):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
     (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video;
-    ``aus`` an Action Unit model (bundled ``ckplus_au`` or a checkpoint) adds one column per AU;
+    ``aus`` an Action Unit model (bundled ``ckplus_au`` or a checkpoint) adds one probability column per AU
+    and ``au_intensity`` (bundled ``ckplus_au_intensity``) one 0-5 intensity column per AU (None: none);
     ``balanced`` treats the emotions as equally likely (corrects for the training class shares)."""
     from .inference import DEFAULT_MODEL, Analyzer
     from .samples import sample_paths
@@ -181,13 +183,14 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
 
         check_annotation_target(annotate)
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
-                        level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, detect_every=detect_every,
+                        level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, au_intensity_model=au_intensity,
+                        detect_every=detect_every,
                         precision=precision, balanced=balanced, num_threads=num_threads)
     stream = None
     if out:   # finished rows go to TABLE.partial.* as they come; the complete table replaces OUT at the end
         from .inference.results import COLUMNS, RowStream
 
-        au_names = list(analyzer.au.class_names) if analyzer.au is not None else []
+        au_names = analyzer.au_names
         stream = RowStream(partial_path(out), COLUMNS + au_names)
     bar = _frame_bar(inputs, stride, max_frames) if progress else None
 
@@ -259,6 +262,8 @@ def analyze_corpus(inputs, out: str, shard: str | tuple[int, int] = (1, 1), engi
     from .pretrained import DEFAULT_MODEL
 
     shard = parse_shard(shard) if isinstance(shard, str) else tuple(shard)
+    settings.setdefault("aus", "ckplus_au")                    # the same defaults as analyze
+    settings.setdefault("au_intensity", "ckplus_au_intensity")
     return run(inputs, out, shard=shard, engine=engine, workers=workers, ray_address=ray_address,
                overwrite=overwrite, model=model or DEFAULT_MODEL, **settings)
 
@@ -573,6 +578,31 @@ def train_au_model(backbone: str = "fer2013", data: str = "ckplus48", labels: st
                     task="au",
                     framing={"eye_distance": framing.eye_distance, "eye_height": framing.eye_height},
                     provenance={**_backbone_provenance(backbone), "data": faces.name, "n_images": len(faces),
+                                "head": cfg.to_dict()})
+    return Path(out)
+
+
+def train_au_intensity_model(backbone: str = "fer2013", data: str = "ckplus48", intensities: str | None = None,
+                             out: str = "au_intensity.pt", epochs: int = 30, min_coded: int = 10,
+                             seed: int = 0) -> Path:
+    """Fit the AU intensity regression head (0-5 per AU) on all of ``data``'s FACS intensity files
+    (frozen ``backbone`` conv layers; the recipe ``facsnet transfer intensity`` scores over subject
+    folds) and save it as one model: images in, one intensity per AU out (``task`` "au_intensity")."""
+    from .faces.align import CKPLUS48_FRAMING
+    from .training.checkpoint import save_checkpoint
+    from .transfer import HeadConfig, attach_head, extract_features, fit_head, intensity_targets, read_intensities
+
+    faces, model = _au_setup(backbone, data)
+    table = read_intensities(intensities or Path(_default_au_labels()).with_name("ck_facs_intensity.csv"))
+    Y, M, kept, rows = intensity_targets(faces, table, min_coded, None)
+    cfg = HeadConfig(kind="regression", hidden=512, epochs=epochs, seed=seed)
+    head = fit_head(extract_features(model, faces.images[rows], layer="conv"), Y, cfg, mask=M)
+    au_model = attach_head(model, head, [f"AU{a}_intensity" for a in kept], task="au_intensity")
+    framing = CKPLUS48_FRAMING.resized(model.config["img_size"])
+    save_checkpoint(out, au_model, "breuer2017_bn" if model.config.get("batchnorm") else "breuer2017", half=True,
+                    task="au_intensity",
+                    framing={"eye_distance": framing.eye_distance, "eye_height": framing.eye_height},
+                    provenance={**_backbone_provenance(backbone), "data": faces.name, "n_images": len(rows),
                                 "head": cfg.to_dict()})
     return Path(out)
 

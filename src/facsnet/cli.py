@@ -235,7 +235,10 @@ def build_parser() -> Parser:
     p.add_argument("--min-face-score", type=float, default=0.5)
     p.add_argument("--no-level", dest="level_eyes", action="store_false", help="keep the head's tilt in the crop")
     p.add_argument("--photo-tiles", type=int, default=2, help="NxN tiles for small faces in photos (0: off)")
-    p.add_argument("--aus", default=None, help="an Action Unit model (bundled ckplus_au or a checkpoint): adds AU columns")
+    p.add_argument("--aus", default="ckplus_au", help="Action Unit presence model (bundled or a checkpoint): AU columns")
+    p.add_argument("--au-intensity", default="ckplus_au_intensity",
+                   help="AU intensity model (0-5): AU*_intensity columns")
+    p.add_argument("--no-aus", action="store_true", help="emotions only: no AU columns (faster)")
     p.add_argument("--detect-every", type=int, default=1,
                    help="video: detect faces on every k-th analysed frame and keep them in between (faster)")
     p.add_argument("--shard", default="1/1", help="with --out DIR: do the I-th of N deterministic parts (I/N, 1-based)")
@@ -270,6 +273,12 @@ def build_parser() -> Parser:
     t.add_argument("--l1", type=float, default=0.01)
     t.add_argument("--l2", type=float, default=0.01)
     t.add_argument("--out", default="runs/au_model.pt")
+    t = tsub.add_parser("au-intensity-model", help="fit the AU intensity head (0-5) on all of CK+ and save it")
+    t.add_argument("--backbone", default="fer2013")
+    t.add_argument("--data", default="ckplus48")
+    t.add_argument("--intensities", default=None)
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--out", default="runs/au_intensity_model.pt")
     for name, text in (("au", "AU detection on CK+, subject folds"), ("intensity", "AU intensity 0-5 on CK+")):
         t = tsub.add_parser(name, help=text)
         t.add_argument("--backbone", default="fer2013", help="emotion model whose conv layers are frozen features")
@@ -435,7 +444,8 @@ def main(argv=None) -> int:
                 ray_address=args.ray_address, overwrite=args.overwrite, model=args.model, detector=args.detector,
                 backend=args.backend, stride=args.stride, max_frames=args.max_frames,
                 min_face_score=args.min_face_score, level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
-                aus=args.aus, detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
+                aus=None if args.no_aus else args.aus, au_intensity=None if args.no_aus else args.au_intensity,
+                detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
                 num_threads=args.threads)
             print(res.to_text(), file=sys.stderr)
             if res.inputs and not res.frames and not res.already_done:     # nothing of this shard could be read
@@ -454,7 +464,9 @@ def main(argv=None) -> int:
             res = api.analyze(args.inputs, model=args.model, out=args.out, annotate=args.annotate,
                               detector=args.detector, backend=args.backend, stride=args.stride,
                               max_frames=args.max_frames, min_face_score=args.min_face_score,
-                              level_eyes=args.level_eyes, photo_tiles=args.photo_tiles, aus=args.aus,
+                              level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
+                              aus=None if args.no_aus else args.aus,
+                              au_intensity=None if args.no_aus else args.au_intensity,
                               detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
                               num_threads=args.threads)
             _print_analysis(res, args, time.perf_counter() - t0)
@@ -541,6 +553,10 @@ def _run_transfer(api, args) -> None:
                                    epochs=args.epochs, seed=args.seed, update=args.update)
         print("accuracy % (as-is / output layer re-fitted), on the classes model and dataset share")
         print(to_markdown(cells))
+        return
+    if args.transfer_command == "au-intensity-model":
+        print(api.train_au_intensity_model(args.backbone, args.data, intensities=args.intensities, out=args.out,
+                                           epochs=args.epochs))
         return
     if args.transfer_command == "au-model":
         print(api.train_au_model(args.backbone, args.data, labels=args.labels, out=args.out, epochs=args.epochs,

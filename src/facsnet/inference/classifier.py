@@ -203,6 +203,8 @@ class FaceClassifier:
         """Logits -> probabilities: one sigmoid per Action Unit for an AU model, else a softmax of
         the logits divided by the model's calibrated temperature."""
         logits = logits.astype(np.float64)
+        if self.task == "au_intensity":          # a regression: FACS intensity 0 (absent) to 5
+            return np.clip(logits, 0.0, 5.0).astype(np.float32)
         if self.task == "au":
             return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
         return softmax(logits / self.temperature).astype(np.float32)

@@ -181,8 +181,8 @@ def _plain(row: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------- a run
-def analysis_settings(model: str, aus: str | None = None, stride: int = 1, max_frames: int | None = None,
-                      **settings) -> dict:
+def analysis_settings(model: str, aus: str | None = None, au_intensity: str | None = None, stride: int = 1,
+                      max_frames: int | None = None, **settings) -> dict:
     """What decides the rows: the analysis options and the content digests of the weights."""
     from ..pretrained import resolve_weights
 
@@ -193,6 +193,7 @@ def analysis_settings(model: str, aus: str | None = None, stride: int = 1, max_f
         return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
     record = {"model": str(model), "model_digest": digest(model), "aus": aus, "aus_digest": digest(aus),
+              "au_intensity": au_intensity, "au_intensity_digest": digest(au_intensity),
               "stride": stride, "max_frames": max_frames, **settings}
     record["compute_precision"] = record.pop("precision", "auto")   # "precision" alone would count as resumable
     return {"kind": "analyze-corpus", "settings": record}
@@ -209,7 +210,7 @@ def analyze_corpus(inputs, out_dir: str | Path, shard: tuple[int, int] = (1, 1),
         raise ValueError(f"engine = {engine!r}: choose local or ray")
     if overwrite and shard != (1, 1):
         raise ValueError("--overwrite clears the whole run folder: do it once, without --shard, then start the shards")
-    for key in ("model", "aus"):      # checkpoint files by absolute path, so every process and node means the same
+    for key in ("model", "aus", "au_intensity"):      # checkpoint files by absolute path, so every process and node means the same
         value = analyzer_settings.get(key)
         if value and Path(value).exists():
             analyzer_settings[key] = os.path.abspath(value)
@@ -280,9 +281,15 @@ def _run_here(todo, out: Path, run: str, settings: dict, stride: int, max_frames
 
     if not todo:
         return
-    analyzer = Analyzer(**{("au_model" if k == "aus" else k): v for k, v in settings.items()}, num_threads=num_threads)
+    analyzer = Analyzer(**analyzer_kwargs(settings), num_threads=num_threads)
     for inp in todo:
         yield analyze_input(analyzer, inp, out, run, stride, max_frames)
+
+
+def analyzer_kwargs(settings: dict) -> dict:
+    """The run's settings as Analyzer arguments (``aus`` -> ``au_model``, ``au_intensity`` -> ``au_intensity_model``)."""
+    names = {"aus": "au_model", "au_intensity": "au_intensity_model"}
+    return {names.get(k, k): v for k, v in settings.items()}
 
 
 # ----------------------------------------------------------------------------- one table

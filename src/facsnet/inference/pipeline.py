@@ -38,7 +38,8 @@ class Analyzer:
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: str = "blazeface", backend: str = "auto",
                  min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True,
                  au_model: str | Path | None = None, detect_every: int = 1, precision: str = "auto",
-                 balanced: bool = False, num_threads: int | None = None):
+                 balanced: bool = False, num_threads: int | None = None,
+                 au_intensity_model: str | Path | None = None):
         _check_range("min_face_score", min_face_score, 0.0, 1.0)
         _check_range("batch_frames", batch_frames, 1)
         _check_range("photo_tiles", photo_tiles, 0)
@@ -51,6 +52,11 @@ class Analyzer:
                    if au_model else None)
         if self.au is not None and self.au.task != "au":
             raise ValueError(f"{au_model}: not an Action Unit model (make one with: facsnet transfer au-model)")
+        self.intensity = (FaceClassifier(au_intensity_model, backend=backend, precision=precision, num_threads=num_threads)
+                          if au_intensity_model else None)
+        if self.intensity is not None and self.intensity.task != "au_intensity":
+            raise ValueError(f"{au_intensity_model}: not an AU intensity model "
+                             "(make one with: facsnet transfer au-intensity-model)")
         threads = {"num_threads": num_threads} if num_threads else {}
         self.detector = create_detector(detector, min_score=min_face_score, **threads)
         self.batch_frames = max(1, batch_frames)
@@ -64,6 +70,11 @@ class Analyzer:
     @property
     def class_names(self) -> list[str]:
         return self.classifier.class_names
+
+    @property
+    def au_names(self) -> list[str]:
+        """The AU columns: presence probabilities (``AU12``), then intensities (``AU12_intensity``)."""
+        return [n for m in (self.au, self.intensity) if m is not None for n in m.class_names]
 
     def crops(self, rgb: np.ndarray, faces: list[Detection], classifier: FaceClassifier | None = None) -> np.ndarray:
         """Aligned crops (N, S, S) grey or (N, S, S, 3) for a classifier (the emotion model by default)."""
@@ -104,7 +115,7 @@ class Analyzer:
                     tracker, tracked = FaceTracker(), (frame.source, frame.index - 1)
                 ids = tracker.update([f.box for f in faces], step=max(1, frame.index - tracked[1]))
                 tracked = (frame.source, frame.index)
-            au_crops = self.crops(frame.rgb, faces, self.au) if self.au is not None else None
+            au_crops = [self.crops(frame.rgb, faces, m) if m is not None else None for m in (self.au, self.intensity)]
             pending.append((frame, faces, self.crops(frame.rgb, faces), au_crops, ids))
             if len(pending) >= self.batch_frames:
                 yield from self._classify(pending)
@@ -114,13 +125,14 @@ class Analyzer:
 
     def _classify(self, pending) -> Iterator[tuple[Frame, FrameResult]]:
         probs = self.classifier.predict_proba(np.concatenate([p[2] for p in pending]))
-        au_probs = self.au.predict_proba(np.concatenate([p[3] for p in pending])) if self.au is not None else None
+        extra = [(m.class_names, m.predict_proba(np.concatenate([p[3][k] for p in pending])))
+                 for k, m in enumerate((self.au, self.intensity)) if m is not None]
         names, at = self.class_names, 0
         for frame, faces, _, _, ids in pending:
             results = []
             for det, face_id in zip(faces, ids):
                 p = {n: float(v) for n, v in zip(names, probs[at])}
-                aus = {n: float(v) for n, v in zip(self.au.class_names, au_probs[at])} if au_probs is not None else {}
+                aus = {n: float(v) for cols, values in extra for n, v in zip(cols, values[at])}
                 at += 1
                 results.append(FaceResult(tuple(float(v) for v in det.box), det.score,
                                           tuple(float(v) for v in det.left_eye),
@@ -142,7 +154,7 @@ class Analyzer:
         ignored: list[tuple[str, str]] = []
         sources = _as_sources(inputs, ignored)
         result = AnalysisResult([], model=self.model_name, class_names=list(self.class_names),
-                                au_names=list(self.au.class_names) if self.au is not None else [])
+                                au_names=self.au_names)
         result.skipped.extend(ignored)
         for _, why in ignored:
             log.warning("%s", why)

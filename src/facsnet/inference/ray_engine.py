@@ -15,9 +15,10 @@ class _Worker:
     """One Ray actor: one Analyzer (models loaded once), one thread each."""
 
     def __init__(self, settings: dict, out_dir: str, run: str, stride: int, max_frames: int | None):
+        from .corpus import analyzer_kwargs
         from .pipeline import Analyzer
 
-        self.analyzer = Analyzer(**{("au_model" if k == "aus" else k): v for k, v in settings.items()}, num_threads=1)
+        self.analyzer = Analyzer(**analyzer_kwargs(settings), num_threads=1)
         self.out_dir, self.run, self.stride, self.max_frames = Path(out_dir), run, stride, max_frames
 
     def run(self, inp):
