@@ -322,6 +322,7 @@ def build() -> dict:
                     "command": "python benchmarks/classifier_speed.py --rounds 3 --out results/bench_classifier.json",
                     "data": "random 48x48 crops (speed only)"}} if (RES / "bench_classifier.json").exists() else None,
         "reliability": reliability_entry(),
+        "au_columns_speed": load(RES / "bench_au_columns.json"),
         "corpus": corpus_entry(),
         "bench": bench_entries(),
         "analyze": analyze_entries(),
