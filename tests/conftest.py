@@ -13,11 +13,11 @@ REAL_DATA = Path(os.environ.get("FACSNET_DATA", Path(__file__).resolve().parents
 
 @pytest.fixture(scope="session")
 def _shared_model_cache(tmp_path_factory):
-    """ONNX exports of the bundled weights and the bf16 probe, made once for the session: their names
-    carry the weights' digest (and the CPU model), so sharing them cannot hand a test stale files."""
+    """ONNX exports of the bundled weights, made once for the session: their names carry the weights'
+    digest, so sharing them cannot hand a test stale files (the bf16 probe cache stays per test, since
+    tests fake CPUs)."""
     root = tmp_path_factory.mktemp("model-cache")
-    for sub in ("onnx", "host"):
-        (root / sub).mkdir()
+    (root / "onnx").mkdir()
     return root
 
 
@@ -26,8 +26,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch, _shared_model_cache):
     """Every test gets its own dataset cache, so no test depends on another's leftovers; exported
     models are shared (see ``_shared_model_cache``)."""
     cache = tmp_path_factory.mktemp("cache")
-    for sub in ("onnx", "host"):
-        (cache / sub).symlink_to(_shared_model_cache / sub, target_is_directory=True)
+    (cache / "onnx").symlink_to(_shared_model_cache / "onnx", target_is_directory=True)
     monkeypatch.setenv("FACSNET_CACHE", str(cache))
 
 

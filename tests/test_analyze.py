@@ -373,3 +373,13 @@ def test_au_presence_and_intensity_columns_by_default_and_none_with_no_aus(tmp_p
     assert smile["AU12"] > 0.9 and smile["AU12_intensity"] > smile["AU4_intensity"]   # a smile, brows not lowered
     assert main(["-q", "analyze", photo, "--out", str(tmp_path / "e.csv"), "--no-aus"]) == 0
     assert list(pd.read_csv(tmp_path / "e.csv").columns) == COLUMNS
+
+
+def test_a_tracker_with_a_stride_keeps_an_id_through_a_missed_sample():
+    from facsnet.faces.track import FaceTracker
+
+    tracker, ids = FaceTracker(), []
+    for k in range(8):                                 # every 5th frame of a face moving 4 px a frame
+        box = (100 + 20 * k, 80, 60, 60)
+        ids.append(tracker.update([] if k == 4 else [box], step=5))
+    assert [i for i in ids if i] == [[0]] * 7

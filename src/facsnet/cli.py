@@ -239,6 +239,7 @@ def build_parser() -> Parser:
     p.add_argument("--au-intensity", default="ckplus_au_intensity",
                    help="AU intensity model (0-5): AU*_intensity columns")
     p.add_argument("--no-aus", action="store_true", help="emotions only: no AU columns (faster)")
+    p.add_argument("--no-au-intensity", action="store_true", help="AU presence columns without intensities")
     p.add_argument("--detect-every", type=int, default=1,
                    help="video: detect faces on every k-th analysed frame and keep them in between (faster)")
     p.add_argument("--shard", default="1/1", help="with --out DIR: do the I-th of N deterministic parts (I/N, 1-based)")
@@ -357,6 +358,8 @@ def parse(argv=None) -> argparse.Namespace:
     args, extra = parser.parse_known_args(argv)
     if extra:
         _verb_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "analyze" and args.no_aus and (args.aus != "ckplus_au" or args.au_intensity != "ckplus_au_intensity"):
+        _verb_parser(parser, args).error("--no-aus leaves the AU models out: drop it, or drop --aus / --au-intensity")
     if args.command == "train" and args.data is None:
         _verb_parser(parser, args).error(
             "name the data to train on with --data: a bundled set (fer2013, ferplus, ckplus48) or a folder of "
@@ -444,7 +447,7 @@ def main(argv=None) -> int:
                 ray_address=args.ray_address, overwrite=args.overwrite, model=args.model, detector=args.detector,
                 backend=args.backend, stride=args.stride, max_frames=args.max_frames,
                 min_face_score=args.min_face_score, level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
-                aus=None if args.no_aus else args.aus, au_intensity=None if args.no_aus else args.au_intensity,
+                aus=None if args.no_aus else args.aus, au_intensity=_au_intensity(args),
                 detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
                 num_threads=args.threads)
             print(res.to_text(), file=sys.stderr)
@@ -466,7 +469,7 @@ def main(argv=None) -> int:
                               max_frames=args.max_frames, min_face_score=args.min_face_score,
                               level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
                               aus=None if args.no_aus else args.aus,
-                              au_intensity=None if args.no_aus else args.au_intensity,
+                              au_intensity=_au_intensity(args),
                               detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
                               num_threads=args.threads)
             _print_analysis(res, args, time.perf_counter() - t0)
@@ -501,6 +504,10 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _au_intensity(args) -> str | None:
+    return None if args.no_aus or args.no_au_intensity else args.au_intensity
 
 
 def _fold_numbers(text: str) -> list[int]:

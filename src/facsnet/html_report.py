@@ -217,12 +217,14 @@ def build_analysis_report(table: str | Path, out: str | Path | None = None, vide
              f"<p><b>{df['path'].nunique() - len(skipped)}</b> input(s), <b>{df.dropna(subset=['frame']).groupby(['path', 'frame']).ngroups}</b> "
              f"frame(s), <b>{len(faces)}</b> face(s): " + ", ".join(f"{e} {n}" for e, n in counts.items()) +
              (f"; {len(skipped)} input(s) skipped" if len(skipped) else "") + "</p>"]
+    path = Path(out) if out else table.with_suffix(".html")
     if video is not None:
-        parts.append(_video_tag(Path(video)))
+        parts.append(_video_tag(Path(video), path.parent))
     plt = _pyplot()
     for source, rows in faces[faces["time_s"].notna()].groupby("path", sort=False):
         key = "face_id" if "face_id" in rows and rows["face_id"].notna().any() else "face"
-        ids = sorted(rows[key].dropna().astype(int).unique())[:6]
+        every = sorted(rows[key].dropna().astype(int).unique())
+        ids = every[:6]
         fig, axes = plt.subplots(len(ids), 1, figsize=(8, 2.2 * len(ids)), sharex=True, squeeze=False)
         for ax, face in zip(axes[:, 0], ids):
             one = rows[rows[key] == face].sort_values("time_s")
@@ -236,23 +238,25 @@ def build_analysis_report(table: str | Path, out: str | Path | None = None, vide
         axes[-1, 0].set_xlabel("time (s)")
         fig.suptitle(f"{Path(source).name}: emotion probabilities over time (mean of {smooth} frames)", fontsize=9)
         fig.tight_layout()
+        more = f"; the first 6 of {len(every)} faces are shown" if len(every) > 6 else ""
         parts.append(f"<h2>{html.escape(Path(source).name)}</h2><img alt='emotions over time' src='{_png_uri(fig)}'>"
-                     "<p class='note'>one person keeps one face number while in view (tracked across frames)</p>")
+                     f"<p class='note'>one person keeps one face number while in view (tracked across frames){more}</p>")
     if len(skipped):
         parts.append("<h2>Skipped</h2>" + _table(["input", "why"], skipped[["path", "note"]].values.tolist()))
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(table.name)}</title>"
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
-    path = Path(out) if out else table.with_suffix(".html")
     atomic_write_text(path, page)
     return path
 
 
-def _video_tag(path: Path, limit_mb: int = 40) -> str:
-    """The annotated video, embedded when small enough, else linked beside the page."""
+def _video_tag(path: Path, page_dir: Path, limit_mb: int = 40) -> str:
+    """The annotated video, embedded when small enough, else linked relative to the page."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such video")
     kind = "video/webm" if path.suffix.lower() == ".webm" else "video/mp4"
     if path.stat().st_size > limit_mb * 2**20:
-        return f"<video controls width='640' src='{html.escape(path.name)}'></video>"
+        import os
+
+        return f"<video controls width='640' src='{html.escape(os.path.relpath(path, page_dir))}'></video>"
     data = base64.b64encode(path.read_bytes()).decode()
     return f"<video controls width='640' src='data:{kind};base64,{data}'></video>"

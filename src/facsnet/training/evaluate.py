@@ -45,12 +45,14 @@ class EvalResult:
 
     @property
     def macro_f1(self) -> float:
-        """Mean F1 over the classes with images."""
+        """Mean F1 over the classes with images (a class predicted but absent from the data is not
+        averaged in, so this can read higher than scikit-learn's macro F1 over all labels)."""
         rows = self.per_class().values()
         return float(np.mean([r["f1"] for r in rows])) if rows else float("nan")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "macro_f1": self.macro_f1, "per_class": self.per_class()}
+        d = {**asdict(self), "macro_f1": self.macro_f1, "per_class": self.per_class()}
+        return {k: (None if isinstance(v, float) and v != v else v) for k, v in d.items()}   # NaN is no JSON
 
 
 def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | None = None,
