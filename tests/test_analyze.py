@@ -383,3 +383,16 @@ def test_a_tracker_with_a_stride_keeps_an_id_through_a_missed_sample():
         box = (100 + 20 * k, 80, 60, 60)
         ids.append(tracker.update([] if k == 4 else [box], step=5))
     assert [i for i in ids if i] == [[0]] * 7
+
+
+def test_device_is_checked_and_auto_falls_back_to_the_cpu(tmp_path, capsys):
+    import torch
+
+    photo = str(sample_path("astronaut.jpg"))
+    assert main(["-q", "analyze", photo, "--no-aus", "--device", "tpu"]) == 2
+    assert "not a device" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["-q", "analyze", photo, "--no-aus", "--device", "cuda"]) == 2
+        assert "no CUDA GPU" in capsys.readouterr().err
+        result = Analyzer(model="fer2013", device="auto").analyze(photo)   # no GPU: the CPU, same answer
+        assert result.emotions == ["happy"]

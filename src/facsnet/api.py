@@ -157,7 +157,7 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
             min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = "ckplus_au",
             au_intensity: str | None = "ckplus_au_intensity",
             detect_every: int = 1, precision: str = "auto", balanced: bool = False, num_threads: int | None = None,
-            progress: bool = True):
+            progress: bool = True, device: str = "cpu"):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
     (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video;
@@ -185,7 +185,7 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
                         level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, au_intensity_model=au_intensity,
                         detect_every=detect_every,
-                        precision=precision, balanced=balanced, num_threads=num_threads)
+                        precision=precision, balanced=balanced, num_threads=num_threads, device=device)
     stream = None
     if out:   # finished rows go to TABLE.partial.* as they come; the complete table replaces OUT at the end
         from .inference.results import COLUMNS, RowStream

@@ -248,6 +248,8 @@ def build_parser() -> Parser:
     p.add_argument("--workers", type=int, default=None, help="Ray workers (default: the CPU count)")
     p.add_argument("--ray-address", default=None, help="an existing Ray cluster (auto, ray://host:10001); default: a local one")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the models (default: the runtime's)")
+    p.add_argument("--device", default="cpu", help="where the models run: cpu (OpenVINO / ONNX Runtime), cuda, "
+                   "cuda:N, or auto (a GPU when there is one; PyTorch runs there)")
     p.add_argument("--overwrite", action="store_true", help="with --out DIR: start afresh when DIR holds other settings")
     p = sub.add_parser("samples", help="copy the bundled public-domain photos and a short clip into a folder")
     p.add_argument("folder", nargs="?", default="facsnet-samples")
@@ -442,6 +444,8 @@ def main(argv=None) -> int:
                 raise ValueError("--shard and --engine write one result per input: give --out a folder (no suffix)")
             if args.annotate:
                 raise ValueError("--annotate is for one table run; a corpus run (--out DIR) writes results only")
+            if args.device != "cpu":
+                raise ValueError("--device is for one table run; a corpus run uses the CPU (or --engine ray)")
             res = api.analyze_corpus(
                 args.inputs, args.out, shard=args.shard, engine=args.engine, workers=args.workers,
                 ray_address=args.ray_address, overwrite=args.overwrite, model=args.model, detector=args.detector,
@@ -469,7 +473,7 @@ def main(argv=None) -> int:
                               max_frames=args.max_frames, min_face_score=args.min_face_score,
                               level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
                               aus=None if args.no_aus else args.aus,
-                              au_intensity=_au_intensity(args),
+                              au_intensity=_au_intensity(args), device=args.device,
                               detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
                               num_threads=args.threads)
             _print_analysis(res, args, time.perf_counter() - t0)

@@ -64,11 +64,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class TorchModel:
-    """A PyTorch model on the CPU in fp32 or bf16 (autocast, channels-last)."""
+    """A PyTorch model in fp32 or bf16 (autocast, channels-last), on the CPU or a given device."""
 
-    def __init__(self, model: torch.nn.Module, precision: str = "fp32"):
-        self.precision = precision
-        self.model = model.eval()
+    def __init__(self, model: torch.nn.Module, precision: str = "fp32", device: str | torch.device = "cpu"):
+        self.precision, self.device = precision, torch.device(device)
+        self.model = model.eval().to(self.device)
         self.class_names = list(model.class_names)
         self.input_size = tuple(model.data_config["input_size"])
         self.temperature = float(getattr(model, "temperature", 1.0))
@@ -78,12 +78,12 @@ class TorchModel:
             self.model = self.model.to(memory_format=torch.channels_last)
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(images)
+        x = torch.from_numpy(images).to(self.device)
         bf16 = self.precision == "bf16"
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
             if bf16:
                 x = x.contiguous(memory_format=torch.channels_last)
-            return self.model(x).float().numpy()
+            return self.model(x).float().cpu().numpy()
 
 
 def parity_batch(input_size: tuple[int, int, int], n: int = 32, seed: int = 0) -> np.ndarray:
@@ -98,14 +98,26 @@ class FaceClassifier:
     """Probabilities for (N, H, W) uint8 crops, or (N, H, W, 3) for a colour model."""
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, backend: str = "auto", num_threads: int | None = None,
-                 precision: str = "auto", tta_flip: bool | None = None, balanced: bool = False):
+                 precision: str = "auto", tta_flip: bool | None = None, balanced: bool = False,
+                 device: str = "cpu"):
+        """``device``: ``cpu`` (the fastest installed runtime), or ``cuda``/``cuda:N``/``auto`` (a GPU
+        when there is one; the PyTorch runtime runs there)."""
+        from ..utils import pick_device
+
+        self.device = pick_device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: this machine has no CUDA GPU (use cpu)")
+        if self.device.type != "cpu":
+            if backend not in ("auto", "torch"):
+                raise ValueError(f"backend {backend!r} runs on the CPU; on {self.device} the classifier runs on torch")
+            backend = "torch"
         self.source = str(model)
         is_onnx = str(model).endswith(".onnx")
         if is_onnx and backend == "torch":
             raise ValueError(f"{model}: an ONNX file runs on the openvino or onnx backend, not torch")
         self.backend = choose_backend(backend, onnx_file=is_onnx)
         # ONNX Runtime's CPU kernels have no bf16 convolution: it runs fp32 whatever was asked
-        wanted = "fp32" if self.backend == "onnx" else resolve_precision(precision, "cpu").precision
+        wanted = "fp32" if self.backend == "onnx" else resolve_precision(precision, self.device).precision
         ckpt, onnx_path = None, Path(model) if is_onnx else None
         if not is_onnx:
             path = resolve_weights(model)
@@ -143,7 +155,7 @@ class FaceClassifier:
 
     def _runtime(self, ckpt: dict | None, onnx_path: Path | None, num_threads: int | None, precision: str):
         if self.backend == "torch":
-            return TorchModel(model_from_checkpoint(ckpt), precision)
+            return TorchModel(model_from_checkpoint(ckpt), precision, self.device)
         if self.backend == "openvino":
             return OpenVinoModel(onnx_path, num_threads=num_threads, precision=precision)
         return OnnxModel(onnx_path, num_threads=num_threads)

@@ -39,20 +39,21 @@ class Analyzer:
                  min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True,
                  au_model: str | Path | None = None, detect_every: int = 1, precision: str = "auto",
                  balanced: bool = False, num_threads: int | None = None,
-                 au_intensity_model: str | Path | None = None):
+                 au_intensity_model: str | Path | None = None, device: str = "cpu"):
         _check_range("min_face_score", min_face_score, 0.0, 1.0)
         _check_range("batch_frames", batch_frames, 1)
         _check_range("photo_tiles", photo_tiles, 0)
         _check_range("detect_every", detect_every, 1)
         self.classifier = FaceClassifier(model, backend=backend, precision=precision, balanced=balanced,
-                                         num_threads=num_threads)
+                                         num_threads=num_threads, device=device)
         if self.classifier.task != "emotion":
             raise ValueError(f"{model}: an {self.classifier.task} model, not an emotion model (pass it as au_model)")
-        self.au = (FaceClassifier(au_model, backend=backend, precision=precision, num_threads=num_threads)
+        self.au = (FaceClassifier(au_model, backend=backend, precision=precision, num_threads=num_threads, device=device)
                    if au_model else None)
         if self.au is not None and self.au.task != "au":
             raise ValueError(f"{au_model}: not an Action Unit model (make one with: facsnet transfer au-model)")
-        self.intensity = (FaceClassifier(au_intensity_model, backend=backend, precision=precision, num_threads=num_threads)
+        self.intensity = (FaceClassifier(au_intensity_model, backend=backend, precision=precision,
+                                         num_threads=num_threads, device=device)
                           if au_intensity_model else None)
         if self.intensity is not None and self.intensity.task != "au_intensity":
             raise ValueError(f"{au_intensity_model}: not an AU intensity model "
