@@ -562,9 +562,7 @@ def train_au_model(backbone: str = "fer2013", data: str = "ckplus48", labels: st
     as one model: images in, one sigmoid probability per AU out (``task`` "au" in its config).
     Faces for it are cropped with CK+48's framing, the images its head was fitted on."""
     from .au import read_ckplus_au_labels
-    from .faces.align import CKPLUS48_FRAMING
     from .pretrained import load_model
-    from .training.checkpoint import save_checkpoint
     from .transfer import HeadConfig, attach_head, au_targets, extract_features, fit_head
 
     faces = ckplus_dataset(data)
@@ -573,13 +571,7 @@ def train_au_model(backbone: str = "fer2013", data: str = "ckplus48", labels: st
     cfg = HeadConfig(kind="multilabel", hidden=512, epochs=epochs, l1=l1, l2=l2, seed=seed)
     head = fit_head(extract_features(model, faces.images, layer="conv"), Y, cfg)
     au_model = attach_head(model, head, [f"AU{a}" for a in aus], task="au")
-    framing = CKPLUS48_FRAMING.resized(model.config["img_size"])
-    save_checkpoint(out, au_model, "breuer2017_bn" if model.config.get("batchnorm") else "breuer2017", half=True,
-                    task="au",
-                    framing={"eye_distance": framing.eye_distance, "eye_height": framing.eye_height},
-                    provenance={**_backbone_provenance(backbone), "data": faces.name, "n_images": len(faces),
-                                "head": cfg.to_dict()})
-    return Path(out)
+    return _save_au_model(out, au_model, backbone, faces.name, len(faces), cfg)
 
 
 def train_au_intensity_model(backbone: str = "fer2013", data: str = "ckplus48", intensities: str | None = None,
@@ -588,8 +580,6 @@ def train_au_intensity_model(backbone: str = "fer2013", data: str = "ckplus48", 
     """Fit the AU intensity regression head (0-5 per AU) on all of ``data``'s FACS intensity files
     (frozen ``backbone`` conv layers; the recipe ``facsnet transfer intensity`` scores over subject
     folds) and save it as one model: images in, one intensity per AU out (``task`` "au_intensity")."""
-    from .faces.align import CKPLUS48_FRAMING
-    from .training.checkpoint import save_checkpoint
     from .transfer import HeadConfig, attach_head, extract_features, fit_head, intensity_targets, read_intensities
 
     faces, model = _au_setup(backbone, data)
@@ -598,11 +588,20 @@ def train_au_intensity_model(backbone: str = "fer2013", data: str = "ckplus48", 
     cfg = HeadConfig(kind="regression", hidden=512, epochs=epochs, seed=seed)
     head = fit_head(extract_features(model, faces.images[rows], layer="conv"), Y, cfg, mask=M)
     au_model = attach_head(model, head, [f"AU{a}_intensity" for a in kept], task="au_intensity")
-    framing = CKPLUS48_FRAMING.resized(model.config["img_size"])
-    save_checkpoint(out, au_model, "breuer2017_bn" if model.config.get("batchnorm") else "breuer2017", half=True,
-                    task="au_intensity",
+    return _save_au_model(out, au_model, backbone, faces.name, len(rows), cfg)
+
+
+def _save_au_model(out: str, au_model, backbone: str, data_name: str, n_images: int, cfg) -> Path:
+    """An AU model (presence or intensity) as a half-precision checkpoint with CK+48's framing, whose
+    faces its head was fitted on, and where its backbone and head came from."""
+    from .faces.align import CKPLUS48_FRAMING
+    from .training.checkpoint import save_checkpoint
+
+    framing = CKPLUS48_FRAMING.resized(au_model.config["img_size"])
+    arch = "breuer2017_bn" if au_model.config.get("batchnorm") else "breuer2017"
+    save_checkpoint(out, au_model, arch, half=True, task=au_model.task,
                     framing={"eye_distance": framing.eye_distance, "eye_height": framing.eye_height},
-                    provenance={**_backbone_provenance(backbone), "data": faces.name, "n_images": len(rows),
+                    provenance={**_backbone_provenance(backbone), "data": data_name, "n_images": n_images,
                                 "head": cfg.to_dict()})
     return Path(out)
 
