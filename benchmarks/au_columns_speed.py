@@ -1,5 +1,6 @@
-"""What the default AU columns cost: `facsnet analyze`'s default (emotions + AU presence + AU intensity)
-against emotions only (`--no-aus`), end to end on a generated 640x480 one-face video, the two analyzers
+"""What the per-face columns cost: `facsnet analyze`'s default (emotions, AU presence and intensity,
+landmarks and head pose: "full") against emotions + AUs (`--no-landmarks`) and emotions only
+(`--no-aus --no-landmarks`), end to end on a generated 640x480 one-face video, the analyzers
 alternated round by round in one process on this host (model loading not timed).
 
     python benchmarks/au_columns_speed.py [--frames 150] [--rounds 3] [--out results/bench_au_columns.json]
@@ -30,7 +31,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         video = make_video(Path(tmp) / "v.mp4", n_frames=args.frames)
         analyzers = {"emotions_only": Analyzer(),
-                     "with_aus": Analyzer(au_model="ckplus_au", au_intensity_model="ckplus_au_intensity")}
+                     "with_aus": Analyzer(au_model="ckplus_au", au_intensity_model="ckplus_au_intensity"),
+                     "full": Analyzer(au_model="ckplus_au", au_intensity_model="ckplus_au_intensity", landmarks=True)}
         for a in analyzers.values():
             a.analyze(video, max_frames=16)          # warm-up
         seconds = {k: [] for k in analyzers}
@@ -42,8 +44,9 @@ def main() -> None:
     fps = {k: round(args.frames / statistics.median(v), 1) for k, v in seconds.items()}
     result = {"command": "python " + " ".join(sys.argv), "date": date.today().isoformat(), "host": cpu_info().describe(),
               "video": f"{args.frames} frames, 640x480, one face", "seconds": seconds, "frames_per_s": fps,
-              "with_aus_vs_emotions_only": round(fps["with_aus"] / fps["emotions_only"], 3)}
-    print(json.dumps({k: result[k] for k in ("frames_per_s", "with_aus_vs_emotions_only")}))
+              "with_aus_vs_emotions_only": round(fps["with_aus"] / fps["emotions_only"], 3),
+              "full_vs_emotions_only": round(fps["full"] / fps["emotions_only"], 3)}
+    print(json.dumps({k: result[k] for k in ("frames_per_s", "with_aus_vs_emotions_only", "full_vs_emotions_only")}))
     if args.out:
         atomic_write_json(args.out, result)
 

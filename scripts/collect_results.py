@@ -323,6 +323,7 @@ def build() -> dict:
                     "data": "random 48x48 crops (speed only)"}} if (RES / "bench_classifier.json").exists() else None,
         "reliability": reliability_entry(),
         "au_columns_speed": load(RES / "bench_au_columns.json"),
+        "pose": pose_entry(),
         "corpus": corpus_entry(),
         "bench": bench_entries(),
         "analyze": analyze_entries(),
@@ -341,6 +342,23 @@ def build() -> dict:
         if warm.get("final_publictest") and summary["fer2013"]["publictest"]:
             summary["fer2013"]["publictest"]["accuracy_final"] = warm["final_publictest"]["accuracy"]
     return summary
+
+
+def pose_entry() -> dict | None:
+    """Head pose on the bundled photos' faces turned by known angles (and FER2013 PublicTest faces)."""
+    p = load(RES / "pose.json")
+    if p is None:
+        return None
+    main = p["sets"]["bundled_photos"]
+    entry = {k: main[k] for k in ("mae_deg", "mae_deg_by_axis", "yaw_mae_deg_by_abs_yaw", "turned_faces", "missed")}
+    entry.update(command=p["command"], host=p["host"], date=p["date"], grid=p["grid"],
+                 data="the bundled photos' faces, each turned by every pose of the grid (faces/render.py); "
+                      "error of the estimated turn relative to the source's own estimate")
+    if "fer2013_publictest" in p["sets"]:
+        f = p["sets"]["fer2013_publictest"]
+        entry["fer2013_publictest"] = {k: f[k] for k in ("mae_deg", "mae_deg_by_axis", "yaw_mae_deg_by_abs_yaw",
+                                                         "turned_faces", "missed")}
+    return entry
 
 
 def corpus_entry() -> dict | None:
@@ -551,6 +569,16 @@ def readme_table(s: dict) -> str:
         rows.append(f"| `corpus.frames_per_s` / `.ratio_to_single` | {c['frames_per_s']['single']:.0f} frames/s in one "
                     f"process; {ratios} | {c['corpus']}, wall time incl. start-up, median of {c['rounds']} alternated "
                     f"rounds on {c['host']} |")
+    pose = s.get("pose")
+    if pose:
+        axes = ", ".join(f"{k} {v:.1f}" for k, v in pose["mae_deg_by_axis"].items())
+        by_yaw = ", ".join(f"|yaw| {k}: {v:.1f}" for k, v in pose["yaw_mae_deg_by_abs_yaw"].items())
+        fer = pose.get("fer2013_publictest")
+        rows.append(f"| `pose.mae_deg` | {pose['mae_deg']:.2f} deg ({axes}) | head pose of the bundled photos' faces turned "
+                    f"by {pose['turned_faces']} known poses (yaw -45..45, pitch -20..20, roll 0/20), relative to the "
+                    f"source; yaw error by |yaw|: {by_yaw}; {pose['missed']} not found"
+                    + (f"; FER2013 PublicTest faces enlarged 4x: {fer['mae_deg']:.2f} deg, {fer['missed']} of "
+                       f"{fer['turned_faces']} not found" if fer else "") + " |")
     r = s.get("reliability")
     if r:
         counts = ", ".join(f"{n} {k}" for k, n in r["outcomes"].items())
@@ -673,6 +701,10 @@ def headline_table(s: dict) -> str:
     rows.append(f"| Action Units on CK+ (19 AUs, subject folds): F1 | {au['single_balanced']['f1_mean']:.3f} | `au.ckplus.single_balanced` |")
     rows.append(f"| AU intensity 0-5 on CK+: MSE / ICC | {au['intensity_hurdle']['mse']:.3f} / {au['intensity_hurdle']['icc']:.2f} | "
                 f"`au.ckplus.intensity_hurdle` |")
+    pose = s.get("pose")
+    if pose:
+        rows.append(f"| head pose on faces turned by known angles (yaw to 45, pitch to 20): mean abs. error | "
+                    f"{pose['mae_deg']:.1f} deg | `pose.mae_deg` |")
     m = s["micro"]["megc2019"]["flow"]
     rows.append(f"| micro-expressions, MEGC 2019 composite (leave one subject out): UF1 | {m['uf1']:.3f} | `micro.megc2019.flow` |")
     b = s["bench"]

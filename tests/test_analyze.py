@@ -12,6 +12,7 @@ from PIL import Image
 import facsnet
 from facsnet.cli import main
 from facsnet.inference import COLUMNS, Analyzer, FaceClassifier, MediaError, OnnxModel, export_onnx
+from facsnet.inference.results import FACE_MESH_COLUMNS
 from facsnet.labels import EMOTIONS
 from facsnet.inference.classifier import PARITY_ATOL
 from facsnet.inference.media import as_rgb
@@ -372,7 +373,9 @@ def test_au_presence_and_intensity_columns_by_default_and_none_with_no_aus(tmp_p
     smile = df.iloc[0]
     assert smile["AU12"] > 0.9 and smile["AU12_intensity"] > smile["AU4_intensity"]   # a smile, brows not lowered
     assert main(["-q", "analyze", photo, "--out", str(tmp_path / "e.csv"), "--no-aus"]) == 0
-    assert list(pd.read_csv(tmp_path / "e.csv").columns) == COLUMNS
+    assert list(pd.read_csv(tmp_path / "e.csv").columns) == COLUMNS + FACE_MESH_COLUMNS
+    assert main(["-q", "analyze", photo, "--out", str(tmp_path / "o.csv"), "--no-aus", "--no-landmarks"]) == 0
+    assert list(pd.read_csv(tmp_path / "o.csv").columns) == COLUMNS
 
 
 def test_a_tracker_with_a_stride_keeps_an_id_through_a_missed_sample():

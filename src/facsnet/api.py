@@ -157,13 +157,14 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
             min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = "ckplus_au",
             au_intensity: str | None = "ckplus_au_intensity",
             detect_every: int = 1, precision: str = "auto", balanced: bool = False, num_threads: int | None = None,
-            progress: bool = True, device: str = "cpu"):
+            progress: bool = True, device: str = "cpu", landmarks: bool = True):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
     (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video;
     ``aus`` an Action Unit model (bundled ``ckplus_au`` or a checkpoint) adds one probability column per AU
     and ``au_intensity`` (bundled ``ckplus_au_intensity``) one 0-5 intensity column per AU (None: none);
-    ``balanced`` treats the emotions as equally likely (corrects for the training class shares)."""
+    ``balanced`` treats the emotions as equally likely (corrects for the training class shares);
+    ``landmarks`` adds head pose and named face-mesh points per face (False: none, a little faster)."""
     from .inference import DEFAULT_MODEL, Analyzer
     from .samples import sample_paths
 
@@ -184,19 +185,19 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
         check_annotation_target(annotate)
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
                         level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, au_intensity_model=au_intensity,
-                        detect_every=detect_every,
+                        detect_every=detect_every, landmarks=landmarks,
                         precision=precision, balanced=balanced, num_threads=num_threads, device=device)
     stream = None
     if out:   # finished rows go to TABLE.partial.* as they come; the complete table replaces OUT at the end
         from .inference.results import COLUMNS, RowStream
 
-        au_names = analyzer.au_names
-        stream = RowStream(partial_path(out), COLUMNS + au_names)
+        extra = analyzer.face_columns + analyzer.au_names
+        stream = RowStream(partial_path(out), COLUMNS + extra)
     bar = _frame_bar(inputs, stride, max_frames) if progress else None
 
     def finished(fr):
         if stream is not None:
-            stream.write(fr, au_names)
+            stream.write(fr, extra)
         if bar is not None:
             bar.update(1)
 
@@ -264,6 +265,7 @@ def analyze_corpus(inputs, out: str, shard: str | tuple[int, int] = (1, 1), engi
     shard = parse_shard(shard) if isinstance(shard, str) else tuple(shard)
     settings.setdefault("aus", "ckplus_au")                    # the same defaults as analyze
     settings.setdefault("au_intensity", "ckplus_au_intensity")
+    settings.setdefault("landmarks", True)
     return run(inputs, out, shard=shard, engine=engine, workers=workers, ray_address=ray_address,
                overwrite=overwrite, model=model or DEFAULT_MODEL, **settings)
 

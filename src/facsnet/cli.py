@@ -240,6 +240,8 @@ def build_parser() -> Parser:
                    help="AU intensity model (0-5): AU*_intensity columns")
     p.add_argument("--no-aus", action="store_true", help="emotions only: no AU columns (faster)")
     p.add_argument("--no-au-intensity", action="store_true", help="AU presence columns without intensities")
+    p.add_argument("--no-landmarks", dest="landmarks", action="store_false",
+                   help="no head pose and landmark columns (a little faster)")
     p.add_argument("--detect-every", type=int, default=1,
                    help="video: detect faces on every k-th analysed frame and keep them in between (faster)")
     p.add_argument("--shard", default="1/1", help="with --out DIR: do the I-th of N deterministic parts (I/N, 1-based)")
@@ -453,7 +455,7 @@ def main(argv=None) -> int:
                 min_face_score=args.min_face_score, level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
                 aus=None if args.no_aus else args.aus, au_intensity=_au_intensity(args),
                 detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
-                num_threads=args.threads)
+                num_threads=args.threads, landmarks=args.landmarks)
             print(res.to_text(), file=sys.stderr)
             if res.inputs and not res.frames and not res.already_done:     # nothing of this shard could be read
                 return 1
@@ -473,7 +475,7 @@ def main(argv=None) -> int:
                               max_frames=args.max_frames, min_face_score=args.min_face_score,
                               level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
                               aus=None if args.no_aus else args.aus,
-                              au_intensity=_au_intensity(args), device=args.device,
+                              au_intensity=_au_intensity(args), device=args.device, landmarks=args.landmarks,
                               detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
                               num_threads=args.threads)
             _print_analysis(res, args, time.perf_counter() - t0)
@@ -623,6 +625,15 @@ def _print_tables(args) -> None:
             print(f"  reported: {line}")
 
 
+def _face_extras(face) -> str:
+    """", yaw +3 pitch -2 roll +1, AU6 AU12" for a face with a pose and AUs present (p >= 0.5)."""
+    text = ""
+    if face.pose is not None:
+        text += f", yaw {face.pose.yaw:+.0f} pitch {face.pose.pitch:+.0f} roll {face.pose.roll:+.0f}"
+    present = [n for n, p in face.aus.items() if not n.endswith("_intensity") and p >= 0.5]
+    return text + (", " + " ".join(present) if present else "")
+
+
 def _print_analysis(res, args, seconds: float) -> None:
     if not args.out:  # no table file: print one line per face
         for fr in res.frames:
@@ -630,7 +641,7 @@ def _print_analysis(res, args, seconds: float) -> None:
             if not fr.faces:
                 print(f"{where}: no face found")
             for i, f in enumerate(fr.faces):
-                print(f"{where} face {i}: {f.emotion} {f.probabilities[f.emotion]:.2f} at "
+                print(f"{where} face {i}: {f.emotion} {f.probabilities[f.emotion]:.2f}{_face_extras(f)} at "
                       f"x={f.box[0]:.0f} y={f.box[1]:.0f} w={f.box[2]:.0f} h={f.box[3]:.0f}")
     speed = f" in {seconds:.1f} s ({len(res.frames) / seconds:.1f} frames/s)" if res.frames and seconds > 0 else ""
     print(res.summary() + speed + (f"; table in {args.out}" if args.out and res.frames else "")

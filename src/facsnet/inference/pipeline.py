@@ -21,12 +21,14 @@ import numpy as np
 
 from ..faces.align import align_face
 from ..faces.detect import Detection, create_detector, detect_tiled
+from ..faces.landmarks import FaceMesh, FaceMeshResult
+from ..faces.pose import head_pose
 from ..faces.track import FaceTracker
 from .annotate import VIDEO_OUT_SUFFIXES, VideoSink, annotate, write_image
 from ..pretrained import DEFAULT_MODEL
 from .classifier import FaceClassifier
 from .media import Frame, MediaError, expand_paths, is_video_file, source_frames
-from .results import AnalysisResult, FaceResult, FrameResult
+from .results import FACE_MESH_COLUMNS, AnalysisResult, FaceResult, FrameResult
 
 log = logging.getLogger("facsnet")
 
@@ -39,7 +41,7 @@ class Analyzer:
                  min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True,
                  au_model: str | Path | None = None, detect_every: int = 1, precision: str = "auto",
                  balanced: bool = False, num_threads: int | None = None,
-                 au_intensity_model: str | Path | None = None, device: str = "cpu"):
+                 au_intensity_model: str | Path | None = None, device: str = "cpu", landmarks: bool = False):
         _check_range("min_face_score", min_face_score, 0.0, 1.0)
         _check_range("batch_frames", batch_frames, 1)
         _check_range("photo_tiles", photo_tiles, 0)
@@ -60,6 +62,7 @@ class Analyzer:
                              "(make one with: facsnet transfer au-intensity-model)")
         threads = {"num_threads": num_threads} if num_threads else {}
         self.detector = create_detector(detector, min_score=min_face_score, **threads)
+        self.mesh = FaceMesh(**threads) if landmarks else None   # 468 points and the head pose per face
         self.batch_frames = max(1, batch_frames)
         self.photo_tiles = photo_tiles  # photos also get a tiled pass for small faces; video frames do not
         self.level_eyes = level_eyes    # False: keep the head's tilt (same eye centre, distance and framing)
@@ -71,6 +74,11 @@ class Analyzer:
     @property
     def class_names(self) -> list[str]:
         return self.classifier.class_names
+
+    @property
+    def face_columns(self) -> list[str]:
+        """The pose and landmark columns (with ``landmarks=True``)."""
+        return list(FACE_MESH_COLUMNS) if self.mesh is not None else []
 
     @property
     def au_names(self) -> list[str]:
@@ -100,7 +108,7 @@ class Analyzer:
 
     def stream(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, FrameResult]]:
         """(frame, result) pairs in input order; crops of ``batch_frames`` frames go to the model together."""
-        pending: list[tuple[Frame, list[Detection], np.ndarray, np.ndarray | None, list[int]]] = []
+        pending: list[tuple] = []   # (frame, faces, crops, AU crops, ids, meshes) waiting for the classifier
         last: tuple[str, int, list[Detection]] | None = None  # (source, frame index, faces) of the last detection
         tracker, tracked = None, (None, -1)     # one tracker per video: (source, index of the last update)
         for frame in frames:
@@ -117,7 +125,8 @@ class Analyzer:
                 ids = tracker.update([f.box for f in faces], step=max(1, frame.index - tracked[1]))
                 tracked = (frame.source, frame.index)
             au_crops = [self.crops(frame.rgb, faces, m) if m is not None else None for m in (self.au, self.intensity)]
-            pending.append((frame, faces, self.crops(frame.rgb, faces), au_crops, ids))
+            meshes = self.mesh(frame.rgb, faces) if self.mesh is not None else [None] * len(faces)
+            pending.append((frame, faces, self.crops(frame.rgb, faces), au_crops, ids, meshes))
             if len(pending) >= self.batch_frames:
                 yield from self._classify(pending)
                 pending = []
@@ -129,16 +138,17 @@ class Analyzer:
         extra = [(m.class_names, m.predict_proba(np.concatenate([p[3][k] for p in pending])))
                  for k, m in enumerate((self.au, self.intensity)) if m is not None]
         names, at = self.class_names, 0
-        for frame, faces, _, _, ids in pending:
+        for frame, faces, _, _, ids, meshes in pending:
             results = []
-            for det, face_id in zip(faces, ids):
+            for det, face_id, mesh in zip(faces, ids, meshes):
                 p = {n: float(v) for n, v in zip(names, probs[at])}
                 aus = {n: float(v) for cols, values in extra for n, v in zip(cols, values[at])}
                 at += 1
                 results.append(FaceResult(tuple(float(v) for v in det.box), det.score,
                                           tuple(float(v) for v in det.left_eye),
                                           tuple(float(v) for v in det.right_eye), p, aus,
-                                          frame=frame.index, time_s=frame.time_s, face_id=face_id))
+                                          frame=frame.index, time_s=frame.time_s, face_id=face_id,
+                                          **_mesh_fields(mesh)))
             h, w = frame.rgb.shape[:2]
             yield frame, FrameResult(frame.source, frame.index, frame.time_s, results, (w, h))
 
@@ -155,7 +165,7 @@ class Analyzer:
         ignored: list[tuple[str, str]] = []
         sources = _as_sources(inputs, ignored)
         result = AnalysisResult([], model=self.model_name, class_names=list(self.class_names),
-                                au_names=self.au_names)
+                                au_names=self.au_names, face_columns=self.face_columns)
         result.skipped.extend(ignored)
         for _, why in ignored:
             log.warning("%s", why)
@@ -189,6 +199,13 @@ class Analyzer:
         finally:
             if sink is not None:
                 sink.close(keep=True)
+
+
+def _mesh_fields(mesh: FaceMeshResult | None) -> dict:
+    """A face's pose, mesh and landmark score for its FaceResult (nothing without landmarks)."""
+    if mesh is None:
+        return {}
+    return {"pose": head_pose(mesh.points), "mesh": mesh.points.astype(np.float32), "landmark_score": mesh.score}
 
 
 def _check_range(name: str, value, low, high=None) -> None:

@@ -5,8 +5,12 @@ Table columns (one row per face; a frame with no face gives one row with empty `
 ``x, y, w, h, face_score, left_eye_x, left_eye_y,
 right_eye_x, right_eye_y, roll_deg``, one probability column per canonical emotion (``neutral,
 anger, contempt, disgust, fear, happy, sadness, surprise``; empty for an emotion the model lacks),
-then ``emotion`` (the most probable) and ``note``; with an AU model, one probability column per
-Action Unit follows (``AU1``, ``AU2``, ...). Boxes and eyes are in pixels of the frame; "left eye"
+then ``emotion`` (the most probable) and ``note``; with landmarks (the default of ``facsnet analyze``),
+head pose ``pose_yaw, pose_pitch, pose_roll`` (degrees; yaw > 0 turned towards the image's right,
+pitch > 0 tilted up, roll > 0 the image-right eye lower), ``landmark_score`` and the named mesh
+points as ``<name>_x, <name>_y`` (``facsnet.faces.landmarks.NAMED_LANDMARKS``: brows, eye corners
+and lids, nose, mouth, jaw, chin); with an AU model, one probability column per Action Unit
+follows (``AU1``, ``AU2``, ...), and with an intensity model one 0-5 column per AU (``AU12_intensity``). Boxes and eyes are in pixels of the frame; "left eye"
 is the eye on the image's left. Every input that could not be analysed (or that a folder held
 besides photos and videos) adds one last row with only ``path`` and ``note`` ("skipped: why").
 """
@@ -20,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..faces.landmarks import LANDMARK_COLUMNS, NAMED_LANDMARKS
+from ..faces.pose import HeadPose
 from ..labels import EMOTIONS
 from ..utils import atomic_write_bytes, atomic_write_text
 
@@ -27,6 +33,8 @@ GEOMETRY_COLUMNS = ["x", "y", "w", "h", "face_score", "left_eye_x", "left_eye_y"
                     "right_eye_y", "roll_deg"]
 COLUMNS = ["path", "frame", "time_s", "face", "face_id", *GEOMETRY_COLUMNS, *EMOTIONS, "emotion", "note"]
 TABLE_SUFFIXES = (".csv", ".parquet", ".jsonl", ".json")
+POSE_COLUMNS = ["pose_yaw", "pose_pitch", "pose_roll", "landmark_score"]
+FACE_MESH_COLUMNS = POSE_COLUMNS + LANDMARK_COLUMNS   # present when landmarks are asked for
 
 
 @dataclass
@@ -40,6 +48,9 @@ class FaceResult:
     frame: int | None = None                # the frame it was found in (0 for a photo)
     time_s: float | None = None             # that frame's time in a video
     face_id: int | None = None              # the same person across a video's frames (tracked); in a photo, its order
+    pose: HeadPose | None = None            # yaw, pitch, roll in degrees, with landmarks
+    mesh: np.ndarray | None = None          # (468, 3) float32 mesh points (x, y, z) in frame pixels, with landmarks
+    landmark_score: float | None = None     # the mesh network's confidence that a face fills its cut-out
 
     @property
     def emotion(self) -> str:
@@ -48,6 +59,24 @@ class FaceResult:
     @property
     def roll_deg(self) -> float:
         return math.degrees(math.atan2(self.right_eye[1] - self.left_eye[1], self.right_eye[0] - self.left_eye[0]))
+
+    @property
+    def landmarks(self) -> dict[str, tuple[float, float]]:
+        """The named mesh points (``NAMED_LANDMARKS``) as name -> (x, y) in frame pixels; empty without landmarks."""
+        if self.mesh is None:
+            return {}
+        return {n: (float(self.mesh[i, 0]), float(self.mesh[i, 1])) for n, i in NAMED_LANDMARKS.items()}
+
+    def extra_columns(self) -> dict[str, float]:
+        """Pose, landmark and AU values by column name (those this face has)."""
+        out: dict[str, float] = {}
+        if self.pose is not None:
+            out.update(pose_yaw=self.pose.yaw, pose_pitch=self.pose.pitch, pose_roll=self.pose.roll,
+                       landmark_score=self.landmark_score)
+        for name, (x, y) in self.landmarks.items():
+            out[f"{name}_x"], out[f"{name}_y"] = x, y
+        out.update(self.aus)
+        return out
 
 
 @dataclass
@@ -62,19 +91,21 @@ class FrameResult:
     def note(self) -> str:
         return "" if self.faces else "no face found"
 
-    def rows(self, au_names: list[str] = ()) -> list[dict]:
+    def rows(self, extra: list[str] = ()) -> list[dict]:
+        """One row per face with the documented columns, then the ``extra`` ones (pose, landmarks, AUs)."""
         base = {"path": self.path, "frame": self.frame, "time_s": self.time_s}
         if not self.faces:
             return [{**base, "face": None, "face_id": None, **{c: None for c in GEOMETRY_COLUMNS},
-                     **{e: None for e in EMOTIONS}, "emotion": None, "note": self.note, **{a: None for a in au_names}}]
+                     **{e: None for e in EMOTIONS}, "emotion": None, "note": self.note, **{a: None for a in extra}}]
         out = []
         for i, f in enumerate(self.faces):
+            values = f.extra_columns()
             x, y, w, h = f.box
             out.append({**base, "face": i, "face_id": f.face_id, "x": x, "y": y, "w": w, "h": h, "face_score": f.score,
                         "left_eye_x": f.left_eye[0], "left_eye_y": f.left_eye[1],
                         "right_eye_x": f.right_eye[0], "right_eye_y": f.right_eye[1], "roll_deg": f.roll_deg,
                         **{e: f.probabilities.get(e) for e in EMOTIONS}, "emotion": f.emotion, "note": "",
-                        **{a: f.aus.get(a) for a in au_names}})
+                        **{a: values.get(a) for a in extra}})
         return out
 
 
@@ -85,6 +116,12 @@ class AnalysisResult:
     class_names: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     au_names: list[str] = field(default_factory=list)
+    face_columns: list[str] = field(default_factory=list)   # pose and landmark columns, with landmarks
+
+    @property
+    def extra_columns(self) -> list[str]:
+        """The columns after the documented ones: pose and landmarks, then AUs."""
+        return list(self.face_columns) + list(self.au_names)
 
     @property
     def faces(self) -> list[FaceResult]:
@@ -99,11 +136,11 @@ class AnalysisResult:
 
     @property
     def columns(self) -> list[str]:
-        return COLUMNS + list(self.au_names)
+        return COLUMNS + self.extra_columns
 
     def rows(self) -> list[dict]:
         """One row per face (or per frame without one), then one per skipped input, its reason in ``note``."""
-        rows = [row for fr in self.frames for row in fr.rows(self.au_names)]
+        rows = [row for fr in self.frames for row in fr.rows(self.extra_columns)]
         empty = {c: None for c in self.columns}
         return rows + [{**empty, "path": source, "note": f"skipped: {reason}"} for source, reason in self.skipped]
 
@@ -115,7 +152,7 @@ class AnalysisResult:
         df["face"] = df["face"].astype("Int64")
         df["face_id"] = df["face_id"].astype("Int64")
         df["frame"] = df["frame"].astype("Int64")   # empty on skipped-input rows, whole numbers elsewhere
-        numeric = ["time_s", *GEOMETRY_COLUMNS, *EMOTIONS, *self.au_names]
+        numeric = ["time_s", *GEOMETRY_COLUMNS, *EMOTIONS, *self.extra_columns]
         df[numeric] = df[numeric].astype("float64")  # an emotion the model lacks is NaN, not None
         return df
 
@@ -140,9 +177,9 @@ class AnalysisResult:
             atomic_write_text(path, "".join(json.dumps(_clean(r)) + "\n" for r in self.rows()))
         else:
             atomic_write_text(path, json.dumps({"model": self.model, "class_names": self.class_names,
-                                                "au_names": self.au_names,
+                                                "au_names": self.au_names, "face_columns": self.face_columns,
                                                 "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
-                                                "rows": [_clean(r) for fr in self.frames for r in fr.rows(self.au_names)]}, indent=1) + "\n")
+                                                "rows": [_clean(r) for fr in self.frames for r in fr.rows(self.extra_columns)]}, indent=1) + "\n")
         return path
 
     def summary(self) -> str:
@@ -177,8 +214,8 @@ class RowStream:
         if self._csv is not None:
             self._csv.writeheader()
 
-    def write(self, frame: FrameResult, au_names: list[str]) -> None:
-        for row in frame.rows(au_names):
+    def write(self, frame: FrameResult, extra: list[str]) -> None:
+        for row in frame.rows(extra):
             if self._csv is not None:
                 self._csv.writerow({k: "" if v is None else v for k, v in row.items()})
             else:

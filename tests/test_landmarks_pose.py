@@ -1,0 +1,150 @@
+"""Face mesh landmarks and head pose: geometry facts on real photos, exact fits, known turns."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facsnet.faces.detect import create_detector
+from facsnet.faces.landmarks import LANDMARK_COLUMNS, NAMED_LANDMARKS, FaceMesh
+from facsnet.faces.pose import (canonical_face, euler_angles, head_pose, orthographic_fit, rotation_matrix,
+                                similarity_fit, skull_points)
+from facsnet.faces.render import turn_face
+from facsnet.inference import Analyzer
+from facsnet.inference.results import POSE_COLUMNS
+from facsnet.samples import sample_path
+
+
+@pytest.fixture(scope="module")
+def models():
+    return create_detector(), FaceMesh()
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return np.asarray(Image.open(sample_path("astronaut.jpg")).convert("RGB"))
+
+
+def mesh_of(rgb, models, face=0):
+    detector, mesh = models
+    faces = detector.detect(rgb)
+    return faces[face], mesh.one(rgb, faces[face])
+
+
+def test_named_landmarks_sit_where_anatomy_puts_them(models, astronaut):
+    det, m = mesh_of(astronaut, models)
+    p = m.named()
+    assert m.score > 0.9
+    x = {n: v[0] for n, v in p.items()}
+    y = {n: v[1] for n, v in p.items()}
+    # left to right across the image: the subject's right eye, then the left one
+    assert x["right_eye_outer"] < x["right_eye_inner"] < x["left_eye_inner"] < x["left_eye_outer"]
+    assert x["right_brow_outer"] < x["right_brow_inner"] < x["left_brow_inner"] < x["left_brow_outer"]
+    assert x["mouth_right"] < x["upper_lip_top"] < x["mouth_left"]
+    assert x["right_face_edge"] < x["right_eye_outer"] and x["left_eye_outer"] < x["left_face_edge"]
+    # top to bottom
+    assert y["forehead"] < y["right_brow_mid"] < y["right_eye_top"] < y["right_eye_bottom"] < y["nose_tip"]
+    assert y["nose_tip"] < y["upper_lip_top"] < y["upper_lip_inner"] <= y["lower_lip_inner"] < y["lower_lip_bottom"]
+    assert y["lower_lip_bottom"] < y["chin"] and max(y.values()) == y["chin"]
+    # the mesh's eyes agree with the detector's eye keypoints to a tenth of the eye distance
+    eye_distance = np.hypot(*(det.right_eye - det.left_eye))
+    for mesh_eye, det_eye in zip(m.eyes, (det.left_eye, det.right_eye)):
+        assert np.hypot(*(mesh_eye - det_eye)) < 0.1 * eye_distance
+
+
+def test_named_landmarks_are_distinct_mesh_vertices():
+    assert len(set(NAMED_LANDMARKS.values())) == len(NAMED_LANDMARKS)
+    assert all(0 <= i < 468 for i in NAMED_LANDMARKS.values())
+    assert len(LANDMARK_COLUMNS) == 2 * len(NAMED_LANDMARKS)
+
+
+def test_canonical_face_is_centred_symmetric_and_upright():
+    face = canonical_face()
+    assert face.shape == (468, 3)
+    assert np.allclose(face.mean(axis=0), 0, atol=1e-5)
+    assert np.sqrt((face ** 2).sum(axis=1).mean()) == pytest.approx(1.0, abs=1e-5)
+    mirrored = face * [-1, 1, 1]   # every point has a mirror twin
+    nearest = np.sqrt(((face[:, None] - mirrored[None]) ** 2).sum(axis=2)).min(axis=1)
+    assert nearest.max() < 1e-5
+    n = NAMED_LANDMARKS
+    assert face[n["forehead"], 1] < face[n["nose_tip"], 1] < face[n["chin"], 1]        # y down
+    assert face[n["nose_tip"], 2] < face[n["right_eye_outer"], 2]                        # the nose nearer the camera
+    assert face[n["right_eye_outer"], 0] < 0 < face[n["left_eye_outer"], 0]              # the subject's right on the left
+    assert n["nose_tip"] in skull_points() and n["chin"] not in skull_points()
+
+
+@pytest.mark.parametrize("angles", [(0, 0, 0), (30, 0, 0), (-40, 10, 5), (10, -25, -30), (60, 30, 80)])
+def test_euler_angles_invert_rotation_matrix(angles):
+    r = rotation_matrix(*angles)
+    assert np.allclose(r @ r.T, np.eye(3)) and np.linalg.det(r) == pytest.approx(1.0)
+    assert np.allclose(euler_angles(r), angles, atol=1e-9)
+
+
+def test_pose_signs_follow_the_image():
+    nose, right_eye_img = canonical_face()[NAMED_LANDMARKS["nose_tip"]], canonical_face()[NAMED_LANDMARKS["left_eye_outer"]]
+    assert (rotation_matrix(20, 0, 0) @ nose)[0] > nose[0]            # yaw > 0: the nose moves right
+    assert (rotation_matrix(0, 20, 0) @ nose)[1] < nose[1]            # pitch > 0: it moves up (y down)
+    assert (rotation_matrix(0, 0, 20) @ right_eye_img)[1] > right_eye_img[1]  # roll > 0: image-right eye lower
+
+
+def test_similarity_fit_recovers_a_known_transform():
+    rng = np.random.default_rng(0)
+    src = rng.normal(size=(50, 3))
+    r = rotation_matrix(25, -10, 40)
+    dst = 2.5 * src @ r.T + [3, -1, 7]
+    scale, rotation, shift = similarity_fit(src, dst)
+    assert scale == pytest.approx(2.5) and np.allclose(rotation, r) and np.allclose(shift, [3, -1, 7])
+
+
+@pytest.mark.parametrize("angles", [(0, 0, 0), (35, 0, 0), (-45, 15, 0), (20, -20, 25)])
+def test_orthographic_fit_recovers_pose_from_exact_projections(angles):
+    face = canonical_face()[skull_points()]
+    xy = (80.0 * face @ rotation_matrix(*angles).T)[:, :2] + [320, 240]
+    scale, rotation, shift = orthographic_fit(face, xy)
+    assert scale == pytest.approx(80.0, rel=1e-4)
+    assert np.allclose(euler_angles(rotation), angles, atol=0.05)
+    assert np.allclose(shift, [320, 240], atol=1e-3)
+
+
+def test_head_pose_checks_its_input():
+    with pytest.raises(ValueError, match="468"):
+        head_pose(np.zeros((68, 2)))
+
+
+@pytest.mark.parametrize("turn", [(30, 0, 0), (-30, 0, 0), (0, 15, 0), (0, -15, 0), (0, 0, 25), (20, 10, -15)])
+def test_head_pose_of_a_photo_turned_by_known_angles(models, astronaut, turn):
+    """The astronaut's face turned by a known rotation: the estimated turn (relative to the source's
+    own estimate) is within 8 degrees on each axis (benchmarks/pose_known_angles.py measures the grid)."""
+    detector, mesh = models
+    _, source = mesh_of(astronaut, models)
+    p0 = head_pose(source.points)
+    turned = turn_face(astronaut, source.points, rotation_matrix(*turn))
+    faces = detector.detect(turned)
+    assert faces, "the turned face was not found"
+    p = head_pose(mesh.one(turned, faces[0]).points)
+    relative = euler_angles(rotation_matrix(p.yaw, p.pitch, p.roll) @ rotation_matrix(p0.yaw, p0.pitch, p0.roll).T)
+    assert np.abs(np.subtract(relative, turn)).max() < 8.0, relative
+
+
+def test_pose_roll_agrees_with_the_eye_line(models):
+    for name in ("astronaut.jpg", "grace_hopper.jpg", "group.jpg"):
+        rgb = np.asarray(Image.open(sample_path(name)).convert("RGB"))
+        detector, mesh = models
+        for det in detector.detect(rgb):
+            assert head_pose(mesh.one(rgb, det).points).roll == pytest.approx(det.roll_degrees, abs=4.0)
+
+
+def test_analysis_table_has_pose_and_landmarks(tmp_path):
+    blank = np.full((120, 160, 3), 90, np.uint8)
+    res = Analyzer(landmarks=True).analyze([sample_path("astronaut.jpg"), blank])
+    df = res.to_frame()
+    for col in POSE_COLUMNS + LANDMARK_COLUMNS:
+        assert col in df.columns and df[col].dtype == "float64"
+    face, empty = df.iloc[0], df.iloc[1]
+    assert abs(face["pose_yaw"]) < 15 and face["landmark_score"] > 0.9
+    assert face["x"] < face["nose_tip_x"] < face["x"] + face["w"]
+    assert np.isnan(empty["pose_yaw"]) and np.isnan(empty["chin_y"])      # the blank frame: no face, no values
+    assert res.faces[0].mesh.shape == (468, 3) and res.faces[0].landmarks["chin"][1] == pytest.approx(face["chin_y"])
+    res.save(tmp_path / "t.csv")
+    assert "pose_pitch" in (tmp_path / "t.csv").read_text().splitlines()[0]
+    assert "pose_yaw" not in Analyzer().analyze(sample_path("astronaut.jpg")).to_frame().columns
