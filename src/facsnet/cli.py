@@ -404,7 +404,7 @@ def main(argv=None) -> int:
             res = api.evaluate(args.model, args.data, tta_flip=args.tta_flip, subject_pattern=args.subject_pattern,
                                balanced=args.balanced)
             if args.out:
-                from .html_report import write_evaluation
+                from .report import write_evaluation
 
                 write_evaluation(res, args.out, command="facsnet " + " ".join(sys.argv[1:] if argv is None else argv))
                 print(f"eval.json, confusion.png and report.html in {args.out}", file=sys.stderr)
@@ -490,7 +490,7 @@ def main(argv=None) -> int:
         elif args.command == "models":
             _print_models()
         elif args.command == "report":
-            from .html_report import build_analysis_report, build_report
+            from .report import build_analysis_report, build_report
 
             if Path(args.run_dir).is_file():
                 print(build_analysis_report(args.run_dir, args.out, video=args.video))

@@ -1,0 +1,38 @@
+"""``facsnet evaluate --out DIR``: the figures as JSON, the confusion matrix, and a page for people."""
+from __future__ import annotations
+
+import html
+from datetime import date
+from pathlib import Path
+
+from ..utils import atomic_write_json
+from .figures import save_confusion_png
+from .page import img_file, table, write_page
+
+
+def write_evaluation(res, out_dir: str | Path, command: str = "") -> Path:
+    """``eval.json`` (every figure), ``confusion.png`` and ``report.html`` (the summary on top, the
+    confusion matrix, precision / recall / F1 per class)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "eval.json", {**res.to_dict(), "command": command, "date": date.today().isoformat()})
+    save_confusion_png(res.confusion, res.class_names, out / "confusion.png",
+                       title=f"{res.model} on {res.dataset} ({res.n} images)")
+    summary = (f"<p class='summary'><b>{100 * res.accuracy:.2f}%</b> accuracy, <b>{100 * res.uar:.2f}%</b> balanced "
+               f"recall (UAR), macro F1 <b>{res.macro_f1:.3f}</b>, ECE {res.ece:.3f}, NLL {res.nll:.3f} on {res.n} images"
+               f"{' (mirror-averaged)' if res.tta_flip else ''}{', prior-corrected' if res.balanced else ''}; "
+               f"temperature {res.temperature:.3f}</p>")
+    rows = [[c, f"{100 * r['precision']:.1f}%", f"{100 * r['recall']:.1f}%", f"{r['f1']:.3f}", r["support"]]
+            for c, r in res.per_class().items()]
+    notes = []
+    if res.left_out_classes:
+        notes.append("left out (the model lacks the class): " + ", ".join(f"{k} ({v})" for k, v in res.left_out_classes.items()))
+    if res.skipped_files:
+        notes.append(f"{len(res.skipped_files)} unreadable file(s) skipped (listed in eval.json)")
+    title = f"{res.model} on {res.dataset}"
+    parts = [f"<h1>{html.escape(title)}</h1>", summary, *(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
+             img_file(out / "confusion.png"), "<h2>Per class</h2>",
+             table(["class", "precision", "recall", "F1", "images"], rows)]
+    if command:
+        parts.append(f"<p class='note'>{html.escape(command)}</p>")
+    return write_page(out / "report.html", title, parts)
