@@ -160,7 +160,7 @@ def main() -> None:
 
     import torch
 
-    from facsnet.pretrained import load_model
+    from facsnet.models.hub import load_model
 
     # the classifier compared is the paper's CNN with BatchNorm (fer2013_bn): a network the Keras side
     # builds layer for layer (the default model, an ensemble of VGG-style CNNs, has no Keras twin here)

@@ -4,7 +4,7 @@
 """
 import sys
 
-from facsnet.training.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from facsnet.models.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 
 KEEP = ("epoch", "metrics", "train_config", "data", "world_size", "precision", "calibration", "inference", "framing",
         "task", "provenance", "members")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from facsnet.api import HOLDOUT_SEED, dataset, holdout_split
-from facsnet.pretrained import load_model
+from facsnet.models.hub import load_model
 from facsnet.training import evaluate_on
 from facsnet.utils import atomic_write_json
 

@@ -18,7 +18,7 @@ GPU = RES / "runs" / "gpu-2026-11-25"
 GPU2 = RES / "runs" / "gpu-2026-11-26"  # 2026-11-26: FER2013 continued, CK+ 120-epoch CV
 CONT = "bash scripts/device_continue.sh"
 sys.path.insert(0, str(ROOT / "src"))
-from facsnet.pretrained import weights_digest as _weights_digest  # noqa: E402
+from facsnet.models.hub import weights_digest as _weights_digest  # noqa: E402
 from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
 DEVICE = "one NVIDIA H200 GPU, torch 2.11 bf16 autocast"
@@ -382,8 +382,8 @@ def reliability_entry() -> dict | None:
 def default_model_entry() -> dict | None:
     """The default expression model: chosen on the FER2013 Training hold-out among the calibrated
     candidates; PublicTest scored once on the chosen, final weights; CK+48 and FER+ as-is."""
-    from facsnet.pretrained import DEFAULT_MODEL, resolve_weights
-    from facsnet.training.checkpoint import read_checkpoint
+    from facsnet.models.hub import DEFAULT_MODEL, resolve_weights
+    from facsnet.models.checkpoint import read_checkpoint
 
     name = "fer2013_vgg_ens"
     folder = RES / "runs" / "default_model"

@@ -9,7 +9,7 @@ import argparse
 
 from facsnet.data import load_dataset
 from facsnet.interpret.activations import activation_tables, live_filter_counts
-from facsnet.pretrained import load_model, weights_digest
+from facsnet.models.hub import load_model, weights_digest
 from facsnet.utils import atomic_write_json
 
 

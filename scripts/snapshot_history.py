@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from facsnet.training.checkpoint import read_checkpoint
+from facsnet.models.checkpoint import read_checkpoint
 from facsnet.utils import atomic_write_json
 
 

@@ -597,7 +597,7 @@ def _evaluate_checkpoint(tmp: Path, name: str, data: bytes | None = None, ckpt: 
 def _bundled(name: str = "fer2013") -> dict:
     import torch
 
-    from facsnet.pretrained import resolve_weights
+    from facsnet.models.hub import resolve_weights
 
     return torch.load(resolve_weights(name), weights_only=True)
 
@@ -614,7 +614,7 @@ def a_random_byte_checkpoint(tmp):
 
 @case("checkpoint", "refused")
 def a_truncated_checkpoint(tmp):
-    from facsnet.pretrained import resolve_weights
+    from facsnet.models.hub import resolve_weights
 
     whole = Path(resolve_weights("fer2013")).read_bytes()
     return _evaluate_checkpoint(tmp, "cut.pt", whole[: len(whole) // 2])
@@ -664,7 +664,7 @@ def a_plain_tensor_as_checkpoint(tmp):
 @case("checkpoint", "refused")
 def a_64px_model_on_48px_data(tmp):
     from facsnet.models import create_model
-    from facsnet.training import save_checkpoint
+    from facsnet.models.checkpoint import save_checkpoint
 
     model = create_model("breuer2017", num_classes=2, img_size=64, class_names=["happy", "sadness"])
     save_checkpoint(tmp / "m64.pt", model, "breuer2017")

@@ -280,7 +280,7 @@ def test_cli_analyze_and_export(tmp_path, videos, capsys, caplog):
 
 
 def test_top_level_analyze_defaults_to_the_bundled_photos():
-    from facsnet.pretrained import DEFAULT_MODEL
+    from facsnet.models.hub import DEFAULT_MODEL
 
     result = facsnet.analyze()
     assert len(result.frames) == 3 and len(result.faces) == 5 and result.model == DEFAULT_MODEL

@@ -148,13 +148,13 @@ def test_visualize_end_to_end(tmp_path):
 
 def test_version_and_the_bundled_models(capsys):
     import facsnet
-    from facsnet.pretrained import BUNDLED
+    from facsnet.models.hub import BUNDLED
 
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"facsnet {facsnet.__version__}"
     assert main(["models"]) == 0
-    from facsnet.pretrained import DEFAULT_MODEL
+    from facsnet.models.hub import DEFAULT_MODEL
 
     *lines, legend = capsys.readouterr().out.rstrip().splitlines()
     assert [line[1:].split()[0] for line in lines] == list(BUNDLED)

@@ -266,7 +266,7 @@ def test_sequence_run_resumes_from_finished_folds(tmp_path):
     res = api.micro_loso(str(table), str(tmp_path / "raw"), **kw)
     assert {p.name: p.stat().st_mtime_ns for p in (out / "folds").iterdir()} == before  # nothing retrained
     assert res[0].composite.n == 3
-    from facsnet.pretrained import weights_digest
+    from facsnet.models.hub import weights_digest
 
     written = json.loads((out / "loso.json").read_text())
     assert written["init_sha256"] == weights_digest("fer2013")  # which weights the run started from

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from facsnet.labels import EMOTIONS
-from facsnet.pretrained import BUNDLED, bundled_path, load_model
+from facsnet.models.hub import BUNDLED, bundled_path, load_model
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))

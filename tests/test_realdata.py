@@ -82,9 +82,9 @@ def test_the_default_model_is_calibrated_on_the_training_hold_out():
     """The bundled default carries a temperature fitted on the faces `train --val holdout` kept out,
     and on those faces its probabilities are calibrated (ECE <= 0.05) as served (mirror averaging)."""
     from facsnet.api import HOLDOUT_SEED, dataset, holdout_split
-    from facsnet.pretrained import DEFAULT_MODEL, bundled_path, load_model
+    from facsnet.models.hub import DEFAULT_MODEL, bundled_path, load_model
     from facsnet.training import evaluate_on
-    from facsnet.training.checkpoint import read_checkpoint
+    from facsnet.models.checkpoint import read_checkpoint
 
     ck = read_checkpoint(bundled_path(DEFAULT_MODEL))
     if "calibration" not in ck:

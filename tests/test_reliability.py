@@ -156,7 +156,7 @@ def test_evaluate_refuses_what_it_cannot_score(tmp_path, capsys):
     assert main(["-q", "evaluate", "--model", "ckplus_au", "--data", str(happy)]) == 2
     assert "au model" in capsys.readouterr().err
     from facsnet.models import create_model
-    from facsnet.training import save_checkpoint
+    from facsnet.models.checkpoint import save_checkpoint
 
     big = create_model("breuer2017", num_classes=2, img_size=64, class_names=["happy", "sadness"])
     save_checkpoint(tmp_path / "m64.pt", big, "breuer2017")
@@ -167,8 +167,8 @@ def test_evaluate_refuses_what_it_cannot_score(tmp_path, capsys):
 def test_a_checkpoint_whose_weights_do_not_fit_its_declared_model_is_named(tmp_path, capsys):
     import torch
 
-    from facsnet.pretrained import resolve_weights
-    from facsnet.training.checkpoint import CheckpointError, model_from_checkpoint
+    from facsnet.models.hub import resolve_weights
+    from facsnet.models.checkpoint import CheckpointError, model_from_checkpoint
 
     ckpt = torch.load(resolve_weights("fer2013"), weights_only=True)
     ckpt["class_names"] = ckpt["class_names"][:5]

@@ -9,8 +9,9 @@ import torch
 
 from conftest import write_class_folder
 from facsnet.data import read_class_folder
-from facsnet.training import TrainConfig, read_checkpoint, model_from_checkpoint, train
-from facsnet.training.checkpoint import CheckpointError
+from facsnet.models.checkpoint import model_from_checkpoint, read_checkpoint
+from facsnet.training import TrainConfig, train
+from facsnet.models.checkpoint import CheckpointError
 from facsnet.training.loop import cosine_decay, keras_time_decay, predict_logits
 
 FAST = dict(batch_size=8, progress=False, device="cpu", precision="fp32")

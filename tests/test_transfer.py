@@ -10,7 +10,7 @@ import torch
 from facsnet.data import FaceSet
 from facsnet.models import create_model, list_models
 from facsnet.transfer import (DenseHead, HeadConfig, LabelError, NoSharedClassesError, as_is, attach_head,
-                              au_detection_cv, au_targets, extract_features, feature_dim, fine_tuned, fit_head,
+                              au_detection_cv, au_targets, extract_features, feature_dim, refit_output_layer, fit_head,
                               freeze_backbone, head_outputs, intensity_targets, read_intensities, sparsity_penalty)
 from facsnet.transfer.learners import fine_tuned as fine_tuned_learner
 from facsnet.transfer.learners import frozen
@@ -172,7 +172,7 @@ def test_cross_cells_on_toy_sets_and_no_shared_class():
     model = create_model("breuer2017", num_classes=3, class_names=["happy", "sadness", "anger"])
     cell = as_is(model, "toy", data, "as-is")
     assert cell.classes == ["happy", "sadness"] and cell.n == 72 and 0 <= cell.accuracy <= 1
-    tuned = fine_tuned(model, "toy", None, data, HeadConfig(kind="multiclass", hidden=0, epochs=5), k=4)
+    tuned = refit_output_layer(model, "toy", None, data, HeadConfig(kind="multiclass", hidden=0, epochs=5), k=4)
     assert tuned.n == 72 and "4-fold subject-independent" in tuned.protocol
     other = create_model("breuer2017", num_classes=2, class_names=["fear", "surprise"])
     with pytest.raises(NoSharedClassesError, match="share no class"):
@@ -207,7 +207,7 @@ def test_cli_cross_table_on_a_user_folder(tmp_path, capsys):
     assert {c["mode"] for c in cells} == {"as_is", "fine_tuned"}
     import hashlib
 
-    from facsnet.pretrained import bundled_path
+    from facsnet.models.hub import bundled_path
 
     bundled = hashlib.sha256(bundled_path("fer2013").read_bytes()).hexdigest()
     assert written["weights_sha256"] == {"fer2013": bundled[:16]}  # which weights the table came from

@@ -4,7 +4,7 @@ from .data import FaceSet, load_dataset
 from .inference import Analyzer
 from .labels import EMOTIONS
 from .models import create_model, list_models
-from .pretrained import load_model
+from .models.hub import load_model
 
 __version__ = "0.1.0"
 __all__ = ["Analyzer", "analyze", "analyze_corpus", "merge", "cv", "evaluate", "export", "train", "FaceSet", "load_dataset", "EMOTIONS", "create_model",

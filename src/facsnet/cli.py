@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from .data.augment import Augment
-from .pretrained import DEFAULT_MODEL
+from .models.hub import DEFAULT_MODEL
 from .training.loop import TrainConfig
 
 DEFAULTS = TrainConfig()
@@ -377,7 +377,7 @@ def main(argv=None) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from . import api
     from .data import DatasetError
-    from .training import CheckpointError
+    from .models.checkpoint import CheckpointError
 
     try:
         if args.command == "train":
@@ -543,8 +543,8 @@ def _version() -> str:
 
 def _print_models() -> None:
     """One line per bundled model, from the checkpoints themselves."""
-    from .pretrained import BUNDLED, resolve_weights
-    from .training.checkpoint import read_checkpoint
+    from .models.hub import BUNDLED, resolve_weights
+    from .models.checkpoint import read_checkpoint
 
     for name in BUNDLED:
         ck = read_checkpoint(resolve_weights(name))

@@ -97,7 +97,7 @@ def bf16_speedup(n: int = 384, repeats: int = 5) -> float:
 
 
 def _probe_cache_path():
-    from .data.cache import cache_dir
+    from .utils import cache_dir
 
     info = cpu_info()
     key = hashlib.sha256(f"{info.model}|{sorted(info.flags)}|{torch.__version__}|{PROBE_VERSION}".encode()).hexdigest()[:16]

@@ -100,3 +100,11 @@ def check_writable_file(path: str | Path, suffixes: tuple[str, ...] | None = Non
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{path}: {parent} is not writable")
     return path
+
+
+def cache_dir() -> Path:
+    """``$FACSNET_CACHE``, else ``$XDG_CACHE_HOME/facsnet``, else ``~/.cache/facsnet``."""
+    if os.environ.get("FACSNET_CACHE"):
+        return Path(os.environ["FACSNET_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "facsnet"

@@ -13,17 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils import atomic_write_bytes
+from ..utils import atomic_write_bytes, cache_dir
 
 CACHE_VERSION = 2
-
-
-def cache_dir() -> Path:
-    """``$FACSNET_CACHE``, else ``$XDG_CACHE_HOME/facsnet``, else ``~/.cache/facsnet``."""
-    if os.environ.get("FACSNET_CACHE"):
-        return Path(os.environ["FACSNET_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "facsnet"
 
 
 def fingerprint_files(files, root: Path, settings: dict) -> str:

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.cache import cache_dir
+from ..utils import cache_dir
 from ..faces.align import AlignSpec
 from ..hardware import resolve_precision
-from ..pretrained import DEFAULT_MODEL, framing_of, resolve_weights
+from ..models.hub import DEFAULT_MODEL, framing_of, resolve_weights
 from ..training.calibration import prior_corrected
-from ..training.checkpoint import class_prior_of, inference_settings, model_from_checkpoint, read_checkpoint
+from ..models.checkpoint import class_prior_of, inference_settings, model_from_checkpoint, read_checkpoint
 from .onnx_export import OnnxModel, OpenVinoModel, export_onnx
 
 log = logging.getLogger("facsnet")

@@ -184,7 +184,7 @@ def _plain(row: dict) -> dict:
 def analysis_settings(model: str, aus: str | None = None, au_intensity: str | None = None, stride: int = 1,
                       max_frames: int | None = None, **settings) -> dict:
     """What decides the rows: the analysis options and the content digests of the weights."""
-    from ..pretrained import resolve_weights
+    from ..models.hub import resolve_weights
 
     def digest(name):
         if not name:
@@ -204,7 +204,7 @@ def analyze_corpus(inputs, out_dir: str | Path, shard: tuple[int, int] = (1, 1),
                    stride: int = 1, max_frames: int | None = None, num_threads: int | None = None,
                    **analyzer_settings) -> CorpusSummary:
     """Analyse every input (of this shard) that has no complete result in ``out_dir`` yet."""
-    from ..pretrained import DEFAULT_MODEL
+    from ..models.hub import DEFAULT_MODEL
 
     if engine not in ("local", "ray"):
         raise ValueError(f"engine = {engine!r}: choose local or ray")

@@ -16,6 +16,9 @@ import torch
 
 from ..faces.align import AlignSpec
 from ..utils import atomic_write_bytes
+from ..models.checkpoint import model_from_checkpoint, read_checkpoint
+from ..models.hub import framing_of, resolve_weights
+from ..utils import check_writable_file
 
 OPSET = 17
 
@@ -75,7 +78,6 @@ def read_onnx_metadata(path: Path) -> dict:
 
 class _ExportedModel:
     """What both runtimes share: the metadata an export carries."""
-
     def _read_metadata(self, path: Path) -> None:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such ONNX file")
@@ -88,7 +90,6 @@ class _ExportedModel:
 
 class OnnxModel(_ExportedModel):
     """An exported facsnet model on ONNX Runtime (CPU, fp32): ``logits(images)`` like the PyTorch model."""
-
     precision = "fp32"
 
     def __init__(self, path: str | Path, num_threads: int | None = None):
@@ -116,7 +117,6 @@ class OpenVinoModel(_ExportedModel):
     bf16 runs the convolutions on the CPU's bf16 units (AMX / AVX512_BF16) with fp32 inputs and
     outputs; it is only fast where those exist (see :mod:`facsnet.hardware`).
     """
-
     def __init__(self, path: str | Path, num_threads: int | None = None, precision: str = "fp32"):
         import openvino as ov
 
@@ -148,3 +148,12 @@ class OpenVinoModel(_ExportedModel):
         with self._lock:
             out = self._request.infer({0: np.ascontiguousarray(images, dtype=np.float32)})
             return np.array(out[0], dtype=np.float32, copy=True)   # the request reuses its output buffer
+
+
+def export_checkpoint(model: str = "fer2013", out: str = "model.onnx") -> Path:
+    """Export a bundled model or checkpoint to ONNX (framing and class names in its metadata)."""
+    check_writable_file(out, (".onnx",))
+    ckpt = read_checkpoint(resolve_weights(model))
+    return export_onnx(model_from_checkpoint(ckpt), out, framing=framing_of(ckpt, str(model)),
+                       task=ckpt.get("task", "emotion"))
+

@@ -25,7 +25,7 @@ from ..faces.landmarks import FaceMesh, FaceMeshResult
 from ..faces.pose import head_pose
 from ..faces.track import FaceTracker
 from .annotate import VIDEO_OUT_SUFFIXES, VideoSink, annotate, write_image
-from ..pretrained import DEFAULT_MODEL
+from ..models.hub import DEFAULT_MODEL
 from .classifier import FaceClassifier
 from .media import Frame, MediaError, expand_paths, is_video_file, source_frames
 from .results import FACE_MESH_COLUMNS, AnalysisResult, FaceResult, FrameResult

@@ -70,7 +70,7 @@ def adapt_input_channels(model: nn.Module, in_chans: int) -> None:
 
 def build_cnn(init: str | None, in_chans: int, n_classes: int, class_names: list[str]) -> nn.Module:
     from ..models import create_model
-    from ..pretrained import load_model
+    from ..models.hub import load_model
 
     if init:
         model = load_model(init)

@@ -7,17 +7,21 @@ gives that mean back, and temperature scaling divides it like any logits.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn as nn
 
 from .registry import create_model, register_model
+from ..utils import check_writable_file
+from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from .hub import framing_of, resolve_weights
 
 DEFAULT_MEMBERS = ({"model_name": "vgg48", "model_config": {}}, {"model_name": "vgg48_small", "model_config": {}})
 
 
 class Ensemble(nn.Module):
     """``members``: ``[{"model_name": ..., "model_config": {...}}, ...]``, all with the same classes and input."""
-
     def __init__(self, members=DEFAULT_MEMBERS, in_chans: int = 1, num_classes: int = 7, img_size: int = 48,
                  norm: str = "per_image", class_names=None):
         super().__init__()
@@ -63,3 +67,44 @@ class Ensemble(nn.Module):
 def ensemble(**kwargs) -> Ensemble:
     """Mean probability of several trained networks (default members: vgg48 + vgg48_small)."""
     return Ensemble(**kwargs)
+
+
+def ensemble_checkpoint(models: list[str], out: str) -> Path:
+    """One checkpoint that averages the probabilities of ``models`` (emotion checkpoints or bundled
+    names with the same classes, input and framing, trained on the same data and validated on the
+    same faces, so that the ensemble can be calibrated on them); written to ``out``. The members'
+    own temperatures do not carry over: calibrate the ensemble itself."""
+    if len(models) < 2:
+        raise ValueError("an ensemble needs at least two models")
+    check_writable_file(out, (".pt",))
+    ckpts = [read_checkpoint(resolve_weights(m)) for m in models]
+    first = ckpts[0]
+    for m, ck in zip(models[1:], ckpts[1:]):
+        if ck["class_names"] != first["class_names"]:
+            raise ValueError(f"{m}: classes {ck['class_names']} differ from {models[0]}'s {first['class_names']}")
+        same = lambda part: ((ck.get("data") or {}).get(part) or {}).get("fingerprint") == \
+            ((first.get("data") or {}).get(part) or {}).get("fingerprint")  # noqa: E731
+        if not (same("train") and same("val")):
+            raise ValueError(f"{m}: trained or validated on other faces than {models[0]} (data fingerprints differ)")
+    for m, ck in zip(models, ckpts):
+        if ck.get("task", "emotion") != "emotion":
+            raise ValueError(f"{m}: an {ck['task']} model; ensembles average emotion models")
+    nets = [model_from_checkpoint(ck) for ck in ckpts]
+    framings = [framing_of(ck, str(m)) for m, ck in zip(models, ckpts)]
+    for m, net, framing in zip(models[1:], nets[1:], framings[1:]):
+        if net.data_config != nets[0].data_config or framing != framings[0]:
+            raise ValueError(f"{m}: takes other faces than {models[0]} (input size, channels, normalisation or "
+                             f"framing differ)")
+    cfg = first["model_config"]
+    ens = Ensemble(members=[{"model_name": ck["model_name"], "model_config": ck["model_config"]} for ck in ckpts],
+                   in_chans=cfg.get("in_chans", 1), num_classes=len(first["class_names"]), img_size=cfg["img_size"],
+                   norm=cfg.get("norm", "per_image"), class_names=first["class_names"])
+    for member, net in zip(ens.members, nets):
+        member.load_state_dict(net.state_dict())
+    members = [{"source": str(m), "model_name": ck["model_name"], "epoch": ck.get("epoch"),
+                "train_config": ck.get("train_config")} for m, ck in zip(models, ckpts)]
+    framing = {"eye_distance": framings[0].eye_distance, "eye_height": framings[0].eye_height}
+    save_checkpoint(out, ens, "ensemble", data=first.get("data"), train_config=first.get("train_config"),
+                    members=members, framing=framing)
+    return Path(out)
+

@@ -2,7 +2,7 @@
 tables, ``facsnet evaluate --out`` pages, and the confusion-matrix figure."""
 from .analysis import build_analysis_report
 from .evaluation import write_evaluation
-from .figures import confusion_figure, save_confusion_png
+from ..figures import confusion_figure, save_confusion_png
 from .runs import build_report
 
 __all__ = ["build_analysis_report", "build_report", "confusion_figure", "save_confusion_png", "write_evaluation"]

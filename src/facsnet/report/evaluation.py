@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from ..utils import atomic_write_json
-from .figures import save_confusion_png
+from ..figures import save_confusion_png
 from .page import img_file, table, write_page
 
 

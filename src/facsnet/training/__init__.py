@@ -1,12 +1,11 @@
 """Training, cross-validation, evaluation and checkpoints."""
-from .checkpoint import CheckpointError, model_from_checkpoint, read_checkpoint, save_checkpoint
 from .cv import CVResult, cross_validate, summarize_cv
 from .evaluate import EvalResult, evaluate_on
 from .loop import TrainConfig, TrainResult, evaluate_model, predict_logits, train
 from .metrics import ClassificationMetrics, classification_metrics, confusion_matrix
 
 __all__ = [
-    "CheckpointError", "model_from_checkpoint", "read_checkpoint", "save_checkpoint", "CVResult",
+    "CVResult",
     "cross_validate", "summarize_cv", "EvalResult", "evaluate_on", "TrainConfig", "TrainResult",
     "evaluate_model", "predict_logits", "train", "ClassificationMetrics", "classification_metrics",
     "confusion_matrix",

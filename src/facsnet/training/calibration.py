@@ -6,10 +6,19 @@ keeps every prediction (the argmax does not move) and makes the probabilities me
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import torch
+
+from ..data.specs import HOLDOUT_SEED, dataset, holdout_split
+from ..models.checkpoint import model_from_checkpoint, read_checkpoint
+from ..models.hub import resolve_weights
+from ..utils import atomic_torch_save, check_writable_file
+
+log = logging.getLogger("facsnet")
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -86,7 +95,6 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, flipped_logits: np.n
 @dataclass(frozen=True)
 class Calibration:
     """A fitted temperature and what it did on the faces it was fitted on."""
-
     temperature: float
     fitted_on: str          # the held-out data (name)
     n: int
@@ -110,3 +118,47 @@ def calibrate(logits: np.ndarray, labels: np.ndarray, fitted_on: str,
         nll_before=negative_log_likelihood(before, labels), nll_after=negative_log_likelihood(after, labels),
         ece_before=expected_calibration_error(before, labels), ece_after=expected_calibration_error(after, labels),
     )
+
+
+def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout", val_fraction: float = 0.1,
+                         tta_flip: bool | None = None, out: str | None = None, subject_pattern: str | None = None):
+    """Fit the softmax temperature of ``model`` on held-out faces and write a copy of the
+    checkpoint that carries it (and ``tta_flip``, how its predictions are to be made) to ``out``.
+
+    ``val="holdout"`` fits on the ``val_fraction`` of ``data``'s training split that
+    ``train(val="holdout")`` kept out of training (the same faces, checked against the run's
+    record); any other value names a labelled dataset with the model's classes. ``tta_flip=None``
+    keeps the checkpoint's own setting. Returns the :class:`~facsnet.training.calibration.Calibration`.
+    """
+    from .loop import predict_logits
+
+    if out:
+        check_writable_file(out, (".pt",))
+    ckpt = read_checkpoint(resolve_weights(model))
+    net = model_from_checkpoint(ckpt)
+    if val.lower() == "holdout":
+        if not 0 < val_fraction < 1:
+            raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
+        _, held = holdout_split(dataset(data, "train", subject_pattern), val_fraction, HOLDOUT_SEED)
+        recorded = ((ckpt.get("data") or {}).get("val") or {}).get("fingerprint")
+        if recorded != held.fingerprint():
+            raise ValueError(f"{model}: its run was not validated on the hold-out of {data} (fraction {val_fraction}) "
+                             "that `train --val holdout` keeps out, so those faces may have been trained on; "
+                             "name held-out faces with --val")
+    else:
+        held = dataset(val, "validation", subject_pattern)
+    if tta_flip is None:
+        tta_flip = bool((ckpt.get("inference") or {}).get("tta_flip", (ckpt.get("train_config") or {}).get("tta_flip")))
+    if list(held.class_names) != list(net.class_names):
+        raise ValueError(f"{held.name}: classes {', '.join(held.class_names)} are not the model's "
+                         f"({', '.join(net.class_names)}), in that order")
+    x, _ = held.tensors()
+    logits = predict_logits(net, x).numpy()
+    flipped = predict_logits(net, torch.flip(x, (-1,))).numpy() if tta_flip else None
+    result = calibrate(logits, held.labels, fitted_on=held.name, flipped_logits=flipped)
+    log.info("temperature %.3f on %d faces of %s: ECE %.4f -> %.4f, NLL %.4f -> %.4f", result.temperature,
+             result.n, held.name, result.ece_before, result.ece_after, result.nll_before, result.nll_after)
+    if out:
+        atomic_torch_save({**ckpt, "calibration": result.to_dict(), "inference": {"tta_flip": bool(tta_flip)}}, out)
+    return result
+

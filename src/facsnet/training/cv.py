@@ -131,7 +131,7 @@ def summarize_cv(out_dir: str | Path, dataset: str, protocol: str, k: int, class
     )
     atomic_write_json(out / "cv.json", result.to_dict())
     atomic_write_text(out / "cv.md", result.to_markdown())
-    from ..report import save_confusion_png
+    from ..figures import save_confusion_png
 
     save_confusion_png(np.array(result.confusion), result.class_names, out / "confusion.png",
                        title=f"{dataset}, {protocol} {k}-fold: {100 * result.accuracy_mean:.1f}%")

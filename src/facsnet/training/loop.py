@@ -21,7 +21,7 @@ from ..data.faceset import FaceSet
 from ..models import create_model, list_models
 from ..hardware import resolve_precision
 from ..utils import atomic_write_json, parse_device, pick_device, seed_everything
-from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from ..models.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from .metrics import ClassificationMetrics, classification_metrics
 from .run_folder import check_run_folder, read_run_record
 
@@ -188,7 +188,7 @@ def _build_model(cfg: TrainConfig, train_set: FaceSet) -> nn.Module:
                   norm=cfg.norm, class_names=train_set.class_names)
     if not cfg.init:
         return create_model(cfg.model, **kwargs)
-    from ..pretrained import resolve_weights
+    from ..models.hub import resolve_weights
 
     src = model_from_checkpoint(read_checkpoint(resolve_weights(cfg.init)))
     model = create_model(cfg.model, **{**kwargs, "norm": src.config["norm"]})

@@ -65,8 +65,8 @@ def as_is(model, source: str, test: FaceSet, protocol: str) -> CrossCell:
     return CrossCell(source, test.name, "as_is", float(np.mean(pred == y)), len(y), classes, protocol)
 
 
-def fine_tuned(model, source: str, train: FaceSet | None, test: FaceSet, cfg: HeadConfig, k: int = 10,
-               fold_seed: int = 0) -> CrossCell:
+def refit_output_layer(model, source: str, train: FaceSet | None, test: FaceSet, cfg: HeadConfig, k: int = 10,
+                       fold_seed: int = 0) -> CrossCell:
     """A new output layer on the frozen 512-d features: fitted on ``train`` and scored on ``test``,
     or, with ``train=None``, over k folds of ``test`` (by subject when it has subject ids)."""
     classes = shared_classes(list(model.class_names), test, source)

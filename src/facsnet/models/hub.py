@@ -1,4 +1,4 @@
-"""Weights that ship inside the package (fp16, loadable with ``weights_only=True``).
+"""The bundled weights (fp16, loadable with ``weights_only=True``): names, files, the default model.
 
 See ``facsnet/weights/MODEL_CARD.md`` for the data, protocol and accuracy of each.
 """
@@ -51,7 +51,7 @@ def weights_digest(name_or_path: str | Path) -> str:
 
 def load_model(name_or_path: str | Path = "fer2013", device="cpu"):
     """The model of a bundled name or checkpoint path, fp32, in eval mode."""
-    from .training.checkpoint import model_from_checkpoint
+    from .checkpoint import model_from_checkpoint
 
     return model_from_checkpoint(resolve_weights(name_or_path), device=device)
 
@@ -63,7 +63,7 @@ BUNDLED_FRAMING = {"ckplus48": "ckplus48"}
 
 def framing_of(ckpt: dict, name: str = ""):
     """The :class:`~facsnet.faces.AlignSpec` a checkpoint's model expects its faces cropped with."""
-    from .faces.align import CKPLUS48_FRAMING, FER2013_FRAMING, AlignSpec
+    from ..faces.align import CKPLUS48_FRAMING, FER2013_FRAMING, AlignSpec
 
     size = int(ckpt.get("model_config", {}).get("img_size", 48))
     if isinstance(ckpt.get("framing"), dict):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..models import create_model
+from .registry import create_model
 from ..utils import atomic_torch_save
 
 FORMAT = "facsnet-checkpoint-1"

@@ -37,7 +37,7 @@ def save_confusion_png(cm, class_names, path: str | Path, title: str = "") -> No
 
     import matplotlib.pyplot as plt
 
-    from ..utils import atomic_write_bytes
+    from .utils import atomic_write_bytes
 
     fig = confusion_figure(cm, class_names, title)
     buf = io.BytesIO()

@@ -1,0 +1,77 @@
+"""Datasets named as the CLI names them: ``NAME``, ``NAME:SPLIT`` or a path, and the validation part
+a training run is scored on (the dataset's own split, a fixed hold-out, or none)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .faceset import FaceSet
+from .registry import data_root, load_dataset
+from .splits import make_folds
+
+
+def dataset(spec: str, default_split: str = "train", subject_pattern: str | None = None) -> FaceSet:
+    """Load ``NAME[:SPLIT]`` or a path (a path may itself contain ':' on no system we support)."""
+    spec = str(spec)
+    name, _, split = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    return load_dataset(name, split or default_split, subject_pattern=subject_pattern)
+
+
+HOLDOUT_SEED = 0   # fixed, so ``val="holdout"`` carves the same faces whatever the training seed
+
+
+
+def holdout_split(data: FaceSet, fraction: float, seed: int) -> tuple[FaceSet, FaceSet]:
+    """A validation part of about ``fraction``, by subject when ``data`` has subjects."""
+    k = max(2, round(1 / fraction))
+    test = make_folds(data.labels, data.subjects, k, "subject" if data.has_subjects else "image", seed)[0]
+    train_idx = np.setdiff1d(np.arange(len(data)), test)
+    return data.subset(train_idx), data.subset(test, name=f"{data.name}-holdout")
+
+
+
+def has_validation_split(spec: str) -> bool:
+    name = spec.partition(":")[0]
+    if name.lower().replace("+", "plus") in ("fer2013", "ferplus", "ferplus-dist"):
+        return True
+    p = Path(spec)
+    return p.is_dir() and (p / "train").is_dir() and (p / "validation").is_dir()
+
+
+
+def train_and_validation(data: str, val: str | None, val_fraction: float, seed: int,
+                         subject_pattern: str | None = None) -> tuple[FaceSet, FaceSet | None]:
+    """The training set of ``data`` and what it is validated on: ``val`` ``none`` for nothing,
+    ``holdout`` for a ``val_fraction`` carved from the training data with a fixed seed (so every model
+    trained this way is chosen and calibrated on the same faces), a dataset spec, or by default the
+    dataset's validation split when it has one (FER2013, FER+), else a held-out ``val_fraction``."""
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
+    train_set = dataset(data, "train", subject_pattern)
+    if val is not None and val.lower() == "none":
+        return train_set, None
+    if val is not None and val.lower() == "holdout":   # the same part for every seed: models stay comparable
+        return holdout_split(train_set, val_fraction, HOLDOUT_SEED)
+    if val is not None:
+        return train_set, dataset(val, "validation", subject_pattern)
+    if has_validation_split(data):
+        return train_set, dataset(data.partition(":")[0], "validation", subject_pattern)
+    return holdout_split(train_set, val_fraction, seed)
+
+
+def ckplus_dataset(data: str) -> FaceSet:
+    """A dataset with CK+ sequence ids: a folder of CK+-named crops (``S010_004_00000017.png``)
+    is read as CK+48; names and other layouts go through :func:`dataset`."""
+    from .readers import read_ckplus48
+
+    path = Path(data)
+    if path.is_dir() and not (path / "cohn-kanade-images").is_dir():
+        return read_ckplus48(path)
+    return dataset(data, "train")
+
+
+
+def default_au_labels() -> Path:
+    return data_root() / "CK+_AU_labels" / "ckplus_327_sequences_AU_emotion.csv"
+
