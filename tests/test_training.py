@@ -199,3 +199,24 @@ def test_soft_targets_train_on_vote_distributions(toy_sets, tmp_path):
     entropy = float(-(tr.soft * np.log(tr.soft)).sum(1).mean())
     assert all(h["train_loss"] > entropy - 1e-3 for h in res.history)
     assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+
+
+def test_fit_minibatches_recovers_a_line_and_repeats_itself():
+    from facsnet.training.fit import fit_minibatches, minibatches
+
+    x = torch.linspace(-1, 1, 64)[:, None]
+    y = 2.0 * x + 1.0
+
+    def fitted(batch_size):
+        torch.manual_seed(0)
+        layer = torch.nn.Linear(1, 1)
+        fit_minibatches(layer.parameters(), lambda idx: ((layer(x if idx is None else x[idx]) - (y if idx is None else y[idx])) ** 2).mean(),
+                        len(x), epochs=300, lr=0.05, batch_size=batch_size, generator=torch.Generator().manual_seed(1))
+        return layer.weight.item(), layer.bias.item()
+
+    w, b = fitted(16)
+    assert w == pytest.approx(2.0, abs=1e-2) and b == pytest.approx(1.0, abs=1e-2)
+    assert fitted(16) == (w, b)                                          # same seeds, same weights
+    assert fitted(None) == pytest.approx((2.0, 1.0), abs=1e-2)           # one full batch per epoch
+    batches = minibatches(10, 4, torch.Generator().manual_seed(0))
+    assert [len(b) for b in batches] == [4, 4, 2] and sorted(torch.cat(batches).tolist()) == list(range(10))

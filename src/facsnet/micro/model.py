@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.augment import Augment
+from ..training.fit import fit_minibatches
 from ..utils import seed_everything
 
 
@@ -112,7 +113,6 @@ def fit_cnn(images: np.ndarray, y: np.ndarray, class_names: list[str], cfg: Micr
         for p in model.features.parameters():
             p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.cnn_lr if cfg.init else cfg.scratch_lr)
     weight = class_weights(y, n_classes).to(device) if cfg.balanced else None
     x = torch.as_tensor(images, dtype=torch.float32, device=device)
     t = torch.as_tensor(y, dtype=torch.long, device=device)
@@ -122,15 +122,9 @@ def fit_cnn(images: np.ndarray, y: np.ndarray, class_names: list[str], cfg: Micr
         forward = lambda idx: model.forward_head(conv[idx])  # noqa: E731
     else:
         forward = lambda idx: model(augment(x[idx], gen) if augment is not None else x[idx])  # noqa: E731
-    for _ in range(cfg.cnn_epochs):
-        order = torch.randperm(len(x), generator=gen).to(device)
-        for start in range(0, len(order), cfg.batch_size):
-            idx = order[start:start + cfg.batch_size]
-            with _autocast(device):
-                loss = F.cross_entropy(forward(idx).float(), t[idx], weight=weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    fit_minibatches(params, lambda idx: F.cross_entropy(forward(idx).float(), t[idx], weight=weight), len(x),
+                    cfg.cnn_epochs, cfg.cnn_lr if cfg.init else cfg.scratch_lr, cfg.batch_size, gen, device=device,
+                    context=lambda: _autocast(device))
     return model.eval()
 
 
@@ -186,14 +180,10 @@ def fit_lstm(seqs: np.ndarray, lengths: np.ndarray, y: np.ndarray, n_classes: in
     """Train the LSTM on encoded sequences (N, T, F) (full batch; the sets are a few hundred clips)."""
     seed_everything(cfg.seed)
     net = MicroLSTM(seqs.shape[2], n_classes, cfg.lstm_hidden, cfg.recurrent_dropout, cfg.dropout).train()
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lstm_lr)
     x, ln, t = torch.as_tensor(seqs, dtype=torch.float32), torch.as_tensor(lengths), torch.as_tensor(y, dtype=torch.long)
     weight = class_weights(y, n_classes) if cfg.balanced else None
-    for _ in range(cfg.lstm_epochs):
-        loss = F.cross_entropy(net(x, ln), t, weight=weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    fit_minibatches(net.parameters(), lambda _: F.cross_entropy(net(x, ln), t, weight=weight), len(x),
+                    cfg.lstm_epochs, cfg.lstm_lr)
     return net.eval()
 
 

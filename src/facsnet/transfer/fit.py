@@ -7,6 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..training.fit import fit_minibatches
 from ..utils import seed_everything
 from .heads import DenseHead, sparsity_penalty
 
@@ -65,21 +66,15 @@ def fit_head(features: np.ndarray, targets: np.ndarray, cfg: HeadConfig, mask: n
     seed_everything(cfg.seed)
     n_out = int(targets.max()) + 1 if cfg.kind == "multiclass" else targets.shape[1]
     head = DenseHead(features.shape[1], n_out, hidden=cfg.hidden)
-    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     X = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     Y = torch.from_numpy(np.asarray(targets, dtype=np.float32))
     M = torch.from_numpy(np.asarray(mask, dtype=np.float32)) if mask is not None else None
     pos_weight = balance_weights(Y, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
     head.train()
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(X), generator=gen)
-        for start in range(0, len(X), cfg.batch_size):
-            idx = order[start:start + cfg.batch_size]
-            loss = _loss(head(X[idx]), Y[idx], M[idx] if M is not None else None, cfg, pos_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    fit_minibatches(head.parameters(), lambda idx: _loss(head(X[idx]), Y[idx], M[idx] if M is not None else None, cfg,
+                                                         pos_weight),
+                    len(X), cfg.epochs, cfg.lr, cfg.batch_size, gen, weight_decay=cfg.weight_decay)
     return head.eval()
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..data.augment import Augment
+from ..training.fit import fit_minibatches
 from ..utils import seed_everything
 from .fit import HeadConfig, _loss, balance_weights, fit_head, head_outputs
 from .heads import DenseHead, attach_head, feature_dim
@@ -50,22 +51,20 @@ def fine_tuned(backbone: torch.nn.Module, images: np.ndarray, cfg: HeadConfig, l
         n_out = Y.shape[1]
         head = DenseHead(feature_dim(backbone), n_out, hidden=cfg.hidden)
         model = attach_head(backbone, head, [f"out{i}" for i in range(n_out)]).train()
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
         x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0)[:, None]
         y = torch.from_numpy(np.asarray(Y, dtype=np.float32))
         m = None if M is None else torch.from_numpy(np.asarray(M, dtype=np.float32))
         pos_weight = balance_weights(y[train], cfg)
         gen = torch.Generator().manual_seed(cfg.seed)
         train_t = torch.as_tensor(train)
-        for _ in range(cfg.epochs):
-            order = train_t[torch.randperm(len(train_t), generator=gen)]
-            for start in range(0, len(order), cfg.batch_size):
-                idx = order[start:start + cfg.batch_size]
-                xb = augment(x[idx], gen) if augment is not None else x[idx]
-                loss = _loss(model(xb), y[idx], None if m is None else m[idx], cfg, pos_weight)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+
+        def batch_loss(positions):
+            idx = train_t[positions]
+            xb = augment(x[idx], gen) if augment is not None else x[idx]
+            return _loss(model(xb), y[idx], None if m is None else m[idx], cfg, pos_weight)
+
+        fit_minibatches(model.parameters(), batch_loss, len(train_t), cfg.epochs, lr, cfg.batch_size, gen,
+                        weight_decay=cfg.weight_decay)
         model.eval()
         with torch.no_grad():
             out = model(x[torch.as_tensor(test)])
