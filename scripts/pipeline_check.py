@@ -7,6 +7,10 @@ and crop the face again. Scored: how often a face is found, and the accuracy of 
 (no face = wrong) against the same model scored on the original crops.
 
     python scripts/pipeline_check.py [--models fer2013_bn,fer2013] [--limit N]   # -> results/pipeline_check.json
+    python scripts/pipeline_check.py --eyes [--models fer2013_vgg_ens]  # -> results/pipeline_check_eyes.json
+
+``--eyes`` compares the eye points that level and frame each crop: the detector's keypoints against
+the face mesh's eyes (in the detector's terms, ``MESH_EYE_OFFSET``), upright and turned.
 """
 from __future__ import annotations
 
@@ -61,15 +65,40 @@ def native_accuracy(analyzer: Analyzer, images, labels, names) -> float:
     return float(np.mean(pred == np.array(names)[labels]))
 
 
+def eyes_check(models: list[str], images, labels, names, angles, command: str) -> dict:
+    """The same photos cropped by the detector's eyes and by the mesh's eyes."""
+    out = {"command": command, "data": f"FER2013 PublicTest ({len(images)} faces), each padded, enlarged 3x to 432x432",
+           "models": {}}
+    for model in models:
+        row = {}
+        for eyes in ("detector", "mesh"):
+            t = time.time()
+            analyzer = Analyzer(model, landmarks=True, eyes=eyes)
+            row[f"upright_{eyes}_eyes"] = run(analyzer, images, labels, names, np.zeros(len(images)))
+            row[f"rotated_20_{eyes}_eyes"] = run(analyzer, images, labels, names, angles)
+            row[f"{eyes}_seconds"] = round(time.time() - t, 1)
+            print(model, eyes, {k: v for k, v in row.items() if eyes in k}, flush=True)
+        out["models"][model] = row
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", default="fer2013_bn,fer2013")
+    ap.add_argument("--models", default=None, help="default: fer2013_bn,fer2013 (with --eyes: fer2013_vgg_ens)")
     ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--out", default=str(ROOT / "results" / "pipeline_check.json"))
+    ap.add_argument("--eyes", action="store_true", help="detector eyes against mesh eyes")
+    ap.add_argument("--out", default=None)
     args = ap.parse_args()
     data = load_dataset("fer2013", "validation")
     images, labels = data.images[: args.limit], data.labels[: args.limit]
     angles = np.random.default_rng(0).uniform(-20, 20, len(images))
+    if args.eyes:
+        command = "python scripts/pipeline_check.py " + " ".join(sys.argv[1:])
+        out = eyes_check((args.models or "fer2013_vgg_ens").split(","), images, labels, data.class_names, angles, command)
+        atomic_write_json(args.out or str(ROOT / "results" / "pipeline_check_eyes.json"), out)
+        return
+    args.models = args.models or "fer2013_bn,fer2013"
+    args.out = args.out or str(ROOT / "results" / "pipeline_check.json")
     out = {"command": "python scripts/pipeline_check.py" + (f" --limit {args.limit}" if args.limit else ""),
            "data": f"FER2013 PublicTest ({len(images)} faces), each padded, enlarged 3x to 432x432",
            "models": {}}

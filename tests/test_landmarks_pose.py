@@ -148,3 +148,31 @@ def test_analysis_table_has_pose_and_landmarks(tmp_path):
     res.save(tmp_path / "t.csv")
     assert "pose_pitch" in (tmp_path / "t.csv").read_text().splitlines()[0]
     assert "pose_yaw" not in Analyzer().analyze(sample_path("astronaut.jpg")).to_frame().columns
+
+
+def test_eye_offset_maps_mesh_eyes_back_to_the_detectors():
+    from facsnet.faces.framing import EyeOffset
+
+    offset = EyeOffset(ratio=1.1, dx=0.05, dy=-0.04)
+    left, right = np.array([100.0, 120.0]), np.array([160.0, 135.0])      # detector eyes, a tilted face
+    v = right - left
+    u, down, d = v / np.hypot(*v), np.array([-v[1], v[0]]) / np.hypot(*v), np.hypot(*v)
+    centre = (left + right) / 2 + (offset.dx * u + offset.dy * down) * d   # where the mesh would put them
+    mesh_left, mesh_right = centre - u * d * offset.ratio / 2, centre + u * d * offset.ratio / 2
+    back = offset.detector_eyes(mesh_left, mesh_right)
+    assert np.allclose(back[0], left) and np.allclose(back[1], right)
+
+
+def test_analyzer_can_frame_faces_by_the_mesh_eyes():
+    with pytest.raises(ValueError, match="needs landmarks"):
+        Analyzer(eyes="mesh")
+    with pytest.raises(ValueError, match="choose detector"):
+        Analyzer(landmarks=True, eyes="pupils")
+    photo = sample_path("grace_hopper.jpg")
+    by_detector = Analyzer(landmarks=True).analyze(photo).faces[0]
+    by_mesh = Analyzer(landmarks=True, eyes="mesh").analyze(photo).faces[0]
+    eye_distance = np.hypot(*np.subtract(by_detector.right_eye, by_detector.left_eye))
+    moved = np.hypot(*np.subtract(by_mesh.left_eye, by_detector.left_eye))
+    assert 0 < moved < 0.15 * eye_distance                         # other points, near the detector's
+    mesh_eyes = (np.asarray(by_mesh.landmarks["right_eye_outer"]) + np.asarray(by_mesh.landmarks["right_eye_inner"])) / 2
+    assert np.hypot(*(mesh_eyes - by_mesh.left_eye)) < 0.1 * eye_distance

@@ -242,6 +242,8 @@ def build_parser() -> Parser:
     p.add_argument("--no-au-intensity", action="store_true", help="AU presence columns without intensities")
     p.add_argument("--no-landmarks", dest="landmarks", action="store_false",
                    help="no head pose and landmark columns (a little faster)")
+    p.add_argument("--eyes", choices=["detector", "mesh"], default="detector",
+                   help="the eye points that level and frame each crop: the detector's keypoints or the face mesh's")
     p.add_argument("--detect-every", type=int, default=1,
                    help="video: detect faces on every k-th analysed frame and keep them in between (faster)")
     p.add_argument("--shard", default="1/1", help="with --out DIR: do the I-th of N deterministic parts (I/N, 1-based)")
@@ -455,7 +457,7 @@ def main(argv=None) -> int:
                 min_face_score=args.min_face_score, level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
                 aus=None if args.no_aus else args.aus, au_intensity=_au_intensity(args),
                 detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
-                num_threads=args.threads, landmarks=args.landmarks)
+                num_threads=args.threads, landmarks=args.landmarks, eyes=args.eyes)
             print(res.to_text(), file=sys.stderr)
             if res.inputs and not res.frames and not res.already_done:     # nothing of this shard could be read
                 return 1
@@ -475,7 +477,7 @@ def main(argv=None) -> int:
                               max_frames=args.max_frames, min_face_score=args.min_face_score,
                               level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
                               aus=None if args.no_aus else args.aus,
-                              au_intensity=_au_intensity(args), device=args.device, landmarks=args.landmarks,
+                              au_intensity=_au_intensity(args), device=args.device, landmarks=args.landmarks, eyes=args.eyes,
                               detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
                               num_threads=args.threads)
             _print_analysis(res, args, time.perf_counter() - t0)

@@ -53,3 +53,56 @@ def measure_framing(crops: np.ndarray, detector: FaceDetector | None = None, pad
     med = np.median(a, axis=0)
     return Framing(len(crops), len(rows), float(med[0]), float(med[1]), float(med[2]),
                    (float(np.percentile(a[:, 3], 10)), float(np.percentile(a[:, 3], 90))))
+
+
+@dataclass(frozen=True)
+class EyeOffset:
+    """Where the face mesh puts the eyes, in the detector's terms (medians over a set of faces):
+    ``ratio`` = mesh eye distance / detector eye distance; ``dx``, ``dy`` = mesh eye midpoint minus
+    detector eye midpoint, along and across (down) the eye line, in detector eye distances."""
+    ratio: float
+    dx: float
+    dy: float
+    n: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def detector_eyes(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The eye points the detector would most likely give, from the mesh's (image-left, image-right) eyes."""
+        v = np.asarray(right, np.float64) - np.asarray(left, np.float64)
+        mesh_distance = float(np.hypot(*v))
+        u = v / max(mesh_distance, 1e-9)
+        down = np.array([-u[1], u[0]])
+        distance = mesh_distance / self.ratio
+        centre = (np.asarray(left) + np.asarray(right)) / 2 - (self.dx * u + self.dy * down) * distance
+        return centre - u * distance / 2, centre + u * distance / 2
+
+
+def measure_mesh_eyes(crops: np.ndarray, detector: FaceDetector | None = None, mesh=None,
+                      pad_fraction: float = 1.0) -> EyeOffset:
+    """:class:`EyeOffset` over square grey crops (N, S, S) uint8, each padded as in :func:`measure_framing`."""
+    from .landmarks import FaceMesh
+
+    detector, mesh = detector or create_detector(), mesh or FaceMesh()
+    rows = []
+    for crop in crops:
+        pad = int(round(crop.shape[0] * pad_fraction))
+        big = np.repeat(cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)[:, :, None], 3, axis=2)
+        faces = detector.detect(big)
+        if not faces:
+            continue
+        m = mesh.one(big, faces[0])
+        if m.score < 0.5:
+            continue
+        d_left, d_right = faces[0].left_eye, faces[0].right_eye
+        m_left, m_right = m.eyes
+        v = d_right - d_left
+        distance = float(np.hypot(*v))
+        u, down = v / distance, np.array([-v[1], v[0]]) / distance
+        shift = (m_left + m_right) / 2 - (d_left + d_right) / 2
+        rows.append((float(np.hypot(*(m_right - m_left))) / distance, shift @ u / distance, shift @ down / distance))
+    if not rows:
+        raise ValueError(f"no face found in any of {len(crops)} crops")
+    med = np.median(np.asarray(rows), axis=0)
+    return EyeOffset(float(med[0]), float(med[1]), float(med[2]), len(rows))

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..faces.align import align_face
 from ..faces.detect import Detection, create_detector, detect_tiled
-from ..faces.landmarks import FaceMesh, FaceMeshResult
+from ..faces.landmarks import FaceMesh, FaceMeshResult, with_mesh_eyes
 from ..faces.pose import head_pose
 from ..faces.track import FaceTracker
 from .annotate import VIDEO_OUT_SUFFIXES, VideoSink, annotate, write_image
@@ -41,7 +41,8 @@ class Analyzer:
                  min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True,
                  au_model: str | Path | None = None, detect_every: int = 1, precision: str = "auto",
                  balanced: bool = False, num_threads: int | None = None,
-                 au_intensity_model: str | Path | None = None, device: str = "cpu", landmarks: bool = False):
+                 au_intensity_model: str | Path | None = None, device: str = "cpu", landmarks: bool = False,
+                 eyes: str = "detector"):
         _check_range("min_face_score", min_face_score, 0.0, 1.0)
         _check_range("batch_frames", batch_frames, 1)
         _check_range("photo_tiles", photo_tiles, 0)
@@ -62,7 +63,12 @@ class Analyzer:
                              "(make one with: facsnet transfer au-intensity-model)")
         threads = {"num_threads": num_threads} if num_threads else {}
         self.detector = create_detector(detector, min_score=min_face_score, **threads)
+        if eyes not in ("detector", "mesh"):
+            raise ValueError(f"eyes = {eyes!r}: choose detector (the detector's eye keypoints) or mesh")
+        if eyes == "mesh" and not landmarks:
+            raise ValueError("eyes = 'mesh' aligns faces by the face mesh's eyes: it needs landmarks")
         self.mesh = FaceMesh(**threads) if landmarks else None   # 468 points and the head pose per face
+        self.eyes = eyes   # which eye points level and frame the crops
         self.batch_frames = max(1, batch_frames)
         self.photo_tiles = photo_tiles  # photos also get a tiled pass for small faces; video frames do not
         self.level_eyes = level_eyes    # False: keep the head's tilt (same eye centre, distance and framing)
@@ -124,8 +130,10 @@ class Analyzer:
                     tracker, tracked = FaceTracker(), (frame.source, frame.index - 1)
                 ids = tracker.update([f.box for f in faces], step=max(1, frame.index - tracked[1]))
                 tracked = (frame.source, frame.index)
-            au_crops = [self.crops(frame.rgb, faces, m) if m is not None else None for m in (self.au, self.intensity)]
             meshes = self.mesh(frame.rgb, faces) if self.mesh is not None else [None] * len(faces)
+            if self.eyes == "mesh":
+                faces = [with_mesh_eyes(f, m) for f, m in zip(faces, meshes)]
+            au_crops = [self.crops(frame.rgb, faces, m) if m is not None else None for m in (self.au, self.intensity)]
             pending.append((frame, faces, self.crops(frame.rgb, faces), au_crops, ids, meshes))
             if len(pending) >= self.batch_frames:
                 yield from self._classify(pending)

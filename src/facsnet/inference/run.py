@@ -27,14 +27,15 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
             min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = "ckplus_au",
             au_intensity: str | None = "ckplus_au_intensity",
             detect_every: int = 1, precision: str = "auto", balanced: bool = False, num_threads: int | None = None,
-            progress: bool = True, device: str = "cpu", landmarks: bool = True):
+            progress: bool = True, device: str = "cpu", landmarks: bool = True, eyes: str = "detector"):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
     (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video;
     ``aus`` an Action Unit model (bundled ``ckplus_au`` or a checkpoint) adds one probability column per AU
     and ``au_intensity`` (bundled ``ckplus_au_intensity``) one 0-5 intensity column per AU (None: none);
     ``balanced`` treats the emotions as equally likely (corrects for the training class shares);
-    ``landmarks`` adds head pose and named face-mesh points per face (False: none, a little faster)."""
+    ``landmarks`` adds head pose and named face-mesh points per face (False: none, a little faster);
+    ``eyes`` ("detector" or "mesh") names the eye points that level and frame each crop."""
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     inputs = sample_paths() if inputs is None or (not isinstance(inputs, np.ndarray) and len(inputs) == 0) else inputs
@@ -47,7 +48,7 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
         check_annotation_target(annotate)
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
                         level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, au_intensity_model=au_intensity,
-                        detect_every=detect_every, landmarks=landmarks,
+                        detect_every=detect_every, landmarks=landmarks, eyes=eyes,
                         precision=precision, balanced=balanced, num_threads=num_threads, device=device)
     stream = None
     if out:   # finished rows go to TABLE.partial.* as they come; the complete table replaces OUT at the end
