@@ -94,7 +94,7 @@ def test_help_shows_defaults_and_examples(capsys):
         assert "(default: " in out and f"examples:\n  facsnet {verb}" in out, verb
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    assert re.search(r"--epochs EPOCHS\s+\(default: 60\)", capsys.readouterr().out)
+    assert re.search(r"--epochs EPOCHS\s+passes over the training data \(default: 60\)", capsys.readouterr().out)
 
 
 def test_missing_data_is_a_clear_error(tmp_path):
@@ -162,3 +162,22 @@ def test_version_and_the_bundled_models(capsys):
     assert legend.startswith("* the default model")
     assert any(line[1:].startswith("ckplus_au") and " au " in line for line in lines)
     assert any(line[1:].startswith("fer2013 ") and "7 classes" in line for line in lines)
+
+
+def test_every_option_of_every_verb_has_help_text():
+    import argparse
+
+    from facsnet.cli import build_parser
+
+    missing = []
+
+    def walk(parser, verb):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{verb} {name}".strip())
+            elif action.dest != "help" and not (action.help or "").strip():
+                missing.append(f"{verb}: {action.option_strings or action.dest}")
+
+    walk(build_parser(), "")
+    assert missing == []

@@ -84,6 +84,56 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n('{self.prog} --help' lists the options and examples)\n")
 
 
+# Help for options that several verbs share (by destination), used where a verb gives none of its own.
+SHARED_HELP = {
+    "data": "dataset: a bundled name[:split] (fer2013, ferplus, ferplus-dist, ckplus48) or a folder",
+    "out": "where to write (a run folder, table or file, as the verb says)",
+    "model": "bundled model name or checkpoint",
+    "val_fraction": "share of the training data held out for validation (no validation split, or --val holdout)",
+    "epochs": "passes over the training data",
+    "batch_size": "images per optimizer step",
+    "weight_decay": "L2 weight decay",
+    "label_smoothing": "label smoothing of the targets (0: none)",
+    "norm": "input normalisation: per_image (zero mean, unit variance per face) or fixed",
+    "channels_last": "keep the NCHW memory layout (channels-last is faster on CPUs)",
+    "seed": "random seed: weights, shuffling, augmentation",
+    "progress": "no progress bar",
+    "k": "number of folds",
+    "fold_seed": "seed of the fold assignment",
+    "subject_pattern": "regular expression whose first group is the subject id in a file name (subject folds)",
+    "layer": "convolution layer (conv1, conv2, conv3)",
+    "permutations": "shuffles of the AU labels for the chance baseline",
+    "rule": "guided (guided backprop, Springenberg) or deconvnet (Zeiler)",
+    "eps": "activation above which a filter counts as firing",
+    "detector": "face detector",
+    "min_face_score": "lowest detector score kept as a face",
+    "folder": "folder to copy the bundled photos and clip into",
+    "run_dir": "a run folder (for merge: the folder of analyze --out DIR)",
+    "backbone": "emotion model whose conv layers feed the new head (bundled name or checkpoint)",
+    "labels": "CK+ AU label table (default: CK+_AU_labels/ under the data folder)",
+    "intensities": "CK+ FACS intensity table (default: CK+_AU_labels/ under the data folder)",
+    "l1": "L1 penalty on the head's outputs (sparsity)",
+    "l2": "L2 penalty on the head's outputs",
+    "task": "single (one detector per AU) or multilabel (one head for all AUs)",
+    "min_sequences": "AUs coded in fewer CK+ sequences are left out",
+    "min_coded": "AUs with fewer coded intensities are left out",
+    "lstm_epochs": "LSTM training epochs",
+    "device": "auto, cpu, cuda, cuda:1 ...",
+    "database": "the coding table's database (casme2, samm, smic, casme3; default: read from the file)",
+    "classes": "class set: megc3 (negative, positive, surprise) or the table's own",
+}
+
+
+def _fill_help(parser: argparse.ArgumentParser) -> None:
+    """Give every option without help text the shared one for its destination."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _fill_help(sub)
+        elif action.help is None and action.dest in SHARED_HELP:
+            action.help = SHARED_HELP[action.dest]
+
+
 def _all_options(parser: argparse.ArgumentParser) -> list[str]:
     """Every option string of ``parser`` and its subcommands."""
     out = []
@@ -343,6 +393,7 @@ def build_parser() -> Parser:
     p.add_argument("run_dir", help="a run folder (training, cv, evaluation, au-correlate) or an analyze table")
     p.add_argument("--out", default=None, help="default: RUN_DIR/report.html, or TABLE.html for a table")
     p.add_argument("--video", default=None, help="an annotated video to embed in the report of an analyze table")
+    _fill_help(parser)
     return parser
 
 
