@@ -1,4 +1,5 @@
-"""Draw what was found on a frame: the box, the eyes and the top emotion with its probability."""
+"""Draw what was found on a frame: the box, the eyes and the top emotion with its probability; with
+landmarks also the named mesh points and the head pose as an arrow from the nose."""
 from __future__ import annotations
 
 import logging
@@ -32,6 +33,8 @@ def annotate(rgb: np.ndarray, result: FrameResult) -> np.ndarray:
         cv2.rectangle(out, (x, y), (x + w, y + h), colour, thick, cv2.LINE_AA)
         for eye in (face.left_eye, face.right_eye):
             cv2.circle(out, (int(round(eye[0])), int(round(eye[1]))), thick + 1, colour, -1, cv2.LINE_AA)
+        if face.pose is not None:
+            _draw_landmarks(out, face, colour, thick, w)
         label = f"{i}: {face.emotion} {face.probabilities[face.emotion]:.2f}"
         scale = max(0.4, w / 220)
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
@@ -41,6 +44,17 @@ def annotate(rgb: np.ndarray, result: FrameResult) -> np.ndarray:
     if not result.faces:
         cv2.putText(out, "no face found", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 80, 80), 2, cv2.LINE_AA)
     return out
+
+
+def _draw_landmarks(out: np.ndarray, face, colour, thick: int, width: int) -> None:
+    """The named mesh points as dots, and where the nose points (yaw and pitch) as an arrow."""
+    for x, y in face.landmarks.values():
+        cv2.circle(out, (int(round(x)), int(round(y))), max(1, thick), colour, -1, cv2.LINE_AA)
+    nose = np.asarray(face.landmarks["nose_tip"])
+    yaw, pitch = np.radians([face.pose.yaw, face.pose.pitch])
+    tip = nose + 0.6 * width * np.array([np.sin(yaw), -np.sin(pitch) * np.cos(yaw)])   # y grows downwards
+    cv2.arrowedLine(out, tuple(int(v) for v in nose.round()), tuple(int(v) for v in tip.round()), (255, 255, 255),
+                    thick, cv2.LINE_AA, tipLength=0.2)
 
 
 def write_image(path: str | Path, rgb: np.ndarray) -> Path:
