@@ -19,7 +19,7 @@ def run(*args, env=None):
 def test_train_then_evaluate_end_to_end(tmp_path):
     data = write_class_folder(tmp_path / "d", per_class=10)
     out = tmp_path / "run"
-    r = run("-q", "train", "--data", str(data), "--epochs", "1", "--batch-size", "8", "--no-progress",
+    r = run("-q", "train", "--data", str(data), "--epochs", "1", "--batch-size", "4", "--no-progress",
             "--precision", "fp32", "--out", str(out))
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
@@ -114,7 +114,7 @@ def test_python_m_and_console_script_agree():
 
 def test_au_correlate_end_to_end(tmp_path):
     data = write_class_folder(tmp_path / "d", per_class=6, subjects=3)   # CK+-style names S00k_00c_...
-    run("-q", "train", "--data", str(data), "--val", "none", "--epochs", "1", "--batch-size", "8",
+    run("-q", "train", "--data", str(data), "--val", "none", "--epochs", "1", "--batch-size", "4",
         "--precision", "fp32", "--no-progress", "--out", str(tmp_path / "m"))
     seqs = sorted({p.name[:8] for p in data.rglob("*.png")})
     labels = tmp_path / "aus.csv"
@@ -131,7 +131,7 @@ def test_au_correlate_end_to_end(tmp_path):
 
 def test_visualize_end_to_end(tmp_path):
     data = write_class_folder(tmp_path / "d", per_class=4)
-    run("-q", "train", "--data", str(data), "--val", "none", "--epochs", "1", "--batch-size", "8",
+    run("-q", "train", "--data", str(data), "--val", "none", "--epochs", "1", "--batch-size", "4",
         "--precision", "fp32", "--no-progress", "--out", str(tmp_path / "m"))
     r = run("-q", "visualize", "--model", str(tmp_path / "m" / "best.pt"), "--data", str(data),
             "--layer", "conv2", "--filters", "0,3", "--n", "3", "--rule", "deconvnet", "--out", str(tmp_path / "v"))
@@ -181,3 +181,18 @@ def test_every_option_of_every_verb_has_help_text():
 
     walk(build_parser(), "")
     assert missing == []
+
+
+def test_result_files_say_how_they_were_made(tmp_path):
+    import json
+
+    from conftest import write_class_folder
+    from facsnet.hardware import cpu_info
+
+    data = write_class_folder(tmp_path / "d", per_class=8, subjects=4)
+    assert main(["-q", "cv", "--data", str(data), "--k", "2", "--epochs", "1", "--batch-size", "4",
+                 "--subject-pattern", r"^(S\d+)_", "--no-progress", "--out", str(tmp_path / "cv")]) == 0
+    record = json.loads((tmp_path / "cv" / "cv.json").read_text())["provenance"]
+    assert record["command"].startswith("facsnet -q cv --data ") and "--k 2" in record["command"]
+    assert record["host"] == cpu_info().describe() and len(record["data_fingerprint"]) >= 8
+    assert record["date"][:4].isdigit() and record["facsnet"]

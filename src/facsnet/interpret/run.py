@@ -5,7 +5,8 @@ from pathlib import Path
 
 from ..data import data_root
 from ..data.specs import ckplus_dataset, dataset
-from ..models.hub import load_model
+from ..models.hub import load_model, weights_digest
+from ..provenance import provenance
 from ..utils import atomic_write_json, atomic_write_text
 from .activations import max_activation_table
 from .analysis import au_analysis
@@ -23,7 +24,8 @@ def au_correlate(model: str = "ckplus48", data: str = "ckplus48", labels: str | 
     res = au_analysis(load_model(model), data_set, labels, model_label=str(model), layer=layer,
                       ns=tuple(ns), permutations=permutations, eps=eps)
     if out:
-        atomic_write_json(Path(out) / "au.json", res.to_dict())
+        atomic_write_json(Path(out) / "au.json", {**res.to_dict(), "provenance": provenance(
+            data_fingerprint=data_set.fingerprint(), weights_sha256=weights_digest(model))})
         atomic_write_text(Path(out) / "au.md", res.to_markdown())
     return res
 

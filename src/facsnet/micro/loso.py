@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..training.metrics import confusion_matrix
+from ..provenance import provenance
 from ..utils import atomic_write_json, atomic_write_text
 
 log = logging.getLogger("facsnet")
@@ -135,5 +136,5 @@ class FoldStore:
 def write_results(results: list[LosoResult], out: str | Path, title: str, extra: dict | None = None) -> None:
     out = Path(out)
     payload = {"results": {r.variant: r.to_dict() for r in results}, **(extra or {})}
-    atomic_write_json(out / "loso.json", payload)
+    atomic_write_json(out / "loso.json", {**payload, "provenance": provenance()})
     atomic_write_text(out / "loso.md", to_markdown(results, title))

@@ -5,6 +5,7 @@ import html
 from datetime import date
 from pathlib import Path
 
+from ..provenance import provenance
 from ..utils import atomic_write_json
 from ..figures import save_confusion_png
 from .page import img_file, table, write_page
@@ -15,7 +16,8 @@ def write_evaluation(res, out_dir: str | Path, command: str = "") -> Path:
     confusion matrix, precision / recall / F1 per class)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "eval.json", {**res.to_dict(), "command": command, "date": date.today().isoformat()})
+    atomic_write_json(out / "eval.json", {**res.to_dict(), "command": command, "date": date.today().isoformat(),
+                                          "provenance": provenance()})
     save_confusion_png(res.confusion, res.class_names, out / "confusion.png",
                        title=f"{res.model} on {res.dataset} ({res.n} images)")
     summary = (f"<p class='summary'><b>{100 * res.accuracy:.2f}%</b> accuracy, <b>{100 * res.uar:.2f}%</b> balanced "

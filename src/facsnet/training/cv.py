@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data.faceset import FaceSet
 from ..data.splits import make_folds
+from ..provenance import provenance
 from ..utils import atomic_write_json, atomic_write_text
 from .loop import TrainConfig, train
 from .metrics import metrics_from_confusion
@@ -111,10 +112,11 @@ def cross_validate(data: FaceSet, config: TrainConfig | None = None, k: int = 10
                                                       "n_train": len(train_idx), "n_test": len(test_idx)})
         for name in ("last.pt", "best.pt"):  # the fold's final.pt is the model that was scored
             (fold_dir / name).unlink(missing_ok=True)
-    return summarize_cv(out, data.name, protocol, k, data.class_names)
+    return summarize_cv(out, data.name, protocol, k, data.class_names, data_fingerprint=data.fingerprint())
 
 
-def summarize_cv(out_dir: str | Path, dataset: str, protocol: str, k: int, class_names) -> CVResult | None:
+def summarize_cv(out_dir: str | Path, dataset: str, protocol: str, k: int, class_names,
+                 data_fingerprint: str | None = None) -> CVResult | None:
     out = Path(out_dir)
     files = [out / f"fold{f + 1:02d}" / "metrics.json" for f in range(k)]
     if not all(p.exists() for p in files):
@@ -129,7 +131,7 @@ def summarize_cv(out_dir: str | Path, dataset: str, protocol: str, k: int, class
         per_class_recall=pooled.per_class_recall, confusion=pooled.confusion,
         class_names=list(class_names), out_dir=str(out),
     )
-    atomic_write_json(out / "cv.json", result.to_dict())
+    atomic_write_json(out / "cv.json", {**result.to_dict(), "provenance": provenance(data_fingerprint=data_fingerprint)})
     atomic_write_text(out / "cv.md", result.to_markdown())
     from ..figures import save_confusion_png
 

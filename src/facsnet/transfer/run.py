@@ -14,6 +14,7 @@ from ..data.specs import ckplus_dataset, dataset, default_au_labels, has_validat
 from ..faces.align import CKPLUS48_FRAMING
 from ..models.checkpoint import save_checkpoint
 from ..models.hub import load_model, weights_digest
+from ..provenance import provenance
 from ..utils import atomic_write_json, atomic_write_text
 from .au_tasks import au_detection_cv, au_intensity_cv, au_targets, intensity_targets, read_intensities
 from .cross import CrossCell, as_is, refit_output_layer, to_markdown
@@ -60,6 +61,7 @@ def transfer_cross(sources=CROSS_SOURCES, targets=CROSS_TARGETS, out: str | None
         cells, digests = _merge_cross(Path(out) / "cross.json", cfg.to_dict(), cells, digests)
     if out:
         atomic_write_json(Path(out) / "cross.json", {"head": cfg.to_dict(), "weights_sha256": digests,
+                                                     "provenance": provenance(),
                                                      "cells": [c.to_dict() for c in cells]})
         atomic_write_text(Path(out) / "cross.md", to_markdown(cells) + "\n")
     return cells
@@ -158,7 +160,7 @@ def transfer_intensity(backbone: str = "fer2013", data: str = "ckplus48", intens
 def _write_au_result(res, out: str | None) -> None:
     """``out`` (JSON) and the markdown table beside it (same name, .md)."""
     if out:
-        atomic_write_json(Path(out), res.to_dict())
+        atomic_write_json(Path(out), {**res.to_dict(), "provenance": provenance()})
         atomic_write_text(Path(out).with_suffix(".md"), res.to_markdown() + "\n")
 
 
