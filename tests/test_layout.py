@@ -7,7 +7,7 @@ import facsnet
 ROOT = Path(facsnet.__file__).parent
 # Lower rooms first; a module may import from its own room and any room on a lower layer.
 LAYERS = [
-    {"utils", "labels", "hardware", "figures"},          # helpers with no facsnet imports of note
+    {"utils", "labels", "hardware", "figures", "provenance"},   # helpers with no facsnet imports of note
     {"faces"},                                            # detect, align, landmarks, pose, track
     {"data", "au"},                                       # datasets, names, splits, FACS labels
     {"models", "samples"},                                # architectures, checkpoints, bundled weights

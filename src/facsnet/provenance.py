@@ -25,8 +25,13 @@ def command() -> str:
 def provenance(**known) -> dict:
     """The record a result file carries under the key ``provenance``; ``known`` adds what the writer
     knows (e.g. ``data_fingerprint``, ``weights_sha256``), leaving out what is None."""
-    from . import __version__
+    from importlib.metadata import PackageNotFoundError, version
+
     from .hardware import cpu_info
 
-    return {"command": command(), "facsnet": __version__, "host": cpu_info().describe(),
+    try:
+        release = version("facsnet")
+    except PackageNotFoundError:   # run from a source tree that was never installed
+        release = "unknown"
+    return {"command": command(), "facsnet": release, "host": cpu_info().describe(),
             "date": date.today().isoformat(), **{k: v for k, v in known.items() if v is not None}}
