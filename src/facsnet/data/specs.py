@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from .faceset import FaceSet
 from .registry import data_root, load_dataset
-from .splits import make_folds
+from .splits import HOLDOUT_SEED, holdout_split
 
 
 def dataset(spec: str, default_split: str = "train", subject_pattern: str | None = None) -> FaceSet:
@@ -16,19 +14,6 @@ def dataset(spec: str, default_split: str = "train", subject_pattern: str | None
     spec = str(spec)
     name, _, split = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
     return load_dataset(name, split or default_split, subject_pattern=subject_pattern)
-
-
-HOLDOUT_SEED = 0   # fixed, so ``val="holdout"`` carves the same faces whatever the training seed
-
-
-
-def holdout_split(data: FaceSet, fraction: float, seed: int) -> tuple[FaceSet, FaceSet]:
-    """A validation part of about ``fraction``, by subject when ``data`` has subjects."""
-    k = max(2, round(1 / fraction))
-    test = make_folds(data.labels, data.subjects, k, "subject" if data.has_subjects else "image", seed)[0]
-    train_idx = np.setdiff1d(np.arange(len(data)), test)
-    return data.subset(train_idx), data.subset(test, name=f"{data.name}-holdout")
-
 
 
 def has_validation_split(spec: str) -> bool:

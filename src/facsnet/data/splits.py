@@ -1,4 +1,5 @@
-"""Cross-validation folds: stratified per image, or stratified and grouped by subject.
+"""Every way facsnet splits faces: k folds stratified per image, or stratified and grouped by subject;
+one hold-out part; leave one subject out.
 
 Grouped folds never put one subject in the training and the test part of a fold; both
 kinds are repeatable for a given seed.
@@ -6,6 +7,8 @@ kinds are repeatable for a given seed.
 from __future__ import annotations
 
 import numpy as np
+
+from .faceset import FaceSet
 
 
 def stratified_folds(labels, k: int, seed: int = 0) -> list[np.ndarray]:
@@ -66,3 +69,20 @@ def make_folds(labels, subjects=None, k: int = 10, protocol: str = "subject", se
     if protocol == "image":
         return stratified_folds(labels, k, seed)
     raise ValueError(f"unknown protocol {protocol!r}; choose 'subject' or 'image'")
+
+
+def loso_folds(subjects) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(subject, train rows, test rows) for each subject, in sorted order."""
+    subjects = np.asarray(subjects)
+    return [(s, np.flatnonzero(subjects != s), np.flatnonzero(subjects == s)) for s in sorted(set(subjects.tolist()))]
+
+
+HOLDOUT_SEED = 0   # fixed, so ``val="holdout"`` carves the same faces whatever the training seed
+
+
+def holdout_split(data: FaceSet, fraction: float, seed: int) -> tuple[FaceSet, FaceSet]:
+    """A validation part of about ``fraction``, by subject when ``data`` has subjects."""
+    k = max(2, round(1 / fraction))
+    test = make_folds(data.labels, data.subjects, k, "subject" if data.has_subjects else "image", seed)[0]
+    train_idx = np.setdiff1d(np.arange(len(data)), test)
+    return data.subset(train_idx), data.subset(test, name=f"{data.name}-holdout")

@@ -51,12 +51,6 @@ def micro_scores(y_true, y_pred, class_names: list[str]) -> MicroScores:
                        per_class_f1=f1, per_class_recall=rec, confusion=cm.tolist())
 
 
-def loso_folds(subjects) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(subject, train rows, test rows) for each subject, in sorted order."""
-    subjects = np.asarray(subjects)
-    return [(s, np.flatnonzero(subjects != s), np.flatnonzero(subjects == s)) for s in sorted(set(subjects.tolist()))]
-
-
 @dataclass
 class LosoResult:
     """Pooled LOSO scores of one variant, on the composite and per database."""

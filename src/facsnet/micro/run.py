@@ -21,7 +21,8 @@ import numpy as np
 
 from ..data.augment import Augment
 from .data import MicroSet
-from .loso import FoldStore, LosoResult, loso_folds, score_predictions, write_results
+from ..data.splits import loso_folds
+from .loso import FoldStore, LosoResult, score_predictions, write_results
 from .model import MicroConfig, cnn_outputs, fit_cnn, fit_lstm, frozen_conv_features, lstm_predict
 
 log = logging.getLogger("facsnet")
