@@ -267,6 +267,14 @@ def analyze_entries() -> dict:
                 out[f"fer2013_publictest_rephotographed_{model}"]["weights"] = (
                     f"earlier weights of {model} (native-crop accuracy {row['native_crops_accuracy']:.4f}; the bundled "
                     f"model now scores {bundled['accuracy']:.4f}): rerun the command to update")
+    eyes = load(RES / "pipeline_check_eyes.json")
+    if eyes:
+        for model, row in eyes["models"].items():
+            out[f"eyes_{model}"] = {k: {kk: round(vv, 4) for kk, vv in v.items()} for k, v in row.items()
+                                    if isinstance(v, dict)}
+            out[f"eyes_{model}"].update(data=eyes["data"], command=eyes["command"],
+                                        rule="the eye points that level and frame each crop: the detector's "
+                                             "keypoints or the face mesh's eyes in the detector's terms")
     fr = load(RES / "framing.json")
     if fr:
         out["framing"] = {name.split(":")[0]: {k: (round(v, 3) if isinstance(v, float) else v)
