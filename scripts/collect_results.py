@@ -344,6 +344,9 @@ def build() -> dict:
                                          ("publictest_alive_filters", publictest_alive_filters()),
                                          ("early_alive_filters", early_alive_filters())) if v},
     }
+    tta = load(RES / "tta_holdout.json")
+    if tta and summary.get("default_model"):
+        summary["default_model"]["tta_holdout"] = tta
     warm = warmup_run_entry()
     if warm:
         summary["fer2013"]["warmup_run"] = warm
