@@ -449,9 +449,10 @@ def main(argv=None) -> int:
                          folds=folds, subject_pattern=args.subject_pattern, overwrite=args.overwrite,
                          **_training_settings(args))
             if res is None:
-                print(f"folds {args.folds} done; the summary is written when every fold has run")
+                print(f"folds {args.folds} done in {args.out}; the summary is written when every fold has run")
             else:
                 print(res.to_markdown())
+                print(f"cv.json, cv.md, confusion.png and one folder per fold in {args.out}", file=sys.stderr)
         elif args.command == "evaluate":
             if args.out:
                 from .utils import check_writable_file
@@ -490,6 +491,8 @@ def main(argv=None) -> int:
                                    ns=[int(n) for n in args.n.split(",")], permutations=args.permutations,
                                    eps=args.eps, out=args.out)
             print(res.to_markdown())
+            print(f"au.json and au.md in {args.out}" if args.out else "not written (give --out DIR to keep it)",
+                  file=sys.stderr)
         elif args.command == "visualize":
             filters = [int(f) for f in args.filters.split(",")] if args.filters else None
             index = api.visualize(args.model, args.data, out=args.out, layer=args.layer, filters=filters, n=args.n,
