@@ -176,3 +176,35 @@ def test_analyzer_can_frame_faces_by_the_mesh_eyes():
     assert 0 < moved < 0.15 * eye_distance                         # other points, near the detector's
     mesh_eyes = (np.asarray(by_mesh.landmarks["right_eye_outer"]) + np.asarray(by_mesh.landmarks["right_eye_inner"])) / 2
     assert np.hypot(*(mesh_eyes - by_mesh.left_eye)) < 0.1 * eye_distance
+
+
+def test_a_mesh_with_nothing_to_fit_has_no_pose():
+    pose = head_pose(np.zeros((468, 3)))
+    assert np.isnan([pose.yaw, pose.pitch, pose.roll]).all()
+    assert np.isnan(head_pose(np.full((468, 3), np.nan)).yaw)
+
+
+def test_manifest_columns_may_not_hide_pose_or_landmark_columns(tmp_path):
+    from facsnet.inference.corpus import read_manifest
+
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,pose_yaw,participant\na.jpg,3,p1\n")
+    with pytest.raises(ValueError, match="pose_yaw"):
+        read_manifest(manifest)
+
+
+def test_video_report_reads_json_tables_and_ignores_other_intensity_columns(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from facsnet.report import build_analysis_report
+
+    rows = [{"path": "v.mp4", "frame": i, "time_s": i / 10, "face": 0, "face_id": 0, "emotion": "happy", "note": "",
+             "happy": 0.9, "neutral": 0.1, "pose_yaw": 5.0, "pose_pitch": 1.0, "pose_roll": 0.0,
+             "AU12_intensity": 2.0 + i / 10, "stimulus_intensity": "high"} for i in range(6)]
+    (tmp_path / "t.json").write_text(json.dumps({"model": "m", "rows": rows}))
+    page = build_analysis_report(tmp_path / "t.json").read_text()
+    assert "<b>6</b> frame(s)" in page and "head pose (degrees)" in page and "intensity 0-5" in page
+    pd.DataFrame(rows).to_csv(tmp_path / "T.CSV", index=False)
+    assert "<b>6</b> face(s)" in build_analysis_report(tmp_path / "T.CSV").read_text()

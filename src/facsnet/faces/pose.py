@@ -140,6 +140,9 @@ def head_pose(points: np.ndarray) -> HeadPose:
         raise ValueError(f"expected a (468, 3) face mesh, got shape {points.shape}")
     idx = skull_points()
     canon = canonical_face()[idx]
+    spread = points[idx, :2] - points[idx, :2].mean(axis=0) if np.isfinite(points).all() else None
+    if spread is None or np.sqrt((spread ** 2).sum(axis=1).mean()) < 1e-6:   # no face to fit: no pose
+        return HeadPose(float("nan"), float("nan"), float("nan"), float("nan"))
     scale, rotation, shift = orthographic_fit(canon, points[idx, :2])
     residual = points[idx, :2] - (scale * (canon @ rotation.T)[:, :2] + shift)
     size = scale * np.sqrt((canon ** 2).sum(axis=1).mean())

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..faces.pose import rotation_matrix
 from ..utils import atomic_write_bytes, check_writable_file
 from .results import FrameResult
 
@@ -50,9 +51,11 @@ def _draw_landmarks(out: np.ndarray, face, colour, thick: int, width: int) -> No
     """The named mesh points as dots, and where the nose points (yaw and pitch) as an arrow."""
     for x, y in face.landmarks.values():
         cv2.circle(out, (int(round(x)), int(round(y))), max(1, thick), colour, -1, cv2.LINE_AA)
+    if not np.isfinite(face.pose.yaw):
+        return
     nose = np.asarray(face.landmarks["nose_tip"])
-    yaw, pitch = np.radians([face.pose.yaw, face.pose.pitch])
-    tip = nose + 0.6 * width * np.array([np.sin(yaw), -np.sin(pitch) * np.cos(yaw)])   # y grows downwards
+    facing = rotation_matrix(face.pose.yaw, face.pose.pitch, face.pose.roll) @ [0.0, 0.0, -1.0]   # towards the camera
+    tip = nose + 0.6 * width * facing[:2]
     cv2.arrowedLine(out, tuple(int(v) for v in nose.round()), tuple(int(v) for v in tip.round()), (255, 255, 255),
                     thick, cv2.LINE_AA, tipLength=0.2)
 

@@ -67,7 +67,7 @@ class CorpusSummary:
 def read_manifest(path: str | Path) -> list[CorpusInput]:
     """A CSV with a ``path`` column (relative paths are relative to the manifest) and any other
     columns, kept as metadata of each input."""
-    from .results import COLUMNS
+    from .results import COLUMNS, FACE_MESH_COLUMNS
 
     path = Path(path)
     with path.open(newline="", encoding="utf-8-sig") as fh:        # a spreadsheet's "CSV UTF-8" starts with a BOM
@@ -76,7 +76,7 @@ def read_manifest(path: str | Path) -> list[CorpusInput]:
         rows = [dict(zip(header, (v.strip() for v in r))) for r in reader if any(v.strip() for v in r)]
     if "path" not in header:
         raise ValueError(f"{path}: a manifest needs a 'path' column, found {header}")
-    clash = [h for h in header if h != "path" and (h in COLUMNS or h.startswith("AU"))]
+    clash = [h for h in header if h != "path" and (h in COLUMNS or h in FACE_MESH_COLUMNS or h.startswith("AU"))]
     if clash:
         raise ValueError(f"{path}: column(s) {', '.join(clash)} would hide result columns of the same name; rename them")
     if not rows:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
+import re
 from pathlib import Path
 
 from ..labels import EMOTIONS
@@ -16,11 +18,16 @@ TOP_AUS = 5     # AU intensity curves drawn per face: the strongest on average
 
 
 def read_table(path: Path):
+    """An analyze table in any of its formats: .csv, .jsonl, .parquet, or .json (rows under "rows")."""
     import pandas as pd
 
-    if path.suffix == ".jsonl":
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
         return pd.read_json(path, lines=True)
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if suffix == ".json":
+        record = json.loads(path.read_text())
+        return pd.DataFrame(record["rows"] if isinstance(record, dict) and "rows" in record else record)
+    return pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
 
 
 def build_analysis_report(table_path: str | Path, out: str | Path | None = None, video: str | Path | None = None,
@@ -57,7 +64,7 @@ def _video_section(source: str, rows, smooth: int) -> str:
     out = [f"<h2>{name}</h2>", _curves(rows, key, ids, smooth, _emotion_curves, f"{name}: emotion probabilities")]
     if {"pose_yaw", "pose_pitch", "pose_roll"} <= set(rows.columns) and rows["pose_yaw"].notna().any():
         out.append(_curves(rows, key, ids, smooth, _pose_curves, f"{name}: head pose (degrees)"))
-    intensity = [c for c in rows.columns if c.endswith("_intensity") and rows[c].notna().any()]
+    intensity = [c for c in rows.columns if re.fullmatch(r"AU\d+_intensity", c) and rows[c].notna().any()]
     if intensity:
         out.append(_curves(rows, key, ids, smooth, lambda ax, one, s: _au_curves(ax, one, s, intensity),
                            f"{name}: the strongest Action Units, intensity 0-5"))
