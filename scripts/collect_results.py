@@ -152,7 +152,7 @@ def vs_keras_bench() -> dict:
 
 
 def analyze_bench() -> dict:
-    """Photo/video pipeline speed on this machine's CPU (benchmarks/analyze_speed.py)."""
+    """Photo/video pipeline speed on the CPU the benchmark ran on (benchmarks/analyze_speed.py)."""
     b = load(RES / "bench_analyze.json")
     if b is None:
         return {}
