@@ -211,11 +211,26 @@ def _quiet_stderr():
         os.close(saved)
 
 
-def _bundled_blazeface() -> Path:
-    path = Path(str(resources.files("facsnet") / "faces" / "assets" / BLAZEFACE_FILE))
+def bundled_asset(name: str, sha256: str, what: str) -> Path:
+    """A model file shipped in ``faces/assets``, its SHA-256 checked."""
+    path = Path(str(resources.files("facsnet") / "faces" / "assets" / name))
     if not path.is_file():
-        raise FileNotFoundError(f"the bundled face detector is missing from this install ({path})")
+        raise FileNotFoundError(f"the bundled {what} is missing from this install ({path})")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise ValueError(f"{path}: sha256 {digest} is not the bundled {what}'s")
     return path
+
+
+def tflite_runner(path: Path, runtime: str, num_threads: int | None, what: str):
+    """(runtime name, run function) for a TFLite model: OpenVINO where installed (``auto``), else LiteRT."""
+    if runtime == "auto":
+        import importlib.util
+
+        runtime = "openvino" if importlib.util.find_spec("openvino") is not None else "litert"
+    if runtime not in DETECTOR_RUNTIMES:
+        raise ValueError(f"unknown {what} runtime {runtime!r}; choose auto, {', '.join(DETECTOR_RUNTIMES)}")
+    return runtime, DETECTOR_RUNTIMES[runtime](path, num_threads or min(4, cv2.getNumberOfCPUs()))
 
 
 def _litert_runner(path: Path, threads: int) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -274,19 +289,9 @@ class BlazeFaceDetector:
 
     def __init__(self, min_score: float = 0.5, iou_threshold: float = 0.3, num_threads: int | None = None,
                  model_path: str | Path | None = None, runtime: str = "auto"):
-        path = Path(model_path) if model_path else _bundled_blazeface()
-        if model_path is None:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if digest != BLAZEFACE_SHA256:
-                raise ValueError(f"{path}: sha256 {digest} is not the bundled BlazeFace model's")
-        if runtime == "auto":
-            import importlib.util
-
-            runtime = "openvino" if importlib.util.find_spec("openvino") is not None else "litert"
-        if runtime not in DETECTOR_RUNTIMES:
-            raise ValueError(f"unknown detector runtime {runtime!r}; choose auto, {', '.join(DETECTOR_RUNTIMES)}")
-        self.min_score, self.iou_threshold, self.runtime = min_score, iou_threshold, runtime
-        self._run = DETECTOR_RUNTIMES[runtime](path, num_threads or min(4, cv2.getNumberOfCPUs()))
+        path = Path(model_path) if model_path else bundled_asset(BLAZEFACE_FILE, BLAZEFACE_SHA256, "face detector")
+        self.runtime, self._run = tflite_runner(path, runtime, num_threads, "detector")
+        self.min_score, self.iou_threshold = min_score, iou_threshold
         self._anchors = blazeface_anchors(self.input_size // 4)
 
     def raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, tuple[float, float]]:

@@ -9,15 +9,13 @@ in the same pixel units, relative to the face (smaller = nearer the camera).
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .detect import DETECTOR_RUNTIMES, Detection, _check_frame
+from .detect import Detection, _check_frame, bundled_asset, tflite_runner
 from .framing import EyeOffset
 
 MESH_FILE = "face_landmark.tflite"
@@ -67,16 +65,6 @@ class FaceMeshResult:
         return right, left
 
 
-def _bundled_mesh() -> Path:
-    path = Path(str(resources.files("facsnet") / "faces" / "assets" / MESH_FILE))
-    if not path.is_file():
-        raise FileNotFoundError(f"the bundled face-mesh model is missing from this install ({path})")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != MESH_SHA256:
-        raise ValueError(f"{path}: sha256 {digest} is not the bundled face-mesh model's")
-    return path
-
-
 def roi_transform(centre, side: float, angle_deg: float, size: int = MESH_INPUT) -> np.ndarray:
     """The 2x3 affine map from frame pixels to the mesh input: a square of ``side`` pixels about
     ``centre``, turned by ``angle_deg`` (the eye line's angle), filling ``size`` x ``size``."""
@@ -116,15 +104,8 @@ class FaceMesh:
     def __init__(self, num_threads: int | None = None, runtime: str = "auto", model_path: str | Path | None = None,
                  refine: int = 1):
         self.refine = refine
-        path = Path(model_path) if model_path else _bundled_mesh()
-        if runtime == "auto":
-            import importlib.util
-
-            runtime = "openvino" if importlib.util.find_spec("openvino") is not None else "litert"
-        if runtime not in DETECTOR_RUNTIMES:
-            raise ValueError(f"unknown mesh runtime {runtime!r}; choose auto, {', '.join(DETECTOR_RUNTIMES)}")
-        self.runtime = runtime
-        self._run = DETECTOR_RUNTIMES[runtime](path, num_threads or min(4, cv2.getNumberOfCPUs()))
+        path = Path(model_path) if model_path else bundled_asset(MESH_FILE, MESH_SHA256, "face-mesh model")
+        self.runtime, self._run = tflite_runner(path, runtime, num_threads, "mesh")
 
     def __call__(self, rgb: np.ndarray, faces: list[Detection]) -> list[FaceMeshResult]:
         """One mesh per detected face, in the same order."""
