@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split
 from facsnet.hardware import cpu_info
 from facsnet.models import load_model, read_checkpoint, resolve_weights
-from facsnet.training.loop import predict_logits
+from facsnet.training.predict import predict_logits
 from facsnet.utils import atomic_write_json
 
 

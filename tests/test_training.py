@@ -12,7 +12,8 @@ from facsnet.data import read_class_folder
 from facsnet.models.checkpoint import model_from_checkpoint, read_checkpoint
 from facsnet.training import TrainConfig, train
 from facsnet.models.checkpoint import CheckpointError
-from facsnet.training.loop import cosine_decay, keras_time_decay, predict_logits
+from facsnet.training.predict import predict_logits
+from facsnet.training.schedules import cosine_decay, keras_time_decay
 
 FAST = dict(batch_size=8, progress=False, device="cpu", precision="fp32")
 

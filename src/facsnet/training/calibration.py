@@ -130,7 +130,7 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
     record); any other value names a labelled dataset with the model's classes. ``tta_flip=None``
     keeps the checkpoint's own setting. Returns the :class:`~facsnet.training.calibration.Calibration`.
     """
-    from .loop import predict_logits
+    from .predict import predict_logits
 
     if out:
         check_writable_file(out, (".pt",))

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..data.faceset import FaceSet
 from .calibration import expected_calibration_error, negative_log_likelihood, prior_corrected, tempered_probs
-from .loop import predict_logits
+from .predict import predict_logits
 from .metrics import classification_metrics
 
 

@@ -1,9 +1,11 @@
-"""The small training loop every head and helper network shares: Adam over shuffled minibatches.
+"""The one training loop: optimizer steps over batches, and the small fit built on it.
 
-The transfer heads (on frozen features or fine-tuned end to end), the micro-expression CNN and its
-LSTM all fit through :func:`fit_minibatches`; what differs between them (the model, the loss, the
-augmentation) lives in the ``batch_loss`` they pass. The emotion CNN's long runs use
-:func:`facsnet.training.train`, which adds schedules, checkpoints, resuming and progress.
+:func:`optimizer_steps` is the only place in the package where a loss is back-propagated and an
+optimizer stepped. :func:`facsnet.training.train` (the emotion CNN's long runs: schedules,
+checkpoints every epoch, resuming, progress, DDP) calls it once per epoch; :func:`fit_minibatches`
+(Adam over shuffled minibatches) calls it for the transfer heads, the end-to-end AU learner, the
+micro-expression CNN and its LSTM. What differs between them (model, loss, augmentation, precision)
+lives in the ``batch_loss`` they pass.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import contextlib
 from typing import Callable, Iterable
 
 import torch
+
+BatchLoss = Callable[[torch.Tensor | None], torch.Tensor]
 
 
 def minibatches(n: int, batch_size: int | None, generator: torch.Generator | None = None,
@@ -25,7 +29,29 @@ def minibatches(n: int, batch_size: int | None, generator: torch.Generator | Non
     return [order[start:start + batch_size] for start in range(0, n, batch_size)]
 
 
-def fit_minibatches(parameters, batch_loss: Callable[[torch.Tensor | None], torch.Tensor], n: int, epochs: int,
+def optimizer_steps(batches: Iterable[torch.Tensor | None], batch_loss: BatchLoss, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+                    context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+                    after_step: Callable[[int], None] | None = None) -> torch.Tensor:
+    """One optimizer step per batch: ``batch_loss(indices)`` computed inside ``context()`` (e.g.
+    autocast), back-propagated, stepped, then the ``scheduler`` stepped and ``after_step(i)`` called.
+    Returns the sum of the batch losses (a detached tensor: no device sync per step)."""
+    total = None
+    for i, idx in enumerate(batches):
+        with context():
+            loss = batch_loss(idx)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        total = loss.detach() if total is None else total + loss.detach()
+        if after_step is not None:
+            after_step(i)
+    return total if total is not None else torch.zeros(())
+
+
+def fit_minibatches(parameters, batch_loss: BatchLoss, n: int, epochs: int,
                     lr: float, batch_size: int | None = None, generator: torch.Generator | None = None,
                     weight_decay: float = 0.0, device: torch.device | None = None,
                     context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> None:
@@ -33,9 +59,4 @@ def fit_minibatches(parameters, batch_loss: Callable[[torch.Tensor | None], torc
     of one batch (``indices`` None for a full batch), computed inside ``context()`` (e.g. autocast)."""
     optimizer = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
     for _ in range(epochs):
-        for idx in minibatches(n, batch_size, generator, device):
-            with context():
-                loss = batch_loss(idx)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        optimizer_steps(minibatches(n, batch_size, generator, device), batch_loss, optimizer, context=context)

@@ -1,6 +1,7 @@
-"""The training loop: Adam with Keras-style time decay (or SGD / cosine, as options), batched augmentation, mixed precision,
-best-on-validation checkpoints, resume after interruption, and DistributedDataParallel when
-launched by ``torchrun``. One function, :func:`train`, for the CLI, cross-validation and tests.
+"""Training runs: Adam with Keras-style time decay (or SGD / cosine, as options), batched augmentation,
+mixed precision, best-on-validation checkpoints, resume after interruption, and DistributedDataParallel
+when launched by ``torchrun``. One function, :func:`train`, for the CLI, cross-validation and tests;
+its optimizer steps are :func:`facsnet.training.fit.optimizer_steps`, the package's one loop.
 """
 from __future__ import annotations
 
@@ -22,7 +23,11 @@ from ..models import create_model, list_models
 from ..hardware import resolve_precision
 from ..utils import atomic_write_json, parse_device, pick_device, seed_everything
 from ..models.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
-from .metrics import ClassificationMetrics, classification_metrics
+from .distributed import dist_info, gather_states, init_distributed
+from .fit import optimizer_steps
+from .metrics import ClassificationMetrics
+from .predict import evaluate_model
+from .schedules import make_optimizer
 from .run_folder import check_run_folder, read_run_record
 
 log = logging.getLogger("facsnet.train")
@@ -105,84 +110,6 @@ class TrainResult:
 
 
 # ----------------------------------------------------------------------------- helpers
-def keras_time_decay(decay: float, warmup_steps: int = 0):
-    """The lr factor at optimizer step ``step``: Keras' 1 / (1 + decay * step), after an optional
-    linear warm-up from 1/warmup_steps to 1."""
-    def factor(step: int) -> float:
-        warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
-        return warm / (1.0 + decay * step)
-    return factor
-
-
-def cosine_decay(total_steps: int, warmup_steps: int = 0):
-    """The lr factor at optimizer step ``step``: half a cosine from 1 to 0 over ``total_steps``,
-    after the same optional linear warm-up."""
-    def factor(step: int) -> float:
-        warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
-        return warm * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(1, total_steps)))
-    return factor
-
-
-def make_optimizer(cfg: TrainConfig, params, steps_per_epoch: int):
-    """The optimizer and lr schedule a config names. The optimizer is the fused implementation
-    (one kernel over all parameters; the same update as the per-tensor loop)."""
-    if cfg.optimizer == "adam":
-        optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    elif cfg.optimizer == "sgd":
-        optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
-                                    weight_decay=cfg.weight_decay, fused=True)
-    else:
-        raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose adam or sgd")
-    if cfg.schedule == "keras":
-        factor = keras_time_decay(cfg.decay, cfg.warmup_steps)
-    elif cfg.schedule == "cosine":
-        factor = cosine_decay(cfg.epochs * steps_per_epoch, cfg.warmup_steps)
-    else:
-        raise ValueError(f"unknown lr schedule {cfg.schedule!r}; choose keras or cosine")
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def _dist_info() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
-def init_distributed(device: torch.device) -> bool:
-    """Join the process group that ``torchrun`` describes in the environment, if any."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return False
-    if not torch.distributed.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        torch.distributed.init_process_group(backend=backend)
-    return True
-
-
-@torch.no_grad()
-def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 512,
-                   tta_flip: bool = False, autocast_dtype=None) -> torch.Tensor:
-    """Logits (N, C) in fp32 for uint8 (N, 1, H, W) ``images`` on the model's device."""
-    model.eval()
-    device = next(model.parameters()).device
-    outs = []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device, non_blocking=True).float().div_(255.0)
-        with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
-            logits = model(x).float()
-            if tta_flip:
-                logits = (logits.softmax(1) + model(x.flip(-1)).float().softmax(1)).div(2).log()
-        outs.append(logits.float().cpu())
-    return torch.cat(outs) if outs else torch.empty(0)
-
-
-def evaluate_model(model, data: FaceSet, batch_size: int = 512, tta_flip: bool = False,
-                   autocast_dtype=None) -> ClassificationMetrics:
-    """Accuracy, recall and confusion of ``model`` on ``data`` (same class list assumed)."""
-    x, _ = data.tensors()
-    pred = predict_logits(model, x, batch_size, tta_flip, autocast_dtype).argmax(1).numpy()
-    return classification_metrics(data.labels, pred, data.class_names)
-
-
 def _build_model(cfg: TrainConfig, train_set: FaceSet) -> nn.Module:
     kwargs = dict(in_chans=1, num_classes=len(train_set.class_names), img_size=train_set.image_size,
                   norm=cfg.norm, class_names=train_set.class_names)
@@ -214,7 +141,7 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     out = Path(out_dir)
     device = pick_device(cfg.device)
     distributed = init_distributed(device)
-    rank, world = _dist_info()
+    rank, world = dist_info()
     if distributed and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
@@ -252,24 +179,8 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         torch.distributed.barrier()
     last_path = out / "last.pt"
     if resume and last_path.exists():
-        ck = read_checkpoint(last_path)
-        model.load_state_dict(ck["state_dict"])
-        optimizer.load_state_dict(ck["optimizer"])
-        for group in optimizer.param_groups:   # a checkpoint from an unfused optimizer resumes fused
-            group["fused"] = True
-            for p in group["params"]:               # fused kernels keep their step counts beside the weights
-                st = optimizer.state.get(p, {})
-                if torch.is_tensor(st.get("step")):
-                    st["step"] = st["step"].to(device=p.device, dtype=torch.float32)
-        scheduler.load_state_dict(ck["scheduler"])
-        order_gen.set_state(ck["rng"]["order"])
-        aug_gen.set_state(ck["rng"]["augment"][rank] if rank < len(ck["rng"]["augment"]) else ck["rng"]["augment"][0])
-        torch.set_rng_state(ck["rng"]["torch"])
-        history = json.loads(ck["history_json"])
-        start_epoch, best_acc, best_epoch = ck["epoch"] + 1, ck["best_val_accuracy"], ck["best_epoch"]
-        if rank == 0:
-            log.info("resumed from %s at epoch %d", last_path, start_epoch)
-
+        history, start_epoch, best_acc, best_epoch = _resume(last_path, model, optimizer, scheduler, order_gen, aug_gen,
+                                                             rank, device)
     net = model
     if distributed:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -300,26 +211,25 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         perm = torch.randperm(len(train_set), generator=order_gen)
         perm = perm[: steps_per_epoch * cfg.batch_size * world][rank::world].to(device)
         t0 = time.perf_counter()
-        total_loss = torch.zeros((), device=device)
         bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and rank == 0)
-        for step in range(steps_per_epoch):
-            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+
+        def batch_loss(idx: torch.Tensor) -> torch.Tensor:
             xb = augment(x_all[idx].float().div_(255.0), aug_gen)
             if cfg.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
                 logits = net(xb)
             target = soft[idx] if soft is not None else y_all[idx]
-            loss = F.cross_entropy(logits.float(), target, label_smoothing=cfg.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total_loss += loss.detach()
+            return F.cross_entropy(logits.float(), target, label_smoothing=cfg.label_smoothing)
+
+        def after_step(step: int) -> None:
             if bar is not None:
                 bar.update(1)
             if rank == 0 and epoch == start_epoch and step == min(19, steps_per_epoch - 1):
                 _log_estimate(time.perf_counter() - t0, step + 1, steps_per_epoch, cfg.epochs - start_epoch)
+
+        batches = [perm[step * cfg.batch_size:(step + 1) * cfg.batch_size] for step in range(steps_per_epoch)]
+        total_loss = optimizer_steps(batches, batch_loss, optimizer, scheduler, after_step=after_step)
         if bar is not None:
             bar.close()
         train_loss = float(total_loss) / steps_per_epoch
@@ -345,12 +255,12 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
             save_checkpoint(
                 last_path, model, cfg.model, epoch=epoch, best_val_accuracy=best_acc, best_epoch=best_epoch,
                 optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                rng={"order": order_gen.get_state(), "augment": _gather_states(aug_gen, world),
+                rng={"order": order_gen.get_state(), "augment": gather_states(aug_gen, world),
                      "torch": torch.get_rng_state()},
                 history_json=json.dumps(history), **run_meta,
             )
         elif world > 1:
-            _gather_states(aug_gen, world)
+            gather_states(aug_gen, world)
 
     final = evaluate_model(model, val_set, tta_flip=cfg.tta_flip, autocast_dtype=amp) if val_set is not None else None
     if rank == 0:
@@ -366,14 +276,26 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     )
 
 
-def _gather_states(gen: torch.Generator, world: int) -> list[torch.Tensor]:
-    """Every rank's augmentation RNG state (collective: all ranks must call it)."""
-    state = gen.get_state()
-    if world == 1:
-        return [state]
-    states = [None] * world
-    torch.distributed.all_gather_object(states, state)
-    return states
+def _resume(last_path: Path, model: nn.Module, optimizer, scheduler, order_gen: torch.Generator,
+            aug_gen: torch.Generator, rank: int, device: torch.device) -> tuple[list[dict], int, float, int]:
+    """Load everything ``last.pt`` holds back into the run (weights, optimizer, schedule, random
+    states); returns (history, first epoch to run, best validation accuracy, its epoch)."""
+    ck = read_checkpoint(last_path)
+    model.load_state_dict(ck["state_dict"])
+    optimizer.load_state_dict(ck["optimizer"])
+    for group in optimizer.param_groups:   # a checkpoint from an unfused optimizer resumes fused
+        group["fused"] = True
+        for p in group["params"]:               # fused kernels keep their step counts beside the weights
+            st = optimizer.state.get(p, {})
+            if torch.is_tensor(st.get("step")):
+                st["step"] = st["step"].to(device=p.device, dtype=torch.float32)
+    scheduler.load_state_dict(ck["scheduler"])
+    order_gen.set_state(ck["rng"]["order"])
+    aug_gen.set_state(ck["rng"]["augment"][rank] if rank < len(ck["rng"]["augment"]) else ck["rng"]["augment"][0])
+    torch.set_rng_state(ck["rng"]["torch"])
+    if rank == 0:
+        log.info("resumed from %s at epoch %d", last_path, ck["epoch"] + 1)
+    return json.loads(ck["history_json"]), ck["epoch"] + 1, ck["best_val_accuracy"], ck["best_epoch"]
 
 
 def _data_record(fs: FaceSet | None) -> dict | None:

@@ -1,0 +1,34 @@
+"""The one way images run through a model for scores: :func:`predict_logits` (batched, no grad,
+optional mirror averaging and autocast), and :func:`evaluate_model` on a labelled set."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..data.faceset import FaceSet
+from .metrics import ClassificationMetrics, classification_metrics
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 512,
+                   tta_flip: bool = False, autocast_dtype=None) -> torch.Tensor:
+    """Logits (N, C) in fp32 for uint8 (N, 1, H, W) ``images`` on the model's device."""
+    model.eval()
+    device = next(model.parameters()).device
+    outs = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device, non_blocking=True).float().div_(255.0)
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+            logits = model(x).float()
+            if tta_flip:
+                logits = (logits.softmax(1) + model(x.flip(-1)).float().softmax(1)).div(2).log()
+        outs.append(logits.float().cpu())
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def evaluate_model(model, data: FaceSet, batch_size: int = 512, tta_flip: bool = False,
+                   autocast_dtype=None) -> ClassificationMetrics:
+    """Accuracy, recall and confusion of ``model`` on ``data`` (same class list assumed)."""
+    x, _ = data.tensors()
+    pred = predict_logits(model, x, batch_size, tta_flip, autocast_dtype).argmax(1).numpy()
+    return classification_metrics(data.labels, pred, data.class_names)
