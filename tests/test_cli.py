@@ -4,6 +4,7 @@ import re
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -181,6 +182,26 @@ def test_every_option_of_every_verb_has_help_text():
 
     walk(build_parser(), "")
     assert missing == []
+
+
+def test_the_command_line_takes_its_defaults_from_the_api():
+    """One table of defaults: a verb run with no options calls its API function with the API's own defaults."""
+    import inspect
+
+    from facsnet import api
+    from facsnet.cli import parse
+
+    args = parse(["analyze"])
+    for name, param in inspect.signature(api.analyze).parameters.items():
+        if hasattr(args, name) and param.default is not inspect.Parameter.empty and name != "inputs":  # options
+            assert getattr(args, name) == param.default, name
+    assert parse(["transfer", "cross"]).out == inspect.signature(api.transfer_cross).parameters["out"].default
+    assert parse(["transfer", "cross"]).sources == ",".join(api.CROSS_SOURCES)
+    assert parse(["micro", "megc2019"]).shard == "0/1"      # the API's (0, 1), as the command line writes it
+    assert parse(["analyze"]).shard == "1/1"
+    assert parse(["transfer", "au-model"]).out == inspect.signature(api.train_au_model).parameters["out"].default
+    parser_source = (Path(__file__).parents[1] / "src/facsnet/cli/parser.py").read_text()
+    assert 'default="ckplus_au"' not in parser_source and "default=10" not in parser_source
 
 
 def test_result_files_say_how_they_were_made(tmp_path):

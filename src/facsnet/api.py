@@ -30,7 +30,7 @@ __all__ = ["HOLDOUT_SEED", "dataset", "holdout_split", "train", "cv", "evaluate"
            "CROSS_SOURCES", "CROSS_TARGETS", "micro_megc2019", "micro_loso"]
 
 
-def train(data: str = "fer2013", val: str | None = None, out: str = "runs/train",
+def train(data: str, val: str | None = None, out: str = "runs/train",
           val_fraction: float = 0.1, subject_pattern: str | None = None, overwrite: bool = False,
           **settings) -> TrainResult:
     """Train on ``data``; validate on ``val`` (``none``, ``holdout``, a dataset, or by default the

@@ -2,6 +2,7 @@
 or a corpus folder (one result per input, resumable, sharded), with a progress bar on a terminal."""
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 from pathlib import Path
@@ -113,9 +114,8 @@ def analyze_corpus(inputs, out: str, shard: str | tuple[int, int] = (1, 1), engi
     ``"i/n"`` does the i-th of n deterministic parts; ``engine="ray"`` runs the inputs as Ray tasks.
     Join the results with :func:`merge`."""
     shard = parse_shard(shard) if isinstance(shard, str) else tuple(shard)
-    settings.setdefault("aus", "ckplus_au")                    # the same defaults as analyze
-    settings.setdefault("au_intensity", "ckplus_au_intensity")
-    settings.setdefault("landmarks", True)
+    for name in ("aus", "au_intensity", "landmarks"):         # analyze's defaults, read from its signature
+        settings.setdefault(name, inspect.signature(analyze).parameters[name].default)
     return run_corpus(inputs, out, shard=shard, engine=engine, workers=workers, ray_address=ray_address,
                       overwrite=overwrite, model=model or DEFAULT_MODEL, **settings)
 

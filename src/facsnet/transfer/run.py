@@ -38,7 +38,7 @@ def _target_splits(spec: str) -> tuple[FaceSet | None, FaceSet]:
     return None, dataset(spec, "train")
 
 
-def transfer_cross(sources=CROSS_SOURCES, targets=CROSS_TARGETS, out: str | None = None, k: int = 10,
+def transfer_cross(sources=CROSS_SOURCES, targets=CROSS_TARGETS, out: str | None = "runs/transfer", k: int = 10,
                    epochs: int = 30, seed: int = 0, update: bool = False):
     """The cross-dataset table: each source model (bundled name or checkpoint) on each target
     dataset, as-is and with a re-fitted output layer; writes ``out``/cross.json and cross.md.
@@ -164,7 +164,8 @@ def _write_au_result(res, out: str | None) -> None:
         atomic_write_text(Path(out).with_suffix(".md"), res.to_markdown() + "\n")
 
 
-def train_au_model(backbone: str = "fer2013", data: str = "ckplus48", labels: str | None = None, out: str = "au.pt",
+def train_au_model(backbone: str = "fer2013", data: str = "ckplus48", labels: str | None = None,
+                   out: str = "runs/au_model.pt",
                    epochs: int = 30, l1: float = 0.01, l2: float = 0.01, min_sequences: int = 10, seed: int = 0) -> Path:
     """Fit the multi-label AU head on all of ``data`` (frozen ``backbone`` conv layers) and save it
     as one model: images in, one sigmoid probability per AU out (``task`` "au" in its config).
@@ -179,7 +180,7 @@ def train_au_model(backbone: str = "fer2013", data: str = "ckplus48", labels: st
 
 
 def train_au_intensity_model(backbone: str = "fer2013", data: str = "ckplus48", intensities: str | None = None,
-                             out: str = "au_intensity.pt", epochs: int = 30, min_coded: int = 10,
+                             out: str = "runs/au_intensity_model.pt", epochs: int = 30, min_coded: int = 10,
                              seed: int = 0) -> Path:
     """Fit the AU intensity regression head (0-5 per AU) on all of ``data``'s FACS intensity files
     (frozen ``backbone`` conv layers; the recipe ``facsnet transfer intensity`` scores over subject
