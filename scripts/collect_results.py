@@ -405,7 +405,8 @@ def default_model_entry() -> dict | None:
         return None
     ck = read_checkpoint(resolve_weights(path))
     members = [m["train_config"]["model"] for m in ck.get("members", [])] or [ck["train_config"]["model"]]
-    hists = {f"fer2013_{m}": load(folder / f"history_fer2013_{m}.json") for m in members}   # the bundled model's runs
+    runs = [Path(m["source"]).parent.name for m in ck.get("members", [])]     # each member's run folder
+    hists = {run: load(folder / f"history_{run}.json") for run in runs}   # the bundled model's runs
     cal = ck.get("calibration") or {}
     host = load(folder / "host.json") or {}
     chosen = next(r for r in choice["candidates"] if r["model"] == choice["chosen"])

@@ -3,6 +3,8 @@
 #   bash scripts/default_model.sh train A     # member A: vgg48, 50 epochs      } FER2013 Training less a fixed 10%
 #   bash scripts/default_model.sh train B     # member B: vgg48_small, 40 epochs } hold-out (2,871 faces); resumable
 #   bash scripts/default_model.sh finish      # ensemble, calibrate, choose on the hold-out, bundle, score once
+#   bash scripts/default_model.sh train C     # member C: vgg48 again (seed 1), 55 epochs
+#   bash scripts/default_model.sh grow C      # the bundled ensemble + C, calibrated; kept if better on the hold-out
 # Runs live outside the work tree in ${FACSNET_RUNS:-~/facsnet-runs} and checkpoint every epoch: the same
 # `train` command after any stop goes on from the last finished epoch.
 set -euo pipefail
@@ -17,6 +19,29 @@ case "${1:-} ${2:-}" in
     bash scripts/background_train.sh fer2013_vgg48 train --model vgg48 --epochs 50 --seed 0 "${RECIPE[@]}" ;;
   "train B")
     bash scripts/background_train.sh fer2013_vgg48_small train --model vgg48_small --epochs 40 --seed 1 "${RECIPE[@]}" ;;
+  "train C")
+    bash scripts/background_train.sh fer2013_vgg48_s1 train --model vgg48 --epochs 55 --seed 1 "${RECIPE[@]}" ;;
+  "grow C")
+    OUT=results/runs/default_model
+    run=fer2013_vgg48_s1
+    $PY -m facsnet calibrate --model "$RUNS/$run/final.pt" --data fer2013 --tta-flip --out "$RUNS/$run/calibrated.pt"
+    cp "$RUNS/$run/history.json" "$OUT/history_$run.json"
+    $PY -m facsnet ensemble "src/facsnet/weights/$NAME.pt" "$RUNS/$run/final.pt" --out "$RUNS/${NAME}_grown.pt"
+    $PY -m facsnet calibrate --model "$RUNS/${NAME}_grown.pt" --data fer2013 --tta-flip \
+      --out "$RUNS/${NAME}_grown_calibrated.pt"
+    cp "src/facsnet/weights/$NAME.pt" "$RUNS/${NAME}_before_grow.pt"
+    CHOSEN=$($PY scripts/choose_on_holdout.py "$OUT/holdout_choice.json" "$RUNS/${NAME}_before_grow.pt" \
+               "$RUNS/$run/calibrated.pt" "$RUNS/${NAME}_grown_calibrated.pt")
+    if [ "$CHOSEN" = "$RUNS/${NAME}_grown_calibrated.pt" ]; then
+      $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
+      for spec in fer2013:validation:publictest ckplus48::ckplus48 ferplus:validation:ferplus_publictest; do
+        IFS=: read -r data split tag <<< "$spec"
+        $PY -m facsnet evaluate --model "src/facsnet/weights/$NAME.pt" --data "$data${split:+:$split}" --json \
+          > "results/eval/${NAME}_$tag.json"
+      done
+    else
+      echo "the hold-out keeps $CHOSEN: the bundled model stays" >&2
+    fi ;;
   "finish "*)
     OUT=results/runs/default_model
     mkdir -p "$OUT"
@@ -43,5 +68,5 @@ PY
       $PY -m facsnet evaluate --model "src/facsnet/weights/$NAME.pt" --data "$data${split:+:$split}" --json \
         > "results/eval/${NAME}_$tag.json"
     done ;;
-  *) echo "usage: bash scripts/default_model.sh train A|B, or finish" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/default_model.sh train A|B|C, finish, or grow C" >&2; exit 2 ;;
 esac

@@ -159,6 +159,9 @@ def test_an_ensemble_is_the_mean_of_its_members_probabilities_and_serves_like_on
     members = [FaceClassifier(p, backend="torch", precision="fp32").predict_proba(crops) for p in paths]
     together = FaceClassifier(str(ens), backend="torch", precision="fp32")
     np.testing.assert_allclose(together.predict_proba(crops), np.mean(members, 0), atol=1e-5)
+    grown = FaceClassifier(str(api.ensemble([str(ens), paths[0]], str(tmp_path / "ens3.pt"))), backend="torch",
+                           precision="fp32")   # an ensemble given as a member adds its members: three equal votes
+    np.testing.assert_allclose(grown.predict_proba(crops), np.mean(members + members[:1], 0), atol=1e-5)
     exported = str(api.export(str(ens), str(tmp_path / "ens.onnx")))
     from facsnet.inference.classifier import backend_available
 

@@ -72,8 +72,9 @@ def ensemble(**kwargs) -> Ensemble:
 def ensemble_checkpoint(models: list[str], out: str) -> Path:
     """One checkpoint that averages the probabilities of ``models`` (emotion checkpoints or bundled
     names with the same classes, input and framing, trained on the same data and validated on the
-    same faces, so that the ensemble can be calibrated on them); written to ``out``. The members'
-    own temperatures do not carry over: calibrate the ensemble itself."""
+    same faces, so that the ensemble can be calibrated on them); written to ``out``. An ensemble
+    among ``models`` contributes its members (each counts as one). The members' own temperatures do
+    not carry over: calibrate the ensemble itself."""
     if len(models) < 2:
         raise ValueError("an ensemble needs at least two models")
     check_writable_file(out, (".pt",))
@@ -95,16 +96,33 @@ def ensemble_checkpoint(models: list[str], out: str) -> Path:
         if net.data_config != nets[0].data_config or framing != framings[0]:
             raise ValueError(f"{m}: takes other faces than {models[0]} (input size, channels, normalisation or "
                              f"framing differ)")
+    specs, weights, members = [], [], []
+    for m, ck, net in zip(models, ckpts, nets):
+        for spec, member, state in _members_of(str(m), ck, net):   # an ensemble given as a model adds its members
+            specs.append(spec)
+            members.append(member)
+            weights.append(state)
     cfg = first["model_config"]
-    ens = Ensemble(members=[{"model_name": ck["model_name"], "model_config": ck["model_config"]} for ck in ckpts],
-                   in_chans=cfg.get("in_chans", 1), num_classes=len(first["class_names"]), img_size=cfg["img_size"],
-                   norm=cfg.get("norm", "per_image"), class_names=first["class_names"])
-    for member, net in zip(ens.members, nets):
-        member.load_state_dict(net.state_dict())
-    members = [{"source": str(m), "model_name": ck["model_name"], "epoch": ck.get("epoch"),
-                "train_config": ck.get("train_config")} for m, ck in zip(models, ckpts)]
+    ens = Ensemble(members=specs, in_chans=cfg.get("in_chans", 1), num_classes=len(first["class_names"]),
+                   img_size=cfg["img_size"], norm=cfg.get("norm", "per_image"), class_names=first["class_names"])
+    for member, state in zip(ens.members, weights):
+        member.load_state_dict(state)
     framing = {"eye_distance": framings[0].eye_distance, "eye_height": framings[0].eye_height}
     save_checkpoint(out, ens, "ensemble", data=first.get("data"), train_config=first.get("train_config"),
                     members=members, framing=framing)
     return Path(out)
+
+
+def _members_of(source: str, ck: dict, net: nn.Module) -> list[tuple[dict, dict, dict]]:
+    """(architecture spec, member record, weights) of each network in a checkpoint: one for a single
+    network, every member (with its own record) for an ensemble, so ensembles grow flat."""
+    if ck["model_name"] != "ensemble":
+        return [({"model_name": ck["model_name"], "model_config": ck["model_config"]},
+                 {"source": source, "model_name": ck["model_name"], "epoch": ck.get("epoch"),
+                  "train_config": ck.get("train_config")}, net.state_dict())]
+    records = ck.get("members") or [{} for _ in net.members]
+    return [({"model_name": spec["model_name"], "model_config": spec["model_config"]},
+             {**record, "source": record.get("source", f"{source} member {i + 1}"), "via": f"{source} member {i + 1}"},
+             member.state_dict())
+            for i, (spec, record, member) in enumerate(zip(ck["model_config"]["members"], records, net.members))]
 
