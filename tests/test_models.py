@@ -1,4 +1,5 @@
 """Contracts over every registered model, and facts about the paper's CNN."""
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -116,3 +117,15 @@ def test_vgg48_architecture():
     assert [c.out_channels for c in create_model("vgg48_wide").conv_layers().values()][::2] == [64, 128, 256, 512]
     with pytest.raises(ValueError, match="multiple of 16"):
         create_model("vgg48", img_size=40)
+
+
+def test_run_in_batches_scales_uint8_joins_pieces_and_tuples():
+    from facsnet.models.batches import run_in_batches
+
+    images = torch.arange(10 * 3, dtype=torch.uint8).reshape(10, 1, 3)
+    whole = run_in_batches(lambda x: x.sum((1, 2)), images, batch_size=100)
+    pieces = run_in_batches(lambda x: x.sum((1, 2)), images, batch_size=3)       # 3 + 3 + 3 + 1
+    assert torch.equal(whole, pieces) and whole[1].item() == pytest.approx((3 + 4 + 5) / 255)
+    a, b = run_in_batches(lambda x: (x[:, 0, 0], -x[:, 0, 0]), np.full((5, 1, 2), 0.5, np.float32), batch_size=2)
+    assert a.tolist() == [0.5] * 5 and b.tolist() == [-0.5] * 5        # floats are taken as they are
+    assert run_in_batches(lambda x: x, images[:0]).numel() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..models.batches import run_in_batches
 from .backprop import rectified_map
 
 
@@ -14,15 +15,11 @@ def max_activation_table(model, images: torch.Tensor, layer: str, batch_size: in
     rectified activation. ``images`` is (N, C, H, W) uint8 or float in [0, 1]."""
     was_training = model.training
     model.eval()
-    rows = []
     try:
-        for i in range(0, len(images), batch_size):
-            x = images[i:i + batch_size]
-            x = x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
-            rows.append(rectified_map(model, x, layer).flatten(2).amax(2).cpu().numpy())   # (B, F)
+        table = run_in_batches(lambda x: rectified_map(model, x, layer).flatten(2).amax(2), images, batch_size)
     finally:
         model.train(was_training)
-    return np.concatenate(rows) if rows else np.zeros((0, model.conv_layers()[layer].out_channels))
+    return table.numpy() if len(images) else np.zeros((0, model.conv_layers()[layer].out_channels))
 
 
 def activation_tables(model, images: torch.Tensor) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.augment import Augment
+from ..models.batches import run_in_batches
 from ..training.fit import fit_minibatches
 from ..utils import seed_everything
 
@@ -87,12 +88,9 @@ def _autocast(device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
-@torch.no_grad()
 def conv_features(model: nn.Module, images: np.ndarray, batch_size: int = 256) -> torch.Tensor:
-    """The conv layers' output for ``images`` (N, C, H, W) in [0, 1] (no dropout acts before it)."""
-    device = next(model.parameters()).device
-    x = torch.as_tensor(images, dtype=torch.float32)
-    return torch.cat([model.forward_features(x[i:i + batch_size].to(device)) for i in range(0, len(x), batch_size)])
+    """The conv layers' output for ``images`` (N, C, H, W) in [0, 1] (no dropout acts before it), on the CPU."""
+    return run_in_batches(model.forward_features, images, batch_size, next(model.parameters()).device)
 
 
 def frozen_conv_features(init: str, images: np.ndarray) -> torch.Tensor:
@@ -118,7 +116,7 @@ def fit_cnn(images: np.ndarray, y: np.ndarray, class_names: list[str], cfg: Micr
     t = torch.as_tensor(y, dtype=torch.long, device=device)
     gen = torch.Generator().manual_seed(cfg.seed)
     if cfg.frozen and augment is None:  # fixed conv features: compute them once, train the dense layers on them
-        conv = conv_features(model, images) if conv is None else conv.to(device)
+        conv = (conv_features(model, images) if conv is None else conv).to(device)
         forward = lambda idx: model.forward_head(conv[idx])  # noqa: E731
     else:
         forward = lambda idx: model(augment(x[idx], gen) if augment is not None else x[idx])  # noqa: E731
@@ -128,23 +126,19 @@ def fit_cnn(images: np.ndarray, y: np.ndarray, class_names: list[str], cfg: Micr
     return model.eval()
 
 
-@torch.no_grad()
 def cnn_outputs(model: nn.Module, images: np.ndarray, batch_size: int = 512,
                 conv: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(logits, 512-d dense features) of ``images`` (N, C, H, W) in [0, 1], in eval mode; ``conv``:
     their conv features when already computed (frozen conv layers)."""
-    device = next(model.parameters()).device
     model.eval()
-    logits, feats = [], []
-    for start in range(0, len(images), batch_size):
-        if conv is not None:
-            h = model.forward_head(conv[start:start + batch_size].to(device), pre_logits=True)
-        else:
-            xb = torch.as_tensor(images[start:start + batch_size], dtype=torch.float32, device=device)
-            h = model.forward_head(model.forward_features(xb), pre_logits=True)
-        feats.append(h.float().cpu())
-        logits.append(model.head(h).float().cpu())
-    return torch.cat(logits).numpy(), torch.cat(feats).numpy()
+
+    def outputs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = model.forward_head(x if conv is not None else model.forward_features(x), pre_logits=True)
+        return model.head(h), h
+
+    logits, feats = run_in_batches(outputs, conv if conv is not None else images, batch_size,
+                                   next(model.parameters()).device)
+    return logits.numpy(), feats.numpy()
 
 
 class MicroLSTM(nn.Module):

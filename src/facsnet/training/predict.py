@@ -6,24 +6,24 @@ import torch
 import torch.nn as nn
 
 from ..data.faceset import FaceSet
+from ..models.batches import run_in_batches
 from .metrics import ClassificationMetrics, classification_metrics
 
 
-@torch.no_grad()
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 512,
                    tta_flip: bool = False, autocast_dtype=None) -> torch.Tensor:
     """Logits (N, C) in fp32 for uint8 (N, 1, H, W) ``images`` on the model's device."""
     model.eval()
     device = next(model.parameters()).device
-    outs = []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device, non_blocking=True).float().div_(255.0)
+
+    def logits(x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
-            logits = model(x).float()
+            out = model(x).float()
             if tta_flip:
-                logits = (logits.softmax(1) + model(x.flip(-1)).float().softmax(1)).div(2).log()
-        outs.append(logits.float().cpu())
-    return torch.cat(outs) if outs else torch.empty(0)
+                out = (out.softmax(1) + model(x.flip(-1)).float().softmax(1)).div(2).log()
+        return out
+
+    return run_in_batches(logits, images, batch_size, device)
 
 
 def evaluate_model(model, data: FaceSet, batch_size: int = 512, tta_flip: bool = False,

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..models.batches import run_in_batches
+
 
 class DenseHead(nn.Module):
     """dropout -> dense ``hidden`` -> ReLU -> dropout -> ``num_outputs``, on flattened backbone features;
@@ -57,7 +59,6 @@ def feature_dim(model: nn.Module) -> int:
 LAYERS = ("conv", "fc1")
 
 
-@torch.no_grad()
 def extract_features(model: nn.Module, images: np.ndarray, layer: str = "conv", batch_size: int = 256) -> np.ndarray:
     """Features (N, D) float32 of uint8 images (N, H, W): the flattened conv output (``conv``, the
     paper's feature extractor) or the emotion model's 512-d dense layer (``fc1``, after its ReLU)."""
@@ -65,13 +66,15 @@ def extract_features(model: nn.Module, images: np.ndarray, layer: str = "conv", 
         raise ValueError(f"unknown feature layer {layer!r}; choose from {', '.join(LAYERS)}")
     check_transferable(model)
     model = model.eval()
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = torch.from_numpy(np.asarray(images[start:start + batch_size], dtype=np.float32) / 255.0)
-        x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
-        feats = model.forward_features(x)
-        out.append((model.forward_head(feats, pre_logits=True) if layer == "fc1" else feats.flatten(1)).numpy())
-    return np.concatenate(out) if out else np.zeros((0, feature_dim(model)), np.float32)
+    x = torch.from_numpy(np.asarray(images))
+    x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)        # (N, C, H, W)
+
+    def features(xb: torch.Tensor) -> torch.Tensor:
+        feats = model.forward_features(xb)
+        return model.forward_head(feats, pre_logits=True) if layer == "fc1" else feats.flatten(1)
+
+    out = run_in_batches(features, x, batch_size)
+    return out.numpy() if len(images) else np.zeros((0, feature_dim(model)), np.float32)
 
 
 def attach_head(model: nn.Module, head: DenseHead, class_names: list[str], task: str = "emotion") -> nn.Module:
