@@ -1,6 +1,8 @@
 """Build results/summary.json from the run folders and evaluation files under results/, then
 render the README's results table from it. Every figure is read from a file a command wrote;
-nothing here is typed in by hand.
+nothing here is typed in by hand. Run folders that predate ``provenance`` records describe
+themselves in a ``source.json`` (found by walking results/); what the figures mean and which
+weights made them is told in results/NOTES.md, not here.
 
     python scripts/collect_results.py          # writes results/summary.json and updates README.md
 """
@@ -22,7 +24,6 @@ from facsnet.models.hub import weights_digest as _weights_digest  # noqa: E402
 from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
 DEVICE = "one NVIDIA H200 GPU, torch 2.11 bf16 autocast"
-DATA_CK = "../shared/data/CK+48 (981 faces, 118 subjects, 7 classes)"
 FULL = "FACSNET_DATA=../shared/data bash scripts/full_run.sh"
 
 
@@ -36,8 +37,9 @@ def load(p: Path):
     return json.loads(p.read_text()) if p.exists() else None
 
 
-def cv_entry(folder: Path, command: str, note: str = "", device: str | None = None) -> dict | None:
-    """Mean +- std over folds; a run whose folds did not all finish is marked as partial."""
+def cv_entry(folder: Path, source: dict) -> dict | None:
+    """Mean +- std over folds of the cv run in ``folder``, described by its ``source.json`` (command,
+    device, data, note); a run whose folds did not all finish is marked as partial."""
     cfg = load(folder / "config.json")
     if cfg is None:
         return None
@@ -49,17 +51,35 @@ def cv_entry(folder: Path, command: str, note: str = "", device: str | None = No
         "fold_accuracies": [round(a, 4) for a in accs], "folds_done": len(accs), "k": cfg["k"],
         "protocol": cfg["protocol"], "epochs": cfg["train_config"]["epochs"], "lr": cfg["train_config"]["lr"],
         "init": cfg["train_config"]["init"], "fold_seed": cfg["fold_seed"], "seed": cfg["train_config"]["seed"],
-        "data": DATA_CK, "device": device or DEVICE, "command": command, "run": str(folder.relative_to(ROOT)),
+        "data": source["data"], "device": source["device"], "command": source["command"],
+        "run": str(folder.relative_to(ROOT)),
     }
     if len(accs) < cfg["k"]:
         entry["partial"] = f"only {len(accs)} of {cfg['k']} folds finished before the GPU time ran out"
-    if note:
-        entry["note"] = note
+    if source.get("note"):
+        entry["note"] = source["note"]
     return entry
 
 
+def described_runs() -> dict[str, dict]:
+    """Every cv run folder under results/ that describes itself with a ``source.json`` (the summary
+    key it feeds, its command, device and data), as summary entries by key, in the files' ``order``."""
+    out = {}
+    for path in sorted(RES.rglob("source.json"), key=lambda p: (load(p).get("order", 0), str(p))):
+        source = load(path)
+        entry = cv_entry(path.parent, source)
+        if entry:
+            out[source["summary_key"]] = entry
+    return out
+
+
+def under(entries: dict[str, dict], prefix: str) -> dict[str, dict]:
+    """The entries whose dotted key starts with ``prefix.``, keyed by the rest."""
+    return {k[len(prefix) + 1:]: v for k, v in entries.items() if k.startswith(prefix + ".")}
+
+
 def fer_history(name: str) -> list[dict]:
-    """Epoch records of a FER run, continued runs appended (the epochs of `fer2013` went on on 2026-11-26)."""
+    """Epoch records of a FER run, continued runs appended (results/NOTES.md: which weights)."""
     hist = load(GPU / name / "history.json") or []
     more = load(GPU2 / f"{name}_cont" / "history.json") or []
     return hist + [dict(r, epoch=r["epoch"] + len(hist)) for r in more]
@@ -199,7 +219,7 @@ def transfer_entries() -> dict:
     if stale:
         out["stale_rows"] = stale
         out["weights"] = (f"row(s) {', '.join(stale)} computed with earlier weights than the bundled ones"
-                          + (" (fer2013: its epoch-163 weights, commit dd31602)" if "fer2013" in stale else ""))
+                          + "; results/NOTES.md says which")
     return out
 
 
@@ -207,8 +227,7 @@ def backbone_note(config: dict) -> str:
     """'' when a result's backbone is the bundled model of that name, else which weights it used."""
     name, digest = config["backbone"], config.get("backbone_sha256")
     if digest is None:  # results written before digests were recorded (fer2013 of epoch 163)
-        return (" (its epoch-163 weights, commit dd31602; the bundled fer2013 is now the 337-epoch model)"
-                if name == "fer2013" else "")
+        return " (weights written before digests were recorded: results/NOTES.md)" if name == "fer2013" else ""
     return "" if digest == weights_digest(name) else f" (earlier weights, sha256 {digest}, not the bundled ones)"
 
 
@@ -297,24 +316,8 @@ def gpu_throughput() -> dict:
 
 
 def build() -> dict:
-    ck = {
-        "cv10_subject": cv_entry(GPU2 / "ck_subject_fer120", f"facsnet cv --data ckplus48 --protocol subject --init fer2013 --epochs 120 --lr 3e-4  # in {CONT}",
-                                 note="starts from the FER2013 weights of epoch 163 (bundled as fer2013 until 2026-11-26; FER2013 has no CK+ subject)"),
-        "cv10_image": cv_entry(GPU2 / "ck_image_fer120", f"facsnet cv --data ckplus48 --protocol image --init fer2013 --epochs 120 --lr 3e-4  # in {CONT}",
-                               note="per-image folds (frames of one sequence on both sides), the same recipe as cv10_subject"),
-        "cv10_image_lr1e-3": cv_entry(GPU2 / "ck_image_fer120_lr1e-3", f"facsnet cv --data ckplus48 --protocol image --init fer2013 --epochs 120 --lr 1e-3  # in {CONT}",
-                                      note="as cv10_image with the paper's learning rate; one of two per-image recipes tried on 2026-11-26"),
-        "cv10_subject_60ep": cv_entry(GPU / "ck_subject_fer", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
-                                      note="2026-11-25: starts from the FER2013 weights of epoch 87; fold 10 ran on the CPU from the fp16 copy of those weights"),
-        "cv10_subject_scratch": cv_entry(GPU / "ck_subject_scratch", f"facsnet cv --data ckplus48 --protocol subject --epochs 150  # in {FULL}"),
-        "cv10_subject_ferinit_lr1e-3": cv_entry(GPU / "ck_subject_fer_lr1e-3", f"facsnet cv --data ckplus48 --protocol subject --init runs/full/fer2013/best.pt --epochs 60 --lr 1e-3  # in {FULL}",
-                                                note="2026-11-25, 60 epochs from the epoch-87 weights; folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
-        "cv10_image_60ep": cv_entry(GPU / "ck_image_fer", f"facsnet cv --data ckplus48 --protocol image --init runs/full/fer2013/best.pt --epochs 60 --lr 3e-4  # in {FULL}",
-                                    note="2026-11-25, 60 epochs from the epoch-87 weights; "
-                                         "folds 9 and 10 finished on the CPU from the fp16 copy of the same init"),
-        "cv10_image_scratch": cv_entry(GPU / "ck_image_scratch", f"facsnet cv --data ckplus48 --protocol image --epochs 150  # in {FULL}",
-                                       note="fold 6 never left its starting plateau (loss 1.83 for 150 epochs); the other nine scored 98-100%"),
-    }
+    runs = described_runs()
+    ck = under(runs, "ckplus")
     fer_cmd = "facsnet train --data fer2013 --epochs 200 --max-minutes 5, then the same command with --max-minutes 2.7 (resumed)"
     summary = {
         "ckplus": {k: v for k, v in ck.items() if v},
@@ -335,7 +338,7 @@ def build() -> dict:
         "corpus": corpus_entry(),
         "bench": bench_entries(),
         "analyze": analyze_entries(),
-        "precision": precision_entries(),
+        "precision": precision_entries(under(runs, "precision.ckplus_cv10_subject_30ep")),
         "transfer": transfer_entries(),
         "au": au_entries(),
         "micro": micro_entries(),
@@ -469,22 +472,16 @@ def warmup_run_entry() -> dict | None:
     return entry
 
 
-def precision_entries() -> dict:
+def precision_entries(pair: dict[str, dict]) -> dict:
     """Does bf16 keep accuracy? The same CK+ 10-fold subject-independent run in bf16 and in fp32."""
-    runs = RES / "runs" / "cpu-2026-12-01"
-    cmd = ("facsnet cv --data ckplus48 --protocol subject --init fer2013 --epochs 30 --lr 3e-4 "
-           "--precision {p} --out ck_subject_30ep_{p}")
-    host = load(RES / "bench_vs_keras.json")
-    device = f"{host['cpu'] if host else 'a 2-core CPU with native bf16'}, torch 2.13.0+cpu"
-    pair = {p: cv_entry(runs / f"ck_subject_30ep_{p}", cmd.format(p=p), device=device) for p in ("bf16", "fp32")}
-    if not all(pair.values()):
+    if set(pair) != {"bf16", "fp32"}:
         return {}
     a, b = pair["bf16"]["fold_accuracies"], pair["fp32"]["fold_accuracies"]
     import numpy as np
 
     diff = np.array(a) - np.array(b)
     return {"ckplus_cv10_subject_30ep": {
-        **pair, "bf16_minus_fp32_points": round(100 * float(diff.mean()), 2),
+        "bf16": pair["bf16"], "fp32": pair["fp32"], "bf16_minus_fp32_points": round(100 * float(diff.mean()), 2),
         "bf16_minus_fp32_fold_sd_points": round(100 * float(diff.std(ddof=1)), 2),
         "note": "same folds, seeds and recipe; only --precision differs; from the bundled fer2013 weights",
     }}
