@@ -1,7 +1,6 @@
 """Temperature scaling and calibration error: facts checked on generated logits and toy models."""
 import numpy as np
 import pytest
-import torch
 
 from facsnet.training.calibration import (calibrate, expected_calibration_error, fit_temperature,
                                           negative_log_likelihood, prior_corrected, tempered_probs)

@@ -2,10 +2,9 @@
 from .augment import Augment
 from .faceset import FaceSet
 from .images import ImageReadError, read_grey, read_rgb
-from .readers import (
-    DatasetError, read_ckplus48, read_ckplus_release, read_class_folder, read_fer2013_csv,
-    read_fer2013_folder, read_ferplus, ferplus_targets,
-)
+from .ckplus_release import read_ckplus_release
+from .ferplus import ferplus_targets, read_ferplus
+from .readers import DatasetError, read_ckplus48, read_class_folder, read_fer2013_csv, read_fer2013_folder
 from .registry import data_root, load_dataset
 from .splits import make_folds, stratified_folds, subject_folds
 

@@ -3,9 +3,9 @@
 - :func:`read_class_folder` — any ``root/<class>/<image>`` tree (FER2013 folders, CK+48,
   NovaEmotions, JAFFE sorted by class, a user's own), with an optional subject pattern.
 - :func:`read_fer2013_csv` — the original ``fer2013.csv`` (``emotion,pixels,Usage``).
-- :func:`read_ferplus` — FER2013 images relabelled by the FER+ votes.
-- :func:`read_ckplus_release` — the original CK+ release (``cohn-kanade-images/``, ``Emotion/``,
-  ``Landmarks/``), aligned and cropped by the eyes.
+
+Two layouts have readers of their own: FER+ votes (:mod:`facsnet.data.ferplus`) and the original CK+
+release (:mod:`facsnet.data.ckplus_release`).
 
 Unreadable inputs are skipped and listed in ``FaceSet.skipped`` with the reason; an unknown
 class name is an error naming its folder.
@@ -19,9 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..labels import (
-    CKPLUS_CODES, FER2013_CODES, canonical_label, sort_canonical,
-)
+from ..labels import FER2013_CODES, canonical_label, sort_canonical
 from .cache import fingerprint_files, load_cached, save_cached
 from .faceset import FaceSet
 from .images import ImageReadError, is_image_file, read_grey
@@ -220,149 +218,3 @@ def read_fer2013_csv(path: str | Path, split: str | None = "train") -> FaceSet:
         )
 
     return _report_skips(_cached(settings, [path], path.parent, build))
-
-
-# ----------------------------------------------------------------------------- FER+
-FERPLUS_EMOTIONS = ("neutral", "happy", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
-
-
-def ferplus_targets(votes: np.ndarray, mode: str = "majority") -> tuple[np.ndarray, np.ndarray]:
-    """FER+ targets from (N, 10) vote counts in FER+ column order.
-
-    Follows the FER+ authors' rule: single votes are dropped as outliers; ``majority`` keeps an
-    image whose top emotion has more than half the remaining votes, ``distribution`` keeps the
-    normalised votes over the 8 emotions. Images whose winner is unknown / not-a-face, or with no
-    emotion vote left, are dropped. Returns (keep mask, targets in ``FERPLUS_EMOTIONS`` order:
-    int labels for majority, (N, 8) float distributions for distribution).
-    """
-    v = np.asarray(votes, dtype=np.float64).copy()
-    v[v <= 1] = 0  # outlier votes
-    emo = v[:, :8]
-    total = v.sum(axis=1)
-    top = v.argmax(axis=1)
-    if mode == "majority":
-        keep = (top < 8) & (v.max(axis=1) > 0.5 * total) & (total > 0)
-        return keep, top.astype(np.int64)
-    if mode == "distribution":
-        esum = emo.sum(axis=1)
-        keep = (top < 8) & (esum > 0)
-        dist = np.divide(emo, esum[:, None], out=np.zeros_like(emo), where=esum[:, None] > 0)
-        return keep, dist.astype(np.float32)
-    raise DatasetError(f"unknown FER+ mode {mode!r}; choose majority or distribution")
-
-
-def read_ferplus(fer2013_root: str | Path, ferplus_root: str | Path, split: str = "train",
-                 mode: str = "majority") -> FaceSet:
-    """FER2013 folder images with FER+ labels (via ``fer2013_images_to_ferplus_map.csv``).
-
-    ``majority``: hard labels; ``distribution``: also ``soft`` vote distributions (labels = argmax).
-    """
-    fer2013_root, ferplus_root = Path(fer2013_root), Path(ferplus_root)
-    folder, usage = _fer_split(split)
-    base = read_fer2013_folder(fer2013_root, split)
-    map_csv = ferplus_root / "fer2013_images_to_ferplus_map.csv"
-    votes_csv = ferplus_root / "fer2013new.csv"
-    for f in (map_csv, votes_csv):
-        if not f.is_file():
-            raise DatasetError(f"{f}: FER+ file missing")
-    with votes_csv.open(newline="") as fh:
-        vote_rows = list(csv.reader(fh))[1:]
-    row_of = {}
-    with map_csv.open(newline="") as fh:
-        for r in csv.DictReader(fh):
-            if r["fer2013_csv_row"]:
-                row_of[r["image_path"]] = int(r["fer2013_csv_row"])
-    votes, keep_idx = [], []
-    for i, p in enumerate(base.paths):
-        row = row_of.get(f"{folder}/{p}")
-        if row is None:
-            continue
-        votes.append([float(x) for x in vote_rows[row][2:12]])
-        keep_idx.append(i)
-    keep, targets = ferplus_targets(np.array(votes), mode)
-    idx = np.array(keep_idx)[keep]
-    fs = base.subset(idx, name=f"ferplus-{folder}-{mode}")
-    targets = targets[keep]
-    class_names = sort_canonical(FERPLUS_EMOTIONS)  # canonical order
-    order = [FERPLUS_EMOTIONS.index(c) for c in class_names]
-    if mode == "majority":
-        fs.labels = np.array([class_names.index(FERPLUS_EMOTIONS[t]) for t in targets], dtype=np.int64)
-    else:
-        fs.soft = targets[:, order]
-        fs.labels = fs.soft.argmax(axis=1).astype(np.int64)
-    fs.class_names = class_names
-    fs.source = f"{fer2013_root / folder} + {ferplus_root}"
-    fs.skipped = base.skipped
-    return fs
-
-
-# ----------------------------------------------------------------------------- CK+ release
-def _read_landmarks(path: Path) -> np.ndarray:
-    pts = np.loadtxt(path, dtype=np.float64)
-    if pts.shape != (68, 2):
-        raise DatasetError(f"{path}: expected 68 landmark rows of 'x y', got shape {pts.shape}")
-    return pts
-
-
-def read_ckplus_release(root: str | Path, size: int = 48, peak_frames: int = 3,
-                        include_neutral: bool = False) -> FaceSet:
-    """The original CK+ release: every emotion-labelled sequence gives its last ``peak_frames``
-    frames with that emotion (and, with ``include_neutral``, its first frame as neutral), each
-    rotated to level eyes and cropped with :func:`facsnet.faces.align_face` from the landmarks.
-    """
-    from ..faces.align import CKPLUS48_FRAMING, align_face, eye_centres_from_landmarks68
-
-    root = Path(root)
-    img_root, emo_root, lm_root = root / "cohn-kanade-images", root / "Emotion", root / "Landmarks"
-    for d in (img_root, emo_root, lm_root):
-        if not d.is_dir():
-            raise DatasetError(f"{d}: missing; a CK+ release holds cohn-kanade-images/, Emotion/, Landmarks/")
-    emo_files = sorted(emo_root.glob("S*/*/*_emotion.txt"))
-    if not emo_files:
-        raise DatasetError(f"{emo_root}: no *_emotion.txt files")
-    spec = CKPLUS48_FRAMING.resized(size)  # crops framed like the CK+48 set
-    settings = {"reader": "ckplus_release", "size": size, "peak": peak_frames, "neutral": include_neutral,
-                "framing": [spec.eye_distance, spec.eye_height]}
-
-    def build() -> FaceSet:
-        images, labels, paths, subjects, sequences, skipped = [], [], [], [], [], []
-        for ef in emo_files:
-            subject, seq = ef.parent.parent.name, ef.parent.name
-            try:
-                code = int(float(ef.read_text().split()[0]))
-                emotion = CKPLUS_CODES[code]
-            except (ValueError, KeyError, IndexError):
-                skipped.append((str(ef), "emotion file does not hold a CK+ code 0-7"))
-                continue
-            frames = sorted(p for p in (img_root / subject / seq).glob("*.png"))
-            if not frames:
-                skipped.append((str(ef), f"no frames in {img_root / subject / seq}"))
-                continue
-            picks = [(f, emotion) for f in frames[-peak_frames:]]
-            if include_neutral:
-                picks.insert(0, (frames[0], "neutral"))
-            for frame, label in picks:
-                lm = lm_root / subject / seq / f"{frame.stem}_landmarks.txt"
-                try:
-                    left, right = eye_centres_from_landmarks68(_read_landmarks(lm))
-                    grey = read_grey(frame)
-                except (OSError, DatasetError, ImageReadError, ValueError) as exc:
-                    skipped.append((str(frame), f"{exc}"))
-                    continue
-                images.append(align_face(grey, left, right, spec))
-                labels.append(label)
-                paths.append(str(frame.relative_to(root)))
-                subjects.append(subject)
-                sequences.append(f"{subject}_{seq}")
-        if not images:
-            raise DatasetError(f"{root}: no usable CK+ frames")
-        class_names = sort_canonical(labels)
-        return FaceSet(
-            name="ckplus", images=np.stack(images),
-            labels=np.array([class_names.index(c) for c in labels], dtype=np.int64),
-            class_names=class_names, paths=paths, subjects=np.array(subjects, dtype=str),
-            sequences=np.array(sequences, dtype=str), skipped=skipped, source=str(root),
-        )
-
-    files = emo_files + sorted(lm_root.glob("S*/*/*.txt"))
-    return _report_skips(_cached(settings, files, root, build))

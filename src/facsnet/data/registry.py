@@ -5,10 +5,9 @@ import os
 from pathlib import Path
 
 from .faceset import FaceSet
-from .readers import (
-    DatasetError, read_ckplus48, read_ckplus_release, read_class_folder, read_fer2013_csv,
-    read_fer2013_folder, read_ferplus,
-)
+from .ckplus_release import read_ckplus_release
+from .ferplus import read_ferplus
+from .readers import DatasetError, read_ckplus48, read_class_folder, read_fer2013_csv, read_fer2013_folder
 
 NAMED = ("ckplus48", "fer2013", "ferplus", "ferplus-dist")
 

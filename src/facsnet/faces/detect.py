@@ -14,16 +14,14 @@ nothing is downloaded.
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Callable, Protocol
 
 import cv2
 import numpy as np
+
+from .runtime import bundled_asset, check_frame, tflite_runner
 
 BLAZEFACE_FILE = "blazeface_full_range_sparse.tflite"
 MIN_FRAME_SIDE = 8   # pixels: a frame (or tile) narrower than this holds no detectable face
@@ -194,88 +192,6 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray, i
     return np.array(kept_b), np.array(kept_s), np.array(kept_k)
 
 
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence C-level writes to stderr (file descriptor 2) for the duration."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable fd 2
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def bundled_asset(name: str, sha256: str, what: str) -> Path:
-    """A model file shipped in ``faces/assets``, its SHA-256 checked."""
-    path = Path(str(resources.files("facsnet") / "faces" / "assets" / name))
-    if not path.is_file():
-        raise FileNotFoundError(f"the bundled {what} is missing from this install ({path})")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != sha256:
-        raise ValueError(f"{path}: sha256 {digest} is not the bundled {what}'s")
-    return path
-
-
-def tflite_runner(path: Path, runtime: str, num_threads: int | None, what: str):
-    """(runtime name, run function) for a TFLite model: OpenVINO where installed (``auto``), else LiteRT."""
-    if runtime == "auto":
-        import importlib.util
-
-        runtime = "openvino" if importlib.util.find_spec("openvino") is not None else "litert"
-    if runtime not in DETECTOR_RUNTIMES:
-        raise ValueError(f"unknown {what} runtime {runtime!r}; choose auto, {', '.join(DETECTOR_RUNTIMES)}")
-    return runtime, DETECTOR_RUNTIMES[runtime](path, num_threads or min(4, cv2.getNumberOfCPUs()))
-
-
-def _litert_runner(path: Path, threads: int) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """BlazeFace on the TFLite runtime (XNNPACK): x (1, S, S, 3) -> (regressors, logits)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise ImportError("the blazeface detector needs the 'openvino' or 'ai-edge-litert' package") from exc
-    with _quiet_stderr():  # the runtime prints "INFO: Created TensorFlow Lite XNNPACK delegate"
-        interp = Interpreter(model_path=str(path), num_threads=threads)
-        interp.allocate_tensors()
-    inp = interp.get_input_details()[0]["index"]
-    reg, cls = (d["index"] for d in sorted(interp.get_output_details(), key=lambda d: d["shape"][-1], reverse=True))
-
-    def run(x: np.ndarray):
-        interp.set_tensor(inp, x)
-        interp.invoke()
-        return interp.get_tensor(reg), interp.get_tensor(cls)
-    return run
-
-
-def _openvino_runner(path: Path, threads: int) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """BlazeFace on OpenVINO in fp32 (it reads the TFLite file): x (1, S, S, 3) -> (regressors, logits)."""
-    import openvino as ov
-
-    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
-                                                         "PERFORMANCE_HINT": "LATENCY",
-                                                         "INFERENCE_NUM_THREADS": threads})
-    reg, cls = sorted(compiled.outputs, key=lambda o: o.get_partial_shape()[-1].get_length(), reverse=True)
-    request = compiled.create_infer_request()
-
-    def run(x: np.ndarray):
-        out = request.infer({0: x})
-        return np.array(out[reg], copy=True), np.array(out[cls], copy=True)
-    return run
-
-
-DETECTOR_RUNTIMES = {"openvino": _openvino_runner, "litert": _litert_runner}
-
-
-def _check_frame(rgb: np.ndarray) -> None:
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
-
-
 @register_detector("blazeface")
 class BlazeFaceDetector:
     """MediaPipe BlazeFace full range on the CPU: OpenVINO where installed (``runtime="auto"``),
@@ -296,14 +212,14 @@ class BlazeFaceDetector:
 
     def raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, tuple[float, float]]:
         """The network's regressors (N, 16) and logits (N,) for one frame, with the letterbox geometry."""
-        _check_frame(rgb)
+        check_frame(rgb)
         boxed, scale, pad = letterbox(rgb, self.input_size)
         x = boxed.astype(np.float32)[None] * (2.0 / 255.0) - 1.0
         reg, logits = self._run(x)
         return reg[0], logits[0, :, 0], scale, pad
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
-        _check_frame(rgb)
+        check_frame(rgb)
         if min(rgb.shape[:2]) < MIN_FRAME_SIDE:
             return []   # too small to hold a face the detector could find
         reg, logits, scale, (pad_x, pad_y) = self.raw(rgb)

@@ -15,7 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .detect import Detection, _check_frame, bundled_asset, tflite_runner
+from .detect import Detection
+from .runtime import bundled_asset, check_frame, tflite_runner
 from .framing import EyeOffset
 
 MESH_FILE = "face_landmark.tflite"
@@ -109,7 +110,7 @@ class FaceMesh:
 
     def __call__(self, rgb: np.ndarray, faces: list[Detection]) -> list[FaceMeshResult]:
         """One mesh per detected face, in the same order."""
-        _check_frame(rgb)
+        check_frame(rgb)
         return [self.one(rgb, f) for f in faces]
 
     def one(self, rgb: np.ndarray, face: Detection) -> FaceMeshResult:
