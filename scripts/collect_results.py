@@ -408,8 +408,9 @@ def default_model_entry() -> dict | None:
         return None
     ck = read_checkpoint(resolve_weights(path))
     members = [m["train_config"]["model"] for m in ck.get("members", [])] or [ck["train_config"]["model"]]
-    runs = [Path(m["source"]).parent.name for m in ck.get("members", [])]     # each member's run folder
-    hists = {run: load(folder / f"history_{run}.json") for run in runs}   # the bundled model's runs
+    records = ck.get("members") or [{"source": f"fer2013_{ck['train_config']['model']}/final.pt", **ck}]
+    runs = [(Path(m["source"]).parent.name, m) for m in records]       # (run folder, member record) of each network
+    hists = {run: load(folder / f"history_{run}.json") for run, _ in runs}   # the bundled model's runs
     cal = ck.get("calibration") or {}
     host = load(folder / "host.json") or {}
     chosen = next(r for r in choice["candidates"] if r["model"] == choice["chosen"])
@@ -433,9 +434,11 @@ def default_model_entry() -> dict | None:
                             for run, h in hists.items()},
         "train_hours": round(sum(r["seconds"] for h in hists.values() for r in h) / 3600, 2),
         "train_device": host.get("device", "a 2-core CPU with native bf16"),
-        "train_config": {run: m["train_config"] for run, m in zip(hists, ck.get("members", []))} or ck["train_config"],
+        "train_config": {run: m["train_config"] for run, m in runs},
         "command": "bash scripts/default_model.sh train A; bash scripts/default_model.sh train B; "
-                   "bash scripts/default_model.sh finish",
+                   "bash scripts/default_model.sh finish"
+                   + ("; bash scripts/default_model.sh train C; bash scripts/default_model.sh grow C"
+                      if len(runs) > 2 else ""),
         "weights_sha256_16": weights_digest(str(path)),
     }
 

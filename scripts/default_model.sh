@@ -30,9 +30,12 @@ case "${1:-} ${2:-}" in
     $PY -m facsnet calibrate --model "$RUNS/${NAME}_grown.pt" --data fer2013 --tta-flip \
       --out "$RUNS/${NAME}_grown_calibrated.pt"
     cp "src/facsnet/weights/$NAME.pt" "$RUNS/${NAME}_before_grow.pt"
-    CHOSEN=$($PY scripts/choose_on_holdout.py "$OUT/holdout_choice.json" "$RUNS/${NAME}_before_grow.pt" \
+    CHOSEN=$($PY scripts/choose_on_holdout.py "$OUT/holdout_choice_grow.json" "$RUNS/${NAME}_before_grow.pt" \
                "$RUNS/$run/calibrated.pt" "$RUNS/${NAME}_grown_calibrated.pt")
     if [ "$CHOSEN" = "$RUNS/${NAME}_grown_calibrated.pt" ]; then
+      # the bundled model's choice record becomes the grow step's; the first choice (A, B, A+B) is kept beside it
+      cp "$OUT/holdout_choice.json" "$OUT/holdout_choice_ab.json"
+      cp "$OUT/holdout_choice_grow.json" "$OUT/holdout_choice.json"
       $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
       for spec in fer2013:validation:publictest ckplus48::ckplus48 ferplus:validation:ferplus_publictest; do
         IFS=: read -r data split tag <<< "$spec"

@@ -22,12 +22,13 @@ def unit_float(x: torch.Tensor | np.ndarray) -> torch.Tensor:
 @torch.no_grad()
 def run_in_batches(fn: Callable[[torch.Tensor], Output], images: torch.Tensor | np.ndarray, batch_size: int = 512,
                    device: torch.device | str | None = None) -> Output:
-    """``fn`` over ``images`` (N, ...) in pieces of ``batch_size``: each piece as float32 in [0, 1]
-    (:func:`unit_float`) on ``device``; the outputs (a tensor or a tuple of tensors) joined on the CPU
+    """``fn`` over ``images`` (N, ...) in pieces of ``batch_size``: each piece moved to ``device``, then
+    made float32 in [0, 1] there (:func:`unit_float`); the outputs (a tensor or a tuple of tensors) joined on the CPU
     in fp32. No images: an empty tensor."""
     pieces = []
     for start in range(0, len(images), batch_size):
-        out = fn(unit_float(images[start:start + batch_size]).to(device, non_blocking=True))
+        piece = torch.as_tensor(images[start:start + batch_size]).to(device, non_blocking=True)
+        out = fn(unit_float(piece))        # scaled where it runs, as the training batches are
         pieces.append(tuple(o.float().cpu() for o in out) if isinstance(out, tuple) else out.float().cpu())
     if not pieces:
         return torch.empty(0)

@@ -121,6 +121,8 @@ def _members_of(source: str, ck: dict, net: nn.Module) -> list[tuple[dict, dict,
                  {"source": source, "model_name": ck["model_name"], "epoch": ck.get("epoch"),
                   "train_config": ck.get("train_config")}, net.state_dict())]
     records = ck.get("members") or [{} for _ in net.members]
+    if len(records) != len(net.members):
+        raise ValueError(f"{source}: records {len(records)} members but holds {len(net.members)} networks")
     return [({"model_name": spec["model_name"], "model_config": spec["model_config"]},
              {**record, "source": record.get("source", f"{source} member {i + 1}"), "via": f"{source} member {i + 1}"},
              member.state_dict())
