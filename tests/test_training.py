@@ -58,6 +58,10 @@ def test_resume_continues_exactly_where_it_stopped(toy_sets, tmp_path):
     assert [h["epoch"] for h in res.history] == [1, 2, 3]
     a, b = _weights(tmp_path / "straight" / "final.pt"), _weights(tmp_path / "resumed" / "final.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
+    import json
+
+    starts = json.loads((tmp_path / "resumed" / "provenance.json").read_text())["starts"]
+    assert [s["first_epoch"] for s in starts] == [1, 3] and starts[0]["data_fingerprint"] == tr.fingerprint()
 
 
 def test_seeded_runs_repeat_and_seeds_differ(toy_sets, tmp_path):

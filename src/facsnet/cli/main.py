@@ -53,8 +53,9 @@ def main(argv=None) -> int:
                 write_evaluation(res, args.out, command="facsnet " + " ".join(sys.argv[1:] if argv is None else argv))
                 print(f"eval.json, confusion.png and report.html in {args.out}", file=sys.stderr)
             if args.json:
-                d = res.to_dict()
-                print(json.dumps(d, indent=2))
+                from ..provenance import provenance
+
+                print(json.dumps({**res.to_dict(), "provenance": provenance()}, indent=2))
             else:
                 print(f"{res.model} on {res.dataset}: accuracy {100 * res.accuracy:.2f}%, balanced recall (UAR) "
                       f"{100 * res.uar:.2f}%, ECE {res.ece:.3f} on {res.n} images"

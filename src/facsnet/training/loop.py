@@ -23,6 +23,7 @@ from ..models import create_model, list_models
 from ..hardware import resolve_precision
 from ..utils import atomic_write_json, parse_device, pick_device, seed_everything
 from ..models.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from ..provenance import provenance
 from .distributed import dist_info, gather_states, init_distributed
 from .fit import optimizer_steps
 from .metrics import ClassificationMetrics
@@ -32,7 +33,7 @@ from .run_folder import check_run_folder, read_run_record
 
 log = logging.getLogger("facsnet.train")
 
-RUN_FILES = ("last.pt", "best.pt", "final.pt", "history.json")   # what a training run writes besides config.json
+RUN_FILES = ("last.pt", "best.pt", "final.pt", "history.json", "provenance.json")   # what a training run writes besides config.json
 
 
 @dataclass
@@ -195,6 +196,8 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "config.json", run_meta)
+        if start_epoch < cfg.epochs:
+            _record_start(out, start_epoch, device, run_meta["data"]["train"]["fingerprint"])
 
     images_seen, t_train, t_start = 0, 0.0, time.perf_counter()
     if rank == 0 and start_epoch < cfg.epochs:
@@ -296,6 +299,15 @@ def _resume(last_path: Path, model: nn.Module, optimizer, scheduler, order_gen: 
     if rank == 0:
         log.info("resumed from %s at epoch %d", last_path, ck["epoch"] + 1)
     return json.loads(ck["history_json"]), ck["epoch"] + 1, ck["best_val_accuracy"], ck["best_epoch"]
+
+
+def _record_start(out: Path, start_epoch: int, device: torch.device, data_fingerprint: str) -> None:
+    """``provenance.json``: one record (command, version, host, date) per start of the run, the
+    first and each resume, with the epoch it started from."""
+    path = out / "provenance.json"
+    starts = json.loads(path.read_text()).get("starts", []) if path.exists() else []
+    starts.append(provenance(first_epoch=start_epoch + 1, device=str(device), data_fingerprint=data_fingerprint))
+    atomic_write_json(path, {"starts": starts})
 
 
 def _data_record(fs: FaceSet | None) -> dict | None:
