@@ -17,7 +17,8 @@ from ..data.faceset import FaceSet
 from ..data.splits import make_folds
 from ..provenance import provenance
 from ..utils import atomic_write_json, atomic_write_text
-from .loop import TrainConfig, train
+from .config import TrainConfig
+from .loop import train
 from .metrics import metrics_from_confusion
 from .run_folder import check_run_folder
 

@@ -19,11 +19,12 @@ import torch.nn.functional as F
 
 from ..data.augment import Augment
 from ..data.faceset import FaceSet
-from ..models import create_model, list_models
+from ..models import create_model
 from ..hardware import resolve_precision
-from ..utils import atomic_write_json, parse_device, pick_device, seed_everything
+from ..utils import atomic_write_json, pick_device, seed_everything
 from ..models.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from ..provenance import provenance
+from .config import TrainConfig
 from .distributed import dist_info, gather_states, init_distributed
 from .fit import optimizer_steps
 from .metrics import ClassificationMetrics
@@ -34,69 +35,6 @@ from .run_folder import check_run_folder, read_run_record
 log = logging.getLogger("facsnet.train")
 
 RUN_FILES = ("last.pt", "best.pt", "final.pt", "history.json", "provenance.json")   # what a training run writes besides config.json
-
-
-@dataclass
-class TrainConfig:
-    """Every training setting, with the paper's values as defaults."""
-
-    model: str = "breuer2017"
-    epochs: int = 60
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"       # adam | sgd (Nesterov momentum)
-    momentum: float = 0.9         # SGD only
-    schedule: str = "keras"       # keras: lr / (1 + decay * step) | cosine: lr -> 0 over all epochs
-    decay: float = 1e-5           # Keras time decay per step (schedule "keras")
-    warmup_steps: int = 0         # linear warm-up of the learning rate over this many steps (0: none)
-    weight_decay: float = 0.0
-    label_smoothing: float = 0.0
-    soft_targets: bool = False    # train on vote distributions where the dataset has them (FER+)
-    augment: dict = field(default_factory=lambda: Augment().to_dict())
-    norm: str = "per_image"
-    precision: str = "auto"       # auto: bf16 where the device computes it natively, else fp32 | bf16 | fp32
-    channels_last: bool = True
-    seed: int = 0
-    device: str = "auto"
-    init: str | None = None       # checkpoint path or bundled name to start from (transfer)
-    tta_flip: bool = False        # score with the mean of the image and its mirror
-    progress: bool = True
-    max_minutes: float | None = None  # stop (resumably) at the first epoch end past this wall time
-
-    def __post_init__(self):
-        """Every setting checked where it is made, with the setting named in the error."""
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size}
-        for name, value in positive.items():
-            if not value > 0:
-                raise ValueError(f"{name} = {value}: must be greater than 0")
-        non_negative = {"lr": self.lr, "decay": self.decay, "warmup_steps": self.warmup_steps,
-                        "weight_decay": self.weight_decay}
-        for name, value in non_negative.items():
-            if not value >= 0:
-                raise ValueError(f"{name} = {value}: must be 0 or more")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing = {self.label_smoothing}: must lie in [0, 1)")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum = {self.momentum}: must lie in [0, 1)")
-        if self.max_minutes is not None and not self.max_minutes >= 0:
-            raise ValueError(f"max_minutes = {self.max_minutes}: must be 0 or more")
-        Augment(**self.augment)
-        if self.model not in list_models():
-            raise ValueError(f"model = {self.model!r}: not a registered model; choose from {', '.join(list_models())}")
-        parse_device(self.device)
-        choices = {"optimizer": ("adam", "sgd"), "schedule": ("keras", "cosine"),
-                   "precision": ("auto", "bf16", "fp32"), "norm": ("per_image", "fixed")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} = {getattr(self, name)!r}: choose from {', '.join(allowed)}")
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
-        return cls(**d)
 
 
 @dataclass(frozen=True)
