@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from facsnet.cli import main
-from facsnet.inference.corpus import corpus_inputs, parse_shard, shard_of
+from facsnet.inference.corpus_inputs import corpus_inputs, parse_shard, shard_of
 from facsnet.samples import make_video, sample_path
 
 SETTINGS = ["--model", "fer2013", "--threads", "1"]

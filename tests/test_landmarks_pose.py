@@ -185,7 +185,7 @@ def test_a_mesh_with_nothing_to_fit_has_no_pose():
 
 
 def test_manifest_columns_may_not_hide_pose_or_landmark_columns(tmp_path):
-    from facsnet.inference.corpus import read_manifest
+    from facsnet.inference.corpus_inputs import read_manifest
 
     manifest = tmp_path / "m.csv"
     manifest.write_text("path,pose_yaw,participant\na.jpg,3,p1\n")

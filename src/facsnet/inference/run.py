@@ -15,7 +15,8 @@ from ..samples import sample_paths
 from ..utils import check_writable_file
 from .annotate import check_annotation_target
 from .corpus import analyze_corpus as run_corpus
-from .corpus import merge_corpus, parse_shard
+from .corpus import merge_corpus
+from .corpus_inputs import parse_shard
 from .media import expected_frames
 from .pipeline import Analyzer, _as_sources
 from .results import COLUMNS, TABLE_SUFFIXES, RowStream
