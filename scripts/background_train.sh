@@ -5,7 +5,7 @@
 #       --epochs 150 --warmup-steps 2000 --no-progress
 # The run lives in ${FACSNET_RUNS:-~/facsnet-runs}/NAME (log in NAME.log beside it). `train` and `cv`
 # checkpoint every epoch (last.pt) and every fold, so the same command after a stop (a killed
-# process, a reboot, a new session on the same machine) goes on from the last finished epoch.
+# process, a reboot, a later login on the same machine) goes on from the last finished epoch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: bash scripts/background_train.sh NAME VERB [options...]" >&2; exit 2; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # FER2013 with the paper's CNN: can a better-known training recipe reach 68% on PublicTest?
-# For a lent GPU (one H100/H200, 16 CPU cores), all runs in parallel, ~10 minutes at EPOCHS=120.
+# For one GPU machine (one H100/H200, 16 CPU cores), all runs in parallel, ~10 minutes at EPOCHS=120.
 # Why these: the paper's recipe leaves 101 of 128 conv2 filters dead (scripts/dead_filters.py), so a
 # warm-up, SGD and a cosine schedule are the first things to try; random erasing and label smoothing
 # are the usual regularisers for FER2013.

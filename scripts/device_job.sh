@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What ran on the lent GPU machine: scripts/full_run.sh over a copy of the data carried in
+# What ran on the GPU machine: scripts/full_run.sh over a copy of the data carried in
 # .devdata/, then the checkpoints made small (fp16) and the run folders packed into $OUT.
 set -uo pipefail
 if [ -z "${FACSNET_DATA:-}" ] && [ -f .devpack/data.tar.gz ]; then  # the data travels packed

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every transfer result of issue 5, on the CPU (about an hour on 2 cores). A step whose output
+# Every transfer result (AU detection, AU intensity, the cross table), on the CPU (about an hour on 2 cores). A step whose output
 # exists is skipped, so an interrupted run resumes: rm the file to redo a step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
