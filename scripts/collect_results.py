@@ -434,6 +434,7 @@ def default_model_entry() -> dict | None:
                             for run, h in hists.items()},
         "train_hours": round(sum(r["seconds"] for h in hists.values() for r in h) / 3600, 2),
         "train_device": host.get("device", "a 2-core CPU with native bf16"),
+        **({"train_device_per_run": host["runs"]} if host.get("runs") else {}),
         "train_config": {run: m["train_config"] for run, m in runs},
         "command": "bash scripts/default_model.sh train A; bash scripts/default_model.sh train B; "
                    "bash scripts/default_model.sh finish"
@@ -581,7 +582,10 @@ def readme_table(s: dict) -> str:
             if d.get(key):
                 rows.append(f"| `default_model.{key}.accuracy` / `.uar` | {fmt_pct(d[key]['accuracy'])} / "
                             f"{fmt_pct(d[key]['uar'])} | {what}; classes the model lacks left out |")
-        rows.append(f"| `default_model.train_hours` | {d['train_hours']:.2f} h | {d['train_device']} |")
+        per_run = d.get("train_device_per_run")
+        where = "; ".join(f"{run} ({d['epochs'].get(run)} epochs): {dev}" for run, dev in per_run.items()) \
+            if per_run else d["train_device"]
+        rows.append(f"| `default_model.train_hours` | {d['train_hours']:.2f} h | {where} |")
     c = s.get("corpus")
     if c:
         ratios = ", ".join(f"{k.replace('_', ' ')} {v:.2f}x" for k, v in c["ratio_to_single"].items())
