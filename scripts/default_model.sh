@@ -5,6 +5,7 @@
 #   bash scripts/default_model.sh finish      # ensemble, calibrate, choose on the hold-out, bundle, score once
 #   bash scripts/default_model.sh train C     # member C: vgg48 again (seed 1), 55 epochs
 #   bash scripts/default_model.sh grow C      # the bundled ensemble + C, calibrated; kept if better on the hold-out
+#   bash scripts/default_model.sh train D     # member D: vgg48 (seed 2), 100 epochs; then grow D
 # Runs live outside the work tree in ${FACSNET_RUNS:-~/facsnet-runs} and checkpoint every epoch: the same
 # `train` command after any stop goes on from the last finished epoch.
 set -euo pipefail
@@ -21,21 +22,36 @@ case "${1:-} ${2:-}" in
     bash scripts/background_train.sh fer2013_vgg48_small train --model vgg48_small --epochs 40 --seed 1 "${RECIPE[@]}" ;;
   "train C")
     bash scripts/background_train.sh fer2013_vgg48_s1 train --model vgg48 --epochs 55 --seed 1 "${RECIPE[@]}" ;;
-  "grow C")
+  "train D")
+    bash scripts/background_train.sh fer2013_vgg48_s2_e100 train --model vgg48 --epochs 100 --seed 2 "${RECIPE[@]}" ;;
+  "grow C"|"grow D")
     OUT=results/runs/default_model
-    run=fer2013_vgg48_s1
+    run=$([ "$2" = C ] && echo fer2013_vgg48_s1 || echo fer2013_vgg48_s2_e100)
     $PY -m facsnet calibrate --model "$RUNS/$run/final.pt" --data fer2013 --tta-flip --out "$RUNS/$run/calibrated.pt"
     cp "$RUNS/$run/history.json" "$OUT/history_$run.json"
+    # the run's host(s): from its provenance.json (one record per start), else this machine
+    $PY - "$RUNS/$run" "$run" "$OUT/host.json" <<'PY'
+import json, sys, torch
+from pathlib import Path
+from facsnet.hardware import cpu_info
+folder, run, path = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+precision = json.loads((folder / "config.json").read_text())["precision"]["precision"]
+starts = json.loads((folder / "provenance.json").read_text())["starts"] if (folder / "provenance.json").exists() else []
+hosts = sorted({s["host"] + ("" if s.get("device", "cpu") == "cpu" else f" ({s['device']})") for s in starts})
+host = json.loads(path.read_text()) if path.exists() else {}
+host.setdefault("runs", {})[run] = f"{' + '.join(hosts) or cpu_info().describe()}; torch {torch.__version__}; precision {precision}"
+path.write_text(json.dumps(host, indent=1))
+PY
     $PY -m facsnet ensemble "src/facsnet/weights/$NAME.pt" "$RUNS/$run/final.pt" --out "$RUNS/${NAME}_grown.pt"
     $PY -m facsnet calibrate --model "$RUNS/${NAME}_grown.pt" --data fer2013 --tta-flip \
       --out "$RUNS/${NAME}_grown_calibrated.pt"
     cp "src/facsnet/weights/$NAME.pt" "$RUNS/${NAME}_before_grow.pt"
-    CHOSEN=$($PY scripts/choose_on_holdout.py "$OUT/holdout_choice_grow.json" "$RUNS/${NAME}_before_grow.pt" \
+    CHOSEN=$($PY scripts/choose_on_holdout.py "$OUT/holdout_choice_grow_$2.json" "$RUNS/${NAME}_before_grow.pt" \
                "$RUNS/$run/calibrated.pt" "$RUNS/${NAME}_grown_calibrated.pt")
     if [ "$CHOSEN" = "$RUNS/${NAME}_grown_calibrated.pt" ]; then
       # the bundled model's choice record becomes the grow step's; the first choice (A, B, A+B) is kept beside it
-      cp "$OUT/holdout_choice.json" "$OUT/holdout_choice_ab.json"
-      cp "$OUT/holdout_choice_grow.json" "$OUT/holdout_choice.json"
+      [ -e "$OUT/holdout_choice_ab.json" ] || cp "$OUT/holdout_choice.json" "$OUT/holdout_choice_ab.json"
+      cp "$OUT/holdout_choice_grow_$2.json" "$OUT/holdout_choice.json"
       $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
       for spec in fer2013:validation:publictest ckplus48::ckplus48 ferplus:validation:ferplus_publictest; do
         IFS=: read -r data split tag <<< "$spec"
@@ -71,5 +87,5 @@ PY
       $PY -m facsnet evaluate --model "src/facsnet/weights/$NAME.pt" --data "$data${split:+:$split}" --json \
         > "results/eval/${NAME}_$tag.json"
     done ;;
-  *) echo "usage: bash scripts/default_model.sh train A|B|C, finish, or grow C" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/default_model.sh train A|B|C|D, finish, or grow C|D" >&2; exit 2 ;;
 esac
