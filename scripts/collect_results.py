@@ -741,11 +741,39 @@ def headline_table(s: dict) -> str:
     return "\n".join(rows)
 
 
+def self_described_files() -> list[tuple[str, str, str]]:
+    """(path, command, date or host) of every JSON file under results/ that names the command that
+    wrote it (a ``provenance`` record, or ``command`` at the top), found by walking the folder; the
+    per-fold and per-subject files inside run folders aside."""
+    rows = []
+    for path in sorted(RES.rglob("*.json")):
+        rel = path.relative_to(RES)
+        if rel.name == "summary.json" or any(part.startswith("fold") for part in rel.parts[:-1]):
+            continue
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        record = d.get("provenance") if isinstance(d, dict) and isinstance(d.get("provenance"), dict) else d
+        command = record.get("command") if isinstance(record, dict) else None
+        if command:
+            command = " && ".join(command) if isinstance(command, list) else str(command)
+            rows.append((str(rel), command, str(record.get("date") or record.get("host") or record.get("cpu") or record.get("device") or "")))
+    return rows
+
+
+def files_table() -> str:
+    lines = ["| file | command | date / host |", "|---|---|---|"]
+    lines += [f"| `{p}` | `{c.replace('|', '/')}` | {w} |" for p, c, w in self_described_files()]
+    return "\n".join(lines)
+
+
 def main() -> None:
     s = build()
     atomic_write_json(RES / "summary.json", s)
     for path, marker, table in ((ROOT / "README.md", "headline", headline_table(s)),
-                                (RES / "README.md", "results", readme_table(s))):
+                                (RES / "README.md", "results", readme_table(s)),
+                                (RES / "README.md", "files", files_table())):
         if path.exists():
             text = path.read_text()
             new = re.sub(rf"(<!-- {marker}:begin -->\n).*?(<!-- {marker}:end -->)",
