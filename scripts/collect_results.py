@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RES = ROOT / "results"
 GPU = RES / "runs" / "gpu-2026-11-25"
 GPU2 = RES / "runs" / "gpu-2026-11-26"  # 2026-11-26: FER2013 continued, CK+ 120-epoch CV
-CONT = "bash scripts/device_continue.sh"
+CONT = "bash scripts/gpu_continue.sh"
 sys.path.insert(0, str(ROOT / "src"))
 from facsnet.models.hub import weights_digest as _weights_digest  # noqa: E402
 from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
@@ -552,7 +552,7 @@ def micro_entries() -> dict:
                                  "one NVIDIA H200 GPU, bf16 autocast, 12 processes sharing it"),
                       "command": f"facsnet micro megc2019 --variants {','.join(r['results'])}{flags} --epochs 30 "
                                  f"--out results/micro/{folder}" + ("" if folder.endswith("frozen") else
-                                                                    "  # in bash scripts/device_micro.sh (6 shards)"),
+                                                                    "  # in bash scripts/gpu_micro.sh (6 shards)"),
                       "run": f"results/micro/{folder}"}
             if "partial" in e["config"]:
                 out[v]["partial"] = e["config"]["partial"]

@@ -4,7 +4,7 @@ filters per layer that still fire on FER2013 PublicTest (as scripts/dead_filters
 
     python scripts/dead_filters_early.py [--out results/interpret/dead_filters_early.json]   # ~15 min on 2 cores
 
-A diagnostic for choosing the recipes of scripts/device_fer_recipes.sh, not a training result:
+A diagnostic for choosing the recipes of scripts/gpu_fer_recipes.sh, not a training result:
 after 150 steps the warm-up recipes have not reached their full learning rate yet.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The table of scripts/device_fer_recipes.sh: per recipe, the final-epoch accuracy on the 10%
+"""The table of scripts/gpu_fer_recipes.sh: per recipe, the final-epoch accuracy on the 10%
 hold-out of FER2013 Training (what chooses the recipe) and the final-epoch PublicTest accuracy of
 the same recipe trained on all of Training (what is reported).
 

@@ -15,12 +15,12 @@
 #
 # Prepare here (the data travel in .devpack, which git ignores; under 64 MiB):
 #   mkdir -p .devpack && tar czf .devpack/data.tar.gz -C ../shared/data FER2013 CK+48 FERPlus
-# then run with the device tool: command "bash scripts/device_fer_recipes.sh", carry [".devpack"].
+# then run with the device tool: command "bash scripts/gpu_fer_recipes.sh", carry [".devpack"].
 # The tracked tree is over the tool's 64 MiB (bundled weights + results): for the call, untrack them
 #   printf '/src/facsnet/weights/*.pt\n/results/\n' >> .git/info/exclude
 #   git rm -r --cached -q src/facsnet/weights/*.pt results
 # and afterwards `git reset -q` and remove the two lines again (nothing here needs those files).
-# Local smoke test at toy size: EPOCHS=1 DATA_DIR=<folder holding FER2013/> bash scripts/device_fer_recipes.sh
+# Local smoke test at toy size: EPOCHS=1 DATA_DIR=<folder holding FER2013/> bash scripts/gpu_fer_recipes.sh
 set -uo pipefail
 EPOCHS=${EPOCHS:-120}
 MAX_MIN=${MAX_MIN:-8}   # each run stops resumably after this; the same command on a warm machine goes on
