@@ -65,8 +65,8 @@ def described_runs() -> dict[str, dict]:
     """Every cv run folder under results/ that describes itself with a ``source.json`` (the summary
     key it feeds, its command, device and data), as summary entries by key, in the files' ``order``."""
     out = {}
-    for path in sorted(RES.rglob("source.json"), key=lambda p: (load(p).get("order", 0), str(p))):
-        source = load(path)
+    sources = sorted(((load(p), p) for p in RES.rglob("source.json")), key=lambda s: (s[0].get("order", 0), str(s[1])))
+    for source, path in sources:
         entry = cv_entry(path.parent, source)
         if entry:
             out[source["summary_key"]] = entry

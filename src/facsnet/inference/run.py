@@ -115,8 +115,9 @@ def analyze_corpus(inputs, out: str, shard: str | tuple[int, int] = (1, 1), engi
     ``"i/n"`` does the i-th of n deterministic parts; ``engine="ray"`` runs the inputs as Ray tasks.
     Join the results with :func:`merge`."""
     shard = parse_shard(shard) if isinstance(shard, str) else tuple(shard)
-    for name in ("aus", "au_intensity", "landmarks"):         # analyze's defaults, read from its signature
-        settings.setdefault(name, inspect.signature(analyze).parameters[name].default)
+    defaults = inspect.signature(analyze).parameters          # analyze's defaults, read from its signature
+    for name in ("aus", "au_intensity", "landmarks"):
+        settings.setdefault(name, defaults[name].default)
     return run_corpus(inputs, out, shard=shard, engine=engine, workers=workers, ray_address=ray_address,
                       overwrite=overwrite, model=model or DEFAULT_MODEL, **settings)
 
