@@ -48,3 +48,33 @@ def test_image_folds_are_stratified():
 def test_subject_protocol_without_subjects_is_a_clear_error():
     with pytest.raises(ValueError, match="needs subject ids"):
         make_folds(np.zeros(10, int), None, k=2, protocol="subject")
+
+
+def test_a_training_fraction_keeps_every_class_share_and_the_same_faces_for_every_seed():
+    from facsnet.data.faceset import FaceSet
+    from facsnet.data.splits import stratified_subset
+
+    labels = np.repeat(np.arange(3), [40, 20, 4])
+    data = FaceSet(name="toy", images=np.zeros((64, 48, 48), np.uint8), labels=labels, class_names=["a", "b", "c"],
+                   paths=[f"f{i}.png" for i in range(64)])
+    part = stratified_subset(data, 0.25)
+    assert part.class_counts() == {"a": 10, "b": 5, "c": 1}
+    assert part.paths == stratified_subset(data, 0.25).paths          # fixed seed: always the same faces
+    assert set(part.paths) <= set(data.paths) and len(set(part.paths)) == 16
+    assert stratified_subset(data, 1.0) is data
+    with pytest.raises(ValueError, match="train_fraction = 0"):
+        stratified_subset(data, 0)
+
+
+def test_training_on_a_fraction_records_the_reduced_set_and_keeps_the_whole_hold_out(tmp_path, toy_folder):
+    import json
+
+    from facsnet import api
+
+    api.train(str(toy_folder), val="holdout", val_fraction=0.25, train_fraction=0.5, out=str(tmp_path / "run"),
+              epochs=1, batch_size=8, progress=False)
+    data = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
+    whole = api.dataset(str(toy_folder), "train")
+    train_part, held = api.holdout_split(whole, 0.25, api.HOLDOUT_SEED)
+    assert data["val"]["n"] == len(held)
+    assert data["train"]["n"] == sum(max(1, round(0.5 * n)) for n in train_part.class_counts().values())

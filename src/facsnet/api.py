@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from .data.specs import HOLDOUT_SEED, dataset, holdout_split, train_and_validation
+from .data.splits import stratified_subset
 from .inference.onnx_export import export_checkpoint as export
 from .inference.run import analyze, analyze_corpus, is_corpus_out, merge, partial_path
 from .interpret.run import au_correlate, visualize
@@ -32,12 +33,15 @@ __all__ = ["HOLDOUT_SEED", "dataset", "holdout_split", "train", "cv", "evaluate"
 
 def train(data: str, val: str | None = None, out: str = "runs/train",
           val_fraction: float = 0.1, subject_pattern: str | None = None, overwrite: bool = False,
-          **settings) -> TrainResult:
+          train_fraction: float = 1.0, **settings) -> TrainResult:
     """Train on ``data``; validate on ``val`` (``none``, ``holdout``, a dataset, or by default the
     dataset's own validation split where it has one; see :func:`facsnet.data.specs.train_and_validation`).
+    ``train_fraction`` < 1 trains on that share of the training part, stratified and the same faces for
+    every seed (quick experiments, ablations); the validation part stays whole.
     ``overwrite`` starts afresh in an ``out`` that holds a run with other settings or data."""
     config = TrainConfig.from_dict(settings)
     train_set, val_set = train_and_validation(data, val, val_fraction, config.seed, subject_pattern)
+    train_set = stratified_subset(train_set, train_fraction)
     if config.soft_targets and train_set.soft is None:
         raise ValueError(f"{data}: soft_targets asked for, but the dataset has no vote distributions (use ferplus-dist)")
     log.info("train: %s", train_set.summary())

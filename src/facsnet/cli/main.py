@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "train":
             res = api.train(args.data, val=args.val, out=args.out, val_fraction=args.val_fraction,
-                            subject_pattern=args.subject_pattern, overwrite=args.overwrite, **_training_settings(args))
+                            train_fraction=args.train_fraction, subject_pattern=args.subject_pattern, overwrite=args.overwrite, **_training_settings(args))
             print(json.dumps({"out_dir": res.out_dir, "best_epoch": res.best_epoch,
                               "best_val_accuracy": res.best_val_accuracy,
                               "final_val_accuracy": res.final.accuracy if res.final else None,

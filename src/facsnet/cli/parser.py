@@ -72,6 +72,8 @@ def build_parser() -> Parser:
     p.add_argument("--val", help="validation NAME[:SPLIT], path, 'holdout' (--val-fraction of the training data, the "
                    "same faces for every seed) or 'none'")
     p.add_argument("--val-fraction", type=float)
+    p.add_argument("--train-fraction", type=float, help="train on this share of the training part, stratified, "
+                   "the same faces for every seed (quick experiments, ablations)")
     p.add_argument("--subject-pattern", help="regex whose group 1 is the subject id in file names")
     p.add_argument("--out")
     p.add_argument("--overwrite", action="store_true",

@@ -1,5 +1,5 @@
 """Every way facsnet splits faces: k folds stratified per image, or stratified and grouped by subject;
-one hold-out part; leave one subject out.
+one hold-out part; a stratified share of a training set; leave one subject out.
 
 Grouped folds never put one subject in the training and the test part of a fold; both
 kinds are repeatable for a given seed.
@@ -86,3 +86,21 @@ def holdout_split(data: FaceSet, fraction: float, seed: int) -> tuple[FaceSet, F
     test = make_folds(data.labels, data.subjects, k, "subject" if data.has_subjects else "image", seed)[0]
     train_idx = np.setdiff1d(np.arange(len(data)), test)
     return data.subset(train_idx), data.subset(test, name=f"{data.name}-holdout")
+
+
+SUBSET_SEED = 1    # fixed, so ``train_fraction`` keeps the same faces whatever the training seed
+
+
+def stratified_subset(data: FaceSet, fraction: float, seed: int = SUBSET_SEED) -> FaceSet:
+    """About ``fraction`` of ``data``'s faces, the same share of every class (at least one face each),
+    drawn with ``seed``: the reduced training sets of quick experiments and ablations."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"train_fraction = {fraction}: must lie in (0, 1]")
+    if fraction == 1:
+        return data
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(data.labels):
+        idx = np.flatnonzero(data.labels == c)
+        keep.append(rng.permutation(idx)[:max(1, round(fraction * len(idx)))])
+    return data.subset(np.sort(np.concatenate(keep)), name=f"{data.name}-{fraction:g}")
