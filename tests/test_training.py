@@ -148,7 +148,7 @@ def test_unknown_optimizer_or_schedule_is_a_clear_error():
     ("batch_size", 0, "batch_size = 0"), ("batch_size", -4, "batch_size = -4"), ("lr", -1e-3, "lr = -0.001: must be 0 or more"),
     ("warmup_steps", -1, "warmup_steps = -1: must be 0 or more"), ("label_smoothing", 1.0, "label_smoothing"),
     ("momentum", 1.5, "momentum"), ("max_minutes", -1.0, "max_minutes"), ("precision", "fp8", "precision"),
-    ("model", "resnet9000", "not a registered model"), ("device", "tpu", "not a device"),
+    ("mixup", -0.2, "mixup = -0.2: must be 0 or more"), ("model", "resnet9000", "not a registered model"), ("device", "tpu", "not a device"),
     ("augment", {"erase": 1.5}, "erase = 1.5: a probability"), ("augment", {"rotate": -1}, "rotate = -1"),
 ])
 def test_out_of_range_settings_are_refused_by_name(setting, value, message):
@@ -225,3 +225,29 @@ def test_fit_minibatches_recovers_a_line_and_repeats_itself():
     assert fitted(None) == pytest.approx((2.0, 1.0), abs=1e-2)           # one full batch per epoch
     batches = minibatches(10, 4, torch.Generator().manual_seed(0))
     assert [len(b) for b in batches] == [4, 4, 2] and sorted(torch.cat(batches).tolist()) == list(range(10))
+
+
+def test_mixup_mixes_faces_and_targets_by_one_weight_per_step():
+    from facsnet.training.mixup import mix_batch, mixup_weight
+
+    x = torch.arange(4 * 2 * 2, dtype=torch.float32).reshape(4, 1, 2, 2)
+    mixed, partner = mix_batch(x, 0.7, torch.Generator().manual_seed(0))
+    assert sorted(partner.tolist()) == [0, 1, 2, 3]
+    assert torch.allclose(mixed, 0.7 * x + 0.3 * x[partner])
+    w = [mixup_weight(0.2, seed=0, rank=0, epoch=e, step=s) for e in range(3) for s in range(50)]
+    assert w == [mixup_weight(0.2, seed=0, rank=0, epoch=e, step=s) for e in range(3) for s in range(50)]
+    assert all(0 <= v <= 1 for v in w) and np.mean([min(v, 1 - v) < 0.1 for v in w]) > 0.5   # Beta(0.2): mostly near 0 or 1
+
+
+def test_a_mixup_run_learns_resumes_exactly_and_differs_from_a_plain_one(toy_sets, tmp_path):
+    tr, va = toy_sets
+    cfg = TrainConfig(epochs=3, mixup=0.4, **FAST)
+    res = train(tr, va, cfg, out_dir=tmp_path / "straight")
+    train(tr, va, TrainConfig(epochs=2, mixup=0.4, **FAST), out_dir=tmp_path / "resumed")
+    train(tr, va, cfg, out_dir=tmp_path / "resumed")
+    train(tr, va, TrainConfig(epochs=3, **FAST), out_dir=tmp_path / "plain")
+    a, b = _weights(tmp_path / "straight" / "final.pt"), _weights(tmp_path / "resumed" / "final.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    plain = _weights(tmp_path / "plain" / "final.pt")
+    assert not all(torch.equal(a[k], plain[k]) for k in a)
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]

@@ -34,6 +34,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay)
     g.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
     g.add_argument("--soft-targets", action="store_true", help="train on vote distributions (ferplus-dist)")
+    g.add_argument("--mixup", type=float, default=DEFAULTS.mixup,
+                   help="mixup: train on mixtures of two faces and their targets, weights drawn from Beta(a, a) "
+                        "(a typical a: 0.2; 0: off)")
     g.add_argument("--norm", choices=["per_image", "fixed"], default=DEFAULTS.norm)
     g.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=DEFAULTS.precision,
                    help="auto: bf16 where the hardware computes it natively (CUDA, AMX / AVX512_BF16 CPUs), "
@@ -49,7 +52,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 def _training_settings(args) -> dict:
     keys = ["model", "epochs", "batch_size", "lr", "optimizer", "momentum", "schedule", "decay", "warmup_steps",
-            "weight_decay", "label_smoothing", "soft_targets", "norm", "precision", "channels_last", "seed", "device",
+            "weight_decay", "label_smoothing", "soft_targets", "mixup", "norm", "precision", "channels_last", "seed", "device",
             "init", "tta_flip", "progress", "max_minutes"]
     settings = {k: getattr(args, k) for k in keys}
     if args.erase or args.degrade:

@@ -25,6 +25,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     soft_targets: bool = False    # train on vote distributions where the dataset has them (FER+)
+    mixup: float = 0.0            # alpha of mixup's Beta(alpha, alpha) mixing weight (0: no mixup)
     augment: dict = field(default_factory=lambda: Augment().to_dict())
     norm: str = "per_image"
     precision: str = "auto"       # auto: bf16 where the device computes it natively, else fp32 | bf16 | fp32
@@ -43,7 +44,7 @@ class TrainConfig:
             if not value > 0:
                 raise ValueError(f"{name} = {value}: must be greater than 0")
         non_negative = {"lr": self.lr, "decay": self.decay, "warmup_steps": self.warmup_steps,
-                        "weight_decay": self.weight_decay}
+                        "weight_decay": self.weight_decay, "mixup": self.mixup}
         for name, value in non_negative.items():
             if not value >= 0:
                 raise ValueError(f"{name} = {value}: must be 0 or more")

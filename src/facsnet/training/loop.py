@@ -28,6 +28,7 @@ from .config import TrainConfig
 from .distributed import dist_info, gather_states, init_distributed
 from .fit import optimizer_steps
 from .metrics import ClassificationMetrics
+from .mixup import mix_batch, mixup_weight
 from .predict import evaluate_model
 from .schedules import make_optimizer
 from .run_folder import check_run_folder, read_run_record
@@ -154,14 +155,24 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         t0 = time.perf_counter()
         bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and rank == 0)
 
+        step_of_batch = iter(range(steps_per_epoch))
+
         def batch_loss(idx: torch.Tensor) -> torch.Tensor:
             xb = augment(x_all[idx].float().div_(255.0), aug_gen)
+            target = soft[idx] if soft is not None else y_all[idx]
+            step = next(step_of_batch)
+            if cfg.mixup > 0:
+                weight = mixup_weight(cfg.mixup, cfg.seed, rank, epoch, step)
+                xb, partner = mix_batch(xb, weight, aug_gen)
             if cfg.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
-                logits = net(xb)
-            target = soft[idx] if soft is not None else y_all[idx]
-            return F.cross_entropy(logits.float(), target, label_smoothing=cfg.label_smoothing)
+                logits = net(xb).float()
+            loss = F.cross_entropy(logits, target, label_smoothing=cfg.label_smoothing)
+            if cfg.mixup > 0:
+                partner_loss = F.cross_entropy(logits, target[partner], label_smoothing=cfg.label_smoothing)
+                loss = weight * loss + (1.0 - weight) * partner_loss
+            return loss
 
         def after_step(step: int) -> None:
             if bar is not None:
