@@ -347,15 +347,49 @@ def build() -> dict:
                                          ("publictest_alive_filters", publictest_alive_filters()),
                                          ("early_alive_filters", early_alive_filters())) if v},
     }
-    tta = load(RES / "tta_holdout.json")
-    if tta and summary.get("default_model"):
-        summary["default_model"]["tta_holdout"] = tta
+    ablation = ablation_entries()
+    if ablation:
+        summary["ablation"] = ablation
+    test_time = ablation.get("test_time")
+    if test_time and summary.get("default_model"):
+        summary["default_model"]["tta_holdout"] = tta_holdout_entry(test_time)
     warm = warmup_run_entry()
     if warm:
         summary["fer2013"]["warmup_run"] = warm
         if warm.get("final_publictest") and summary["fer2013"]["publictest"]:
             summary["fer2013"]["publictest"]["accuracy_final"] = warm["final_publictest"]["accuracy"]
     return summary
+
+
+def ablation_entries() -> dict:
+    """The default recipe one choice at a time (scripts/recipe_ablation.sh, then scripts/ablation_table.py)
+    and the default model's test-time choices one at a time (scripts/test_time_ablation.py)."""
+    out = {}
+    recipe = load(RES / "ablation" / "recipe.json")
+    if recipe:
+        keep = ("change", "holdout", "ckplus48", "train_seconds", "epochs_done", "hosts")
+        out["recipe"] = {"arms": {r["arm"]: {k: r[k] for k in keep} for r in recipe["rows"]},
+                         "scale": recipe["scale"], "noise": recipe["noise"],
+                         "command": f"{recipe['arms_command']}; {recipe['provenance']['command']}",
+                         "date": recipe["provenance"]["date"]}
+    test_time = load(RES / "ablation" / "test_time.json")
+    if test_time:
+        out["test_time"] = {"rows": {r["row"]: {k: r[k] for k in ("change", "members", "views", "holdout", "ckplus48")}
+                                     for r in test_time["rows"]},
+                            "model": test_time["model"], "data": test_time["data"],
+                            "command": test_time["provenance"]["command"], "host": test_time["provenance"]["host"],
+                            "date": test_time["provenance"]["date"]}
+    return out
+
+
+def tta_holdout_entry(test_time: dict) -> dict:
+    """Mirror averaging against mirror + one-pixel shifts, on the hold-out (from the test-time table)."""
+    rows = test_time["rows"]
+    pick = lambda row: {"accuracy": rows[row]["holdout"]["accuracy"], "uar": rows[row]["holdout"]["uar"],  # noqa: E731
+                        "passes": rows[row]["views"] * len(rows[row]["members"])}
+    return {"command": test_time["command"], "date": test_time["date"], "host": test_time["host"],
+            "model": test_time["model"], "data": "FER2013 Training hold-out (2871 faces, fixed seed)",
+            "mirror": pick("default"), "mirror_and_1px_shifts": pick("shifts_1px")}
 
 
 def pose_entry() -> dict | None:

@@ -1,0 +1,159 @@
+"""The default model's test-time choices, one at a time: which members, mirror averaging, one-pixel
+shifts, the calibrated temperature, the class-prior correction. Scored on the FER2013 Training
+hold-out (never trained on; what chooses) and on all of CK+48 as-is (faces from another source;
+reported, never used to choose). PublicTest is not looked at.
+
+    python scripts/test_time_ablation.py [--model fer2013_vgg_ens] [--out results/ablation/test_time.json]
+
+Every member's log-probabilities are computed once per view (the face, its mirror, and both moved by
+one pixel left, right, up and down: 10 views); each row then combines them. Writes JSON (with the
+command, host and date) and a markdown table beside it.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split
+from facsnet.models import load_model, read_checkpoint, resolve_weights
+from facsnet.models.checkpoint import class_prior_of
+from facsnet.provenance import provenance
+from facsnet.training.calibration import expected_calibration_error, negative_log_likelihood, prior_corrected
+from facsnet.training.predict import predict_logits
+from facsnet.utils import atomic_write_json, atomic_write_text
+
+SHIFTS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+def shifted(images: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """uint8 (N, 1, H, W) moved by (dx, dy) pixels, edges repeated."""
+    h, w = images.shape[-2:]
+    padded = F.pad(images.float(), (1, 1, 1, 1), mode="replicate")
+    return padded[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w].to(torch.uint8)
+
+
+def views(images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The face and its mirror, then each one-pixel shift and its mirror."""
+    out = {"face": images, "mirror": images.flip(-1)}
+    for dx, dy in SHIFTS:
+        moved = shifted(images, dx, dy)
+        out[f"shift{dx:+d}{dy:+d}"], out[f"shift{dx:+d}{dy:+d}_mirror"] = moved, moved.flip(-1)
+    return out
+
+
+def member_log_probs(ensemble, images: torch.Tensor) -> dict[str, np.ndarray]:
+    """view -> (members, N, classes) log-probabilities of each member (temperature 1)."""
+    out = {}
+    for name, x in views(images).items():
+        per_member = [torch.log_softmax(predict_logits(net, x).float(), 1).numpy() for net in ensemble.members]
+        out[name] = np.stack(per_member)
+    return out
+
+
+def combine(lp: dict[str, np.ndarray], members: list[int], view_names: list[str], temperature: float,
+            prior=None) -> np.ndarray:
+    """Mean over views of the tempered softmax of the members' mean probability (as the ensemble serves)."""
+    probs = []
+    for v in view_names:
+        logit = np.log(np.exp(lp[v][members]).mean(0).clip(1e-30))
+        z = logit / temperature
+        z = z - z.max(1, keepdims=True)
+        p = np.exp(z)
+        probs.append(p / p.sum(1, keepdims=True))
+    p = np.mean(probs, 0)
+    return prior_corrected(p, prior) if prior is not None else p
+
+
+def scores(probs: np.ndarray, labels: np.ndarray) -> dict:
+    pred = probs.argmax(1)
+    uar = np.mean([np.mean(pred[labels == c] == c) for c in np.unique(labels)])
+    return {"accuracy": round(float(np.mean(pred == labels)), 4), "uar": round(float(uar), 4),
+            "ece": round(expected_calibration_error(probs, labels), 4),
+            "nll": round(negative_log_likelihood(probs, labels), 4)}
+
+
+def labelled(model_classes: list[str], data) -> tuple[torch.Tensor, np.ndarray, dict]:
+    """The faces of ``data`` whose class the model knows, their labels in the model's order, and the
+    count of faces left out per class."""
+    names = np.array(data.class_names)[data.labels]
+    known = np.isin(names, model_classes)
+    sub = data.subset(np.flatnonzero(known))
+    labels = np.array([model_classes.index(c) for c in names[known]])
+    left_out = {str(c): int(k) for c, k in zip(*np.unique(names[~known], return_counts=True))}
+    return sub.tensors()[0], labels, left_out
+
+
+def rows_of(n_members: int, temperature: float) -> list[tuple[str, str, list[int], list[str], float, bool]]:
+    """(key, what changes, members, views, temperature, prior-corrected) of each row; the default first."""
+    mirror, every = ["face", "mirror"], ["face", "mirror"] + [f"shift{dx:+d}{dy:+d}{m}" for dx, dy in SHIFTS
+                                                              for m in ("", "_mirror")]
+    all_members = list(range(n_members))
+    rows = [("default", "as served: every member, mirror-averaged, calibrated temperature", all_members, mirror,
+             temperature, False),
+            ("no_mirror", "the face alone, no mirror image", all_members, ["face"], temperature, False),
+            ("prior_corrected", "probabilities corrected for the training class prior (--balanced)", all_members,
+             mirror, temperature, True),
+            ("shifts_1px", "also averaged over one-pixel shifts (10 passes per member)", all_members, every,
+             temperature, False)]
+    rows += [(f"member_{i + 1}", f"member {i + 1} alone (mirror-averaged, temperature 1)", [i], mirror, 1.0, False)
+             for i in range(n_members)]
+    if n_members > 2:
+        rows += [(f"members_{i + 1}_{j + 1}", f"members {i + 1} and {j + 1} (mirror-averaged, temperature 1)", [i, j],
+                  mirror, 1.0, False) for i in range(n_members) for j in range(i + 1, n_members)]
+    rows.append(("all_members", "every member (mirror-averaged, temperature 1)", all_members, mirror, 1.0, False))
+    return rows
+
+
+def markdown(result: dict) -> str:
+    head = ("| row | what changes | hold-out acc | UAR | ECE | NLL | CK+48 acc | UAR | ECE |\n"
+            "|---|---|---|---|---|---|---|---|---|\n")
+    body = "".join(f"| `{r['row']}` | {r['change']} | {r['holdout']['accuracy']:.2%} | {r['holdout']['uar']:.2%} | "
+                   f"{r['holdout']['ece']:.3f} | {r['holdout']['nll']:.3f} | {r['ckplus48']['accuracy']:.2%} | "
+                   f"{r['ckplus48']['uar']:.2%} | {r['ckplus48']['ece']:.3f} |\n" for r in result["rows"])
+    return (f"# Test-time choices of `{result['model']}`, one at a time\n\n{result['data']}\n\n{head}{body}\n"
+            f"Members: {', '.join(result['members'])}. The temperature was fitted on this hold-out, so its ECE "
+            f"here is in-sample; CK+48 is out-of-sample for every row.\n\n`{result['provenance']['command']}` "
+            f"({result['provenance']['host']}, {result['provenance']['date']})\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="fer2013_vgg_ens")
+    ap.add_argument("--out", default="results/ablation/test_time.json")
+    args = ap.parse_args()
+    ckpt = read_checkpoint(resolve_weights(args.model))
+    if ckpt["model_name"] != "ensemble":
+        raise SystemExit(f"{args.model}: not an ensemble; this table compares an ensemble's members")
+    net = load_model(args.model)
+    temperature = float((ckpt.get("calibration") or {}).get("temperature", 1.0))
+    prior = class_prior_of(ckpt)
+    _, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
+    sets = {"holdout": held, "ckplus48": dataset("ckplus48", "train")}
+    scored = {}
+    for key, data in sets.items():
+        x, labels, left_out = labelled(list(net.class_names), data)
+        scored[key] = (member_log_probs(net, x), labels, left_out)
+    rows = []
+    for key, change, members, view_names, t, balanced in rows_of(len(net.members), temperature):
+        if balanced and prior is None:
+            continue
+        rows.append({"row": key, "change": change, "members": [m + 1 for m in members], "views": len(view_names),
+                     **{s: scores(combine(lp, members, view_names, t, prior if balanced else None), labels)
+                        for s, (lp, labels, _) in scored.items()}})
+    members = [f"{m['model_name']} epoch {m.get('epoch')} ({Path(m.get('source', '?')).parent.name})"
+               for m in ckpt.get("members", [])]
+    result = {"model": args.model, "members": members, "temperature": temperature,
+              "data": f"FER2013 Training hold-out ({len(held)} faces, fixed seed); CK+48 all "
+                      f"{len(scored['ckplus48'][1])} faces as-is (left out: {scored['ckplus48'][2]})",
+              "rows": rows, "provenance": provenance()}
+    atomic_write_json(args.out, result)
+    atomic_write_text(Path(args.out).with_suffix(".md"), markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
