@@ -30,7 +30,7 @@ SHIFTS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
 
 def shifted(images: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
-    """uint8 (N, 1, H, W) moved by (dx, dy) pixels, edges repeated."""
+    """uint8 (N, 1, H, W) read (dx, dy) pixels further on: the content moves by (-dx, -dy), the edge repeats."""
     h, w = images.shape[-2:]
     padded = F.pad(images.float(), (1, 1, 1, 1), mode="replicate")
     return padded[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w].to(torch.uint8)

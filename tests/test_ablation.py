@@ -1,0 +1,53 @@
+"""The ablation scripts: the test-time table recombines the members exactly as the bundled ensemble
+serves them, and the recipe table names what each arm changes."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from facsnet.models import load_model, read_checkpoint, resolve_weights
+from facsnet.training.calibration import tempered_probs
+from facsnet.training.predict import predict_logits
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_default_row_is_what_the_bundled_ensemble_serves():
+    tt = _script("test_time_ablation")
+    net = load_model("fer2013_vgg_ens")
+    temperature = read_checkpoint(resolve_weights("fer2013_vgg_ens"))["calibration"]["temperature"]
+    faces = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (12, 1, 48, 48), dtype=np.uint8))
+    lp = tt.member_log_probs(net, faces)
+    assert len(lp) == 10 and lp["face"].shape == (len(net.members), 12, 7)
+    served = tempered_probs(predict_logits(net, faces).numpy(), temperature, predict_logits(net, faces.flip(-1)).numpy())
+    rows = {r[0]: r for r in tt.rows_of(len(net.members), temperature)}
+    _, _, members, views, t, _ = rows["default"]
+    assert np.allclose(tt.combine(lp, members, views, t), served, atol=1e-5)
+    one = tt.combine(lp, [0], ["face"], 1.0)                        # one member, one view: its own softmax
+    assert np.allclose(one, torch.softmax(predict_logits(net.members[0], faces), 1).numpy(), atol=1e-5)
+    assert {"members_1_2", "members_1_3", "members_2_3", "all_members", "shifts_1px"} <= set(rows)
+
+
+def test_a_one_pixel_shift_moves_the_face_and_repeats_the_edge():
+    tt = _script("test_time_ablation")
+    x = torch.arange(16, dtype=torch.uint8).reshape(1, 1, 4, 4)
+    left = tt.shifted(x, 1, 0)[0, 0]             # read one pixel further right: the content moves left
+    assert left[:, :-1].tolist() == x[0, 0, :, 1:].tolist() and left[:, -1].tolist() == x[0, 0, :, -1].tolist()
+    down = tt.shifted(x, 0, -1)[0, 0]            # read one pixel higher: the content moves down
+    assert down[1:].tolist() == x[0, 0, :-1].tolist() and down[0].tolist() == x[0, 0, 0].tolist()
+
+
+def test_the_recipe_table_names_what_an_arm_changes():
+    at = _script("ablation_table")
+    base = {"lr": 0.02, "optimizer": "sgd", "augment": {"erase": 0.5}, "seed": 0, "progress": False}
+    assert at.change_of(base, dict(base)) == "none (the recipe)"
+    assert at.change_of(base, {**base, "augment": {"erase": 0.0}, "progress": True}) == "augment.erase: 0.5 -> 0.0"
+    assert at.change_of(base, {**base, "optimizer": "adam", "lr": 1e-3}) == "lr: 0.02 -> 0.001; optimizer: \"sgd\" -> \"adam\""
