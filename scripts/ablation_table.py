@@ -8,6 +8,8 @@ record against the `recipe` arm's.
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import json
 from pathlib import Path
 
@@ -85,7 +87,7 @@ def main() -> None:
              "temperature 1." + (" Short runs favour less regularisation: the table says which choices matter at this "
                                  "scale, not at 40-100 epochs on all the data." if base["epochs"] < 30 else ""))
     result = {"scale": scale, "noise": noise, "arms_command": "bash scripts/recipe_ablation.sh",
-              "recipe": base, "rows": rows, "provenance": provenance()}
+              "recipe": base, "rows": rows, "provenance": {**provenance(), "command": "python " + shlex.join(sys.argv)}}
     atomic_write_json(args.out, result)
     atomic_write_text(Path(args.out).with_suffix(".md"), markdown(result))
     print(markdown(result))

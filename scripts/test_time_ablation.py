@@ -12,6 +12,8 @@ command, host and date) and a markdown table beside it.
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +151,7 @@ def main() -> None:
     result = {"model": args.model, "members": members, "temperature": temperature,
               "data": f"FER2013 Training hold-out ({len(held)} faces, fixed seed); CK+48 all "
                       f"{len(scored['ckplus48'][1])} faces as-is (left out: {scored['ckplus48'][2]})",
-              "rows": rows, "provenance": provenance()}
+              "rows": rows, "provenance": {**provenance(), "command": "python " + shlex.join(sys.argv)}}
     atomic_write_json(args.out, result)
     atomic_write_text(Path(args.out).with_suffix(".md"), markdown(result))
     print(markdown(result))
