@@ -388,7 +388,7 @@ def tta_holdout_entry(test_time: dict) -> dict:
     pick = lambda row: {"accuracy": rows[row]["holdout"]["accuracy"], "uar": rows[row]["holdout"]["uar"],  # noqa: E731
                         "passes": rows[row]["views"] * len(rows[row]["members"])}
     return {"command": test_time["command"], "date": test_time["date"], "host": test_time["host"],
-            "model": test_time["model"], "data": "FER2013 Training hold-out (2871 faces, fixed seed)",
+            "model": test_time["model"], "data": test_time["data"].split(";")[0],
             "mirror": pick("default"), "mirror_and_1px_shifts": pick("shifts_1px")}
 
 

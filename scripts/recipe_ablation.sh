@@ -10,9 +10,11 @@
 #   MODEL=vgg48 FRACTION=1 EPOCHS=50 WARMUP=500 FACSNET_RUNS=/tmp/runs bash scripts/recipe_ablation.sh
 # Every arm is scored on the whole hold-out (mirror-averaged) and on CK+48 as-is.
 # Runs live in ${FACSNET_RUNS:-~/facsnet-runs}/ablation/ARM and checkpoint every epoch: the same
-# command after any stop goes on where it stopped, and skips the arms that have finished.
+# command after any stop goes on where it stopped (a finished arm has nothing left to train). Another
+# scale needs another FACSNET_RUNS: a run folder refuses other settings.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$SELF")/.."
 PY=${PY:-.venv/bin/python}
 export PYTHONPATH=$PWD/src      # this tree's code, also when run from a copy of the repository
 RUNS=${FACSNET_RUNS:-$HOME/facsnet-runs}/ablation
@@ -36,7 +38,7 @@ run_arms() {
   for arm in "${ARMS[@]}"; do
     name=${arm%%|*}; read -r -a extra <<< "${arm#*|}"
     if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
-    [ -e "$RUNS/$name/final.pt" ] && continue
+    # a finished arm is skipped by facsnet itself (nothing left to train); a stopped one goes on
     echo "$(date -u +%FT%TZ) arm $name: ${extra[*]}"
     "$PY" -m facsnet train "${BASE[@]}" "${extra[@]}" --out "$RUNS/$name" || echo "arm $name failed"
   done
@@ -44,6 +46,6 @@ run_arms() {
 if [ "${1:-}" = "--foreground" ]; then
   run_arms
 else
-  nohup bash "$0" --foreground >> "$RUNS/ablation.log" 2>&1 &
+  nohup bash "$SELF" --foreground >> "$RUNS/ablation.log" 2>&1 &
   echo "ablation arms running in the background (pid $!): $RUNS, log $RUNS/ablation.log"
 fi

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split
 from facsnet.models import load_model, read_checkpoint, resolve_weights
-from facsnet.models.checkpoint import class_prior_of
+from facsnet.models.checkpoint import class_prior_of, inference_settings
 from facsnet.provenance import provenance
 from facsnet.training.calibration import expected_calibration_error, negative_log_likelihood, prior_corrected
 from facsnet.training.predict import predict_logits
@@ -89,14 +89,18 @@ def labelled(model_classes: list[str], data) -> tuple[torch.Tensor, np.ndarray, 
     return sub.tensors()[0], labels, left_out
 
 
-def rows_of(n_members: int, temperature: float) -> list[tuple[str, str, list[int], list[str], float, bool]]:
-    """(key, what changes, members, views, temperature, prior-corrected) of each row; the default first."""
+def rows_of(n_members: int, temperature: float, served_mirror: bool = True
+            ) -> list[tuple[str, str, list[int], list[str], float, bool]]:
+    """(key, what changes, members, views, temperature, prior-corrected) of each row; the default
+    (every member, the calibrated temperature, the mirror image if the model is served with it) first."""
     mirror, every = ["face", "mirror"], ["face", "mirror"] + [f"shift{dx:+d}{dy:+d}{m}" for dx, dy in SHIFTS
                                                               for m in ("", "_mirror")]
     all_members = list(range(n_members))
-    rows = [("default", "as served: every member, mirror-averaged, calibrated temperature", all_members, mirror,
-             temperature, False),
-            ("no_mirror", "the face alone, no mirror image", all_members, ["face"], temperature, False),
+    served = mirror if served_mirror else ["face"]
+    rows = [("default", f"as served: every member, {'mirror-averaged' if served_mirror else 'no mirror'}, "
+             "calibrated temperature", all_members, served, temperature, False),
+            (("no_mirror", "the face alone, no mirror image", all_members, ["face"], temperature, False)
+             if served_mirror else ("mirror", "mirror-averaged", all_members, mirror, temperature, False)),
             ("prior_corrected", "probabilities corrected for the training class prior (--balanced)", all_members,
              mirror, temperature, True),
             ("shifts_1px", "also averaged over one-pixel shifts (10 passes per member)", all_members, every,
@@ -131,7 +135,7 @@ def main() -> None:
     if ckpt["model_name"] != "ensemble":
         raise SystemExit(f"{args.model}: not an ensemble; this table compares an ensemble's members")
     net = load_model(args.model)
-    temperature = float((ckpt.get("calibration") or {}).get("temperature", 1.0))
+    temperature, served_mirror = inference_settings(ckpt)
     prior = class_prior_of(ckpt)
     _, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
     sets = {"holdout": held, "ckplus48": dataset("ckplus48", "train")}
@@ -140,8 +144,9 @@ def main() -> None:
         x, labels, left_out = labelled(list(net.class_names), data)
         scored[key] = (member_log_probs(net, x), labels, left_out)
     rows = []
-    for key, change, members, view_names, t, balanced in rows_of(len(net.members), temperature):
+    for key, change, members, view_names, t, balanced in rows_of(len(net.members), temperature, served_mirror):
         if balanced and prior is None:
+            print(f"{args.model}: no training class counts in the checkpoint; the prior_corrected row is left out")
             continue
         rows.append({"row": key, "change": change, "members": [m + 1 for m in members], "views": len(view_names),
                      **{s: scores(combine(lp, members, view_names, t, prior if balanced else None), labels)

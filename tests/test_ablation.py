@@ -51,3 +51,24 @@ def test_the_recipe_table_names_what_an_arm_changes():
     assert at.change_of(base, dict(base)) == "none (the recipe)"
     assert at.change_of(base, {**base, "augment": {"erase": 0.0}, "progress": True}) == "augment.erase: 0.5 -> 0.0"
     assert at.change_of(base, {**base, "optimizer": "adam", "lr": 1e-3}) == "lr: 0.02 -> 0.001; optimizer: \"sgd\" -> \"adam\""
+
+
+def test_the_prior_corrected_row_is_what_evaluate_balanced_scores():
+    from facsnet.data.faceset import FaceSet
+    from facsnet.models.checkpoint import class_prior_of
+    from facsnet.training import evaluate_on
+
+    tt = _script("test_time_ablation")
+    net = load_model("fer2013_vgg_ens")
+    ckpt = read_checkpoint(resolve_weights("fer2013_vgg_ens"))
+    rng = np.random.default_rng(1)
+    faces = rng.integers(0, 256, (14, 48, 48), dtype=np.uint8)
+    data = FaceSet(name="toy", images=faces, labels=np.arange(14) % 7, class_names=list(net.class_names),
+                   paths=[f"f{i}.png" for i in range(14)])
+    x, labels, _ = tt.labelled(list(net.class_names), data)
+    rows = {r[0]: r for r in tt.rows_of(len(net.members), ckpt["calibration"]["temperature"])}
+    _, _, members, views, t, balanced = rows["prior_corrected"]
+    probs = tt.combine(tt.member_log_probs(net, x), members, views, t, class_prior_of(ckpt) if balanced else None)
+    served = evaluate_on(net, data, tta_flip=True, balanced=True)
+    assert tt.scores(probs, labels)["accuracy"] == round(served.accuracy, 4)
+    assert abs(tt.scores(probs, labels)["nll"] - served.nll) < 1e-3

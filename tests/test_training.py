@@ -237,6 +237,8 @@ def test_mixup_mixes_faces_and_targets_by_one_weight_per_step():
     w = [mixup_weight(0.2, seed=0, rank=0, epoch=e, step=s) for e in range(3) for s in range(50)]
     assert w == [mixup_weight(0.2, seed=0, rank=0, epoch=e, step=s) for e in range(3) for s in range(50)]
     assert all(0 <= v <= 1 for v in w) and np.mean([min(v, 1 - v) < 0.1 for v in w]) > 0.5   # Beta(0.2): mostly near 0 or 1
+    assert len(set(w)) == len(w)                                   # a fresh weight for every (epoch, step)
+    assert mixup_weight(0.2, seed=-3, rank=0, epoch=0, step=0) != mixup_weight(0.2, seed=3, rank=0, epoch=0, step=0)
 
 
 def test_a_mixup_run_learns_resumes_exactly_and_differs_from_a_plain_one(toy_sets, tmp_path):

@@ -10,11 +10,11 @@ lives in the ``batch_loss`` they pass.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
-BatchLoss = Callable[[torch.Tensor | None], torch.Tensor]
+BatchLoss = Callable[[Any], torch.Tensor]   # one batch as the batches give it (indices, or (step, indices))
 
 
 def minibatches(n: int, batch_size: int | None, generator: torch.Generator | None = None,
@@ -29,11 +29,11 @@ def minibatches(n: int, batch_size: int | None, generator: torch.Generator | Non
     return [order[start:start + batch_size] for start in range(0, n, batch_size)]
 
 
-def optimizer_steps(batches: Iterable[torch.Tensor | None], batch_loss: BatchLoss, optimizer: torch.optim.Optimizer,
+def optimizer_steps(batches: Iterable[Any], batch_loss: BatchLoss, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
                     context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
                     after_step: Callable[[int], None] | None = None) -> torch.Tensor:
-    """One optimizer step per batch: ``batch_loss(indices)`` computed inside ``context()`` (e.g.
+    """One optimizer step per batch: ``batch_loss(batch)`` computed inside ``context()`` (e.g.
     autocast), back-propagated, stepped, then the ``scheduler`` stepped and ``after_step(i)`` called.
     Returns the sum of the batch losses (a detached tensor: no device sync per step)."""
     total = None

@@ -155,12 +155,10 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         t0 = time.perf_counter()
         bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and rank == 0)
 
-        step_of_batch = iter(range(steps_per_epoch))
-
-        def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        def batch_loss(batch: tuple[int, torch.Tensor]) -> torch.Tensor:
+            step, idx = batch
             xb = augment(x_all[idx].float().div_(255.0), aug_gen)
             target = soft[idx] if soft is not None else y_all[idx]
-            step = next(step_of_batch)
             if cfg.mixup > 0:
                 weight = mixup_weight(cfg.mixup, cfg.seed, rank, epoch, step)
                 xb, partner = mix_batch(xb, weight, aug_gen)
@@ -180,7 +178,7 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
             if rank == 0 and epoch == start_epoch and step == min(19, steps_per_epoch - 1):
                 _log_estimate(time.perf_counter() - t0, step + 1, steps_per_epoch, cfg.epochs - start_epoch)
 
-        batches = [perm[step * cfg.batch_size:(step + 1) * cfg.batch_size] for step in range(steps_per_epoch)]
+        batches = [(step, perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]) for step in range(steps_per_epoch)]
         total_loss = optimizer_steps(batches, batch_loss, optimizer, scheduler, after_step=after_step)
         if bar is not None:
             bar.close()

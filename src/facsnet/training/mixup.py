@@ -14,7 +14,7 @@ def mixup_weight(alpha: float, seed: int, rank: int, epoch: int, step: int) -> f
     """The mixing weight of one step: Beta(alpha, alpha), the same for the same step of a run."""
     if alpha <= 0:
         raise ValueError(f"mixup = {alpha}: must be greater than 0 to mix")
-    return float(np.random.default_rng([seed, rank, epoch, step]).beta(alpha, alpha))
+    return float(np.random.default_rng([seed % 2**32, rank, epoch, step]).beta(alpha, alpha))
 
 
 def mix_batch(x: torch.Tensor, weight: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
