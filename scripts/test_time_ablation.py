@@ -24,6 +24,7 @@ from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split
 from facsnet.models import load_model, read_checkpoint, resolve_weights
 from facsnet.models.checkpoint import class_prior_of, inference_settings
 from facsnet.provenance import provenance
+from facsnet.training.evaluate import faces_of_known_classes
 from facsnet.training.calibration import expected_calibration_error, negative_log_likelihood, prior_corrected
 from facsnet.training.predict import predict_logits
 from facsnet.utils import atomic_write_json, atomic_write_text
@@ -79,13 +80,9 @@ def scores(probs: np.ndarray, labels: np.ndarray) -> dict:
 
 
 def labelled(model_classes: list[str], data) -> tuple[torch.Tensor, np.ndarray, dict]:
-    """The faces of ``data`` whose class the model knows, their labels in the model's order, and the
-    count of faces left out per class."""
-    names = np.array(data.class_names)[data.labels]
-    known = np.isin(names, model_classes)
-    sub = data.subset(np.flatnonzero(known))
-    labels = np.array([model_classes.index(c) for c in names[known]])
-    left_out = {str(c): int(k) for c, k in zip(*np.unique(names[~known], return_counts=True))}
+    """The faces of ``data`` whose class the model knows (as uint8 tensors), their labels in the
+    model's order, and the count of faces left out per class."""
+    sub, labels, left_out = faces_of_known_classes(data, model_classes)
     return sub.tensors()[0], labels, left_out
 
 

@@ -55,6 +55,19 @@ class EvalResult:
         return {k: (None if isinstance(v, float) and v != v else v) for k, v in d.items()}   # NaN is no JSON
 
 
+def faces_of_known_classes(data: FaceSet, model_classes: list[str]) -> tuple[FaceSet, np.ndarray, dict[str, int]]:
+    """The faces of ``data`` whose class the model knows, their labels as indices into ``model_classes``,
+    and the number of faces left out per class the model lacks."""
+    names = np.array(data.class_names)[data.labels]
+    known = np.isin(names, model_classes)
+    if not known.any():
+        raise ValueError(f"{data.name}: none of its classes ({', '.join(data.class_names)}) is one of the model's "
+                         f"({', '.join(model_classes)}): nothing to score")
+    left_out = {str(c): int(k) for c, k in zip(*np.unique(names[~known], return_counts=True))}
+    y_true = np.array([model_classes.index(c) for c in names[known]], dtype=np.int64)
+    return data.subset(np.flatnonzero(known)), y_true, left_out
+
+
 def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | None = None,
                 batch_size: int = 512, balanced: bool = False) -> EvalResult:
     """Accuracy, balanced recall (UAR) and calibration of ``model`` on the images of ``data`` whose
@@ -76,18 +89,11 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | No
     if getattr(model, "task", "emotion") != "emotion":
         raise ValueError(f"{model_label or 'the model'} is an {model.task} model: evaluate scores emotion models "
                          "(Action Unit models are scored by facsnet transfer au)")
-    names = np.array(data.class_names)[data.labels]
-    known = np.isin(names, model_classes)
     size = tuple(model.data_config["input_size"][1:])
     if size != (data.image_size, data.image_size):
         raise ValueError(f"{model_label or 'the model'} takes {size[0]}x{size[1]} faces but {data.name} holds "
                          f"{data.image_size}x{data.image_size} crops")
-    if not known.any():
-        raise ValueError(f"{data.name}: none of its classes ({', '.join(data.class_names)}) is one of the model's "
-                         f"({', '.join(model_classes)}): nothing to score")
-    left_out = {str(c): int(k) for c, k in zip(*np.unique(names[~known], return_counts=True))}
-    sub = data.subset(np.flatnonzero(known))
-    y_true = np.array([model_classes.index(c) for c in np.array(data.class_names)[sub.labels]], dtype=np.int64)
+    sub, y_true, left_out = faces_of_known_classes(data, model_classes)
     x, _ = sub.tensors()
     logits = predict_logits(model, x, batch_size).numpy()
     flipped = predict_logits(model, x.flip(-1), batch_size).numpy() if tta_flip else None
@@ -95,7 +101,7 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | No
     if balanced:
         probs = prior_corrected(probs, prior)
     m = classification_metrics(y_true, probs.argmax(1), model_classes)
-    recall = {str(c): r for c, r in m.per_class_recall.items() if c in set(names[known])}
+    recall = {str(c): r for c, r in m.per_class_recall.items() if c in {model_classes[i] for i in np.unique(y_true)}}
     return EvalResult(
         model=model_label, dataset=data.name, n=m.n, accuracy=m.accuracy,
         uar=float(np.mean(list(recall.values()))), ece=expected_calibration_error(probs, y_true),
