@@ -427,6 +427,10 @@ def reliability_entry() -> dict | None:
             "not_as_stated": len(r["mismatches"]), "command": r["command"], "date": r["date"], "host": r["host"]}
 
 
+# the members added to the bundled ensemble after its first choice: run folder -> scripts/default_model.sh member
+GROWN_MEMBERS = {"fer2013_vgg48_s1": "C", "fer2013_vgg48_s2_e70": "D"}
+
+
 def default_model_entry() -> dict | None:
     """The default expression model: chosen on the FER2013 Training hold-out among the calibrated
     candidates; PublicTest scored once on the chosen, final weights; CK+48 and FER+ as-is."""
@@ -470,10 +474,10 @@ def default_model_entry() -> dict | None:
         "train_device": host.get("device", "a 2-core CPU with native bf16"),
         **({"train_device_per_run": host["runs"]} if host.get("runs") else {}),
         "train_config": {run: m["train_config"] for run, m in runs},
-        "command": "bash scripts/default_model.sh train A; bash scripts/default_model.sh train B; "
-                   "bash scripts/default_model.sh finish"
-                   + ("; bash scripts/default_model.sh train C; bash scripts/default_model.sh grow C"
-                      if len(runs) > 2 else ""),
+        "command": "; ".join(["bash scripts/default_model.sh train A", "bash scripts/default_model.sh train B",
+                              "bash scripts/default_model.sh finish"]
+                             + [f"bash scripts/default_model.sh {verb} {GROWN_MEMBERS[run]}"
+                                for run, _ in runs if run in GROWN_MEMBERS for verb in ("train", "grow")]),
         "weights_sha256_16": weights_digest(str(path)),
     }
 
