@@ -428,7 +428,7 @@ def reliability_entry() -> dict | None:
 
 
 # the members added to the bundled ensemble after its first choice: run folder -> scripts/default_model.sh member
-GROWN_MEMBERS = {"fer2013_vgg48_s1": "C", "fer2013_vgg48_s2_e70": "D"}
+GROWN_MEMBERS = {"fer2013_vgg48_s1": "C", "fer2013_vgg48_s2_e90": "D"}
 
 
 def default_model_entry() -> dict | None:
@@ -779,6 +779,28 @@ def headline_table(s: dict) -> str:
     return "\n".join(rows)
 
 
+def model_card_scores_table(s: dict) -> str:
+    """The default model's scores for its model card (bundled beside the weights), from the summary."""
+    d = s.get("default_model")
+    if not d:
+        return "(no default model scores in results/summary.json)"
+    h = d["holdout"]
+    rows = [("FER2013 Training hold-out (choice, calibration)", h["n"], h["accuracy"], h["uar"],
+             f"{h['ece_after']:.3f} (before the temperature: {h['ece_before']:.3f})"),
+            ("FER2013 PublicTest, scored once", d["publictest"]["n"], d["publictest"]["accuracy"], d["publictest"]["uar"],
+             f"{d['publictest']['ece']:.3f}")]
+    left_out = lambda e: ", ".join(e["left_out_classes"]) + " left out" if e["left_out_classes"] else ""  # noqa: E731
+    ck, fp = d["ckplus48"], d["ferplus_publictest"]
+    if ck:
+        rows.append((f"CK+48, all, as-is (never trained on{'; ' + left_out(ck) if left_out(ck) else ''})",
+                     ck["n"], ck["accuracy"], ck["uar"], f"{ck['ece']:.3f}"))
+    if fp:
+        rows.append((f"FER+ majority labels of PublicTest, as-is{' (' + left_out(fp) + ')' if left_out(fp) else ''}",
+                     fp["n"], fp["accuracy"], fp["uar"], f"{fp['ece']:.3f}"))
+    return "\n".join(["| data | faces | accuracy | balanced recall (UAR) | ECE |", "|---|---:|---:|---:|---:|"]
+                     + [f"| {label} | {n:,} | {fmt_pct(acc)} | {fmt_pct(uar)} | {ece} |" for label, n, acc, uar, ece in rows])
+
+
 def self_described_files() -> list[tuple[str, str, str]]:
     """(path, command, date or host) of every JSON file under results/ that names the command that
     wrote it (a ``provenance`` record, or ``command`` at the top), found by walking the folder; the
@@ -811,7 +833,8 @@ def main() -> None:
     atomic_write_json(RES / "summary.json", s)
     for path, marker, table in ((ROOT / "README.md", "headline", headline_table(s)),
                                 (RES / "README.md", "results", readme_table(s)),
-                                (RES / "README.md", "files", files_table())):
+                                (RES / "README.md", "files", files_table()),
+                                (ROOT / "src" / "facsnet" / "weights" / "MODEL_CARD.md", "scores", model_card_scores_table(s))):
         if path.exists():
             text = path.read_text()
             new = re.sub(rf"(<!-- {marker}:begin -->\n).*?(<!-- {marker}:end -->)",

@@ -5,7 +5,7 @@
 #   bash scripts/default_model.sh finish      # ensemble, calibrate, choose on the hold-out, bundle, score once
 #   bash scripts/default_model.sh train C     # member C: vgg48 again (seed 1), 55 epochs
 #   bash scripts/default_model.sh grow C      # the bundled ensemble + C, calibrated; kept if better on the hold-out
-#   bash scripts/default_model.sh train D     # member D: vgg48 (seed 2), 70 epochs; then grow D
+#   bash scripts/default_model.sh train D     # member D: vgg48 (seed 2), 90 epochs; then grow D
 # Runs live outside the work tree in ${FACSNET_RUNS:-~/facsnet-runs} and checkpoint every epoch: the same
 # `train` command after any stop goes on from the last finished epoch.
 set -euo pipefail
@@ -23,10 +23,10 @@ case "${1:-} ${2:-}" in
   "train C")
     bash scripts/background_train.sh fer2013_vgg48_s1 train --model vgg48 --epochs 55 --seed 1 "${RECIPE[@]}" ;;
   "train D")
-    bash scripts/background_train.sh fer2013_vgg48_s2_e70 train --model vgg48 --epochs 70 --seed 2 "${RECIPE[@]}" ;;
+    bash scripts/background_train.sh fer2013_vgg48_s2_e90 train --model vgg48 --epochs 90 --seed 2 "${RECIPE[@]}" ;;
   "grow C"|"grow D")
     OUT=results/runs/default_model
-    run=$([ "$2" = C ] && echo fer2013_vgg48_s1 || echo fer2013_vgg48_s2_e70)
+    run=$([ "$2" = C ] && echo fer2013_vgg48_s1 || echo fer2013_vgg48_s2_e90)
     $PY -m facsnet calibrate --model "$RUNS/$run/final.pt" --data fer2013 --tta-flip --out "$RUNS/$run/calibrated.pt"
     cp "$RUNS/$run/history.json" "$OUT/history_$run.json"
     # the run's host(s): from its provenance.json (one record per start), else this machine
