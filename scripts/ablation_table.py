@@ -38,8 +38,11 @@ def arm_record(folder: Path) -> dict:
             "hosts": sorted({s["host"] for s in starts})}
 
 
-def change_of(base: dict, config: dict) -> str:
-    diffs = differences(base, config, ignore=SAME_IN_EVERY_ARM)
+def change_of(base: dict, record: dict) -> str:
+    """What an arm's run record changes against the recipe arm's: its training settings and data."""
+    diffs = differences(base["config"], record["config"], ignore=SAME_IN_EVERY_ARM)
+    if record["train_data"] != base["train_data"]:
+        diffs.append(f"train data: {base['train_data']} -> {record['train_data']}")
     return "; ".join(diffs) or "none (the recipe)"
 
 
@@ -74,11 +77,12 @@ def main() -> None:
         raise SystemExit(f"{runs}/recipe: the recipe arm has not finished; nothing to compare against")
     _, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
     ckplus = dataset("ckplus48", "train")
-    base = arm_record(runs / "recipe")["config"]
+    base_record = arm_record(runs / "recipe")
+    base = base_record["config"]
     rows = []
     for folder in sorted(arms, key=lambda p: (p.name != "recipe", p.name != "recipe_seed1", p.name)):
         record, net = arm_record(folder), load_model(str(folder / "final.pt"))
-        rows.append({"arm": folder.name, "change": change_of(base, record["config"]),
+        rows.append({"arm": folder.name, "change": change_of(base_record, record),
                      "holdout": scored(evaluate_on(net, held, folder.name, tta_flip=True)),
                      "ckplus48": scored(evaluate_on(net, ckplus, folder.name, tta_flip=True)),
                      **{k: v for k, v in record.items() if k != "config"}})

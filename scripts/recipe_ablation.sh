@@ -33,6 +33,7 @@ ARMS=(
   "no_field_degradations|--degrade 0"
   "no_warmup|--warmup-steps 0"
   "mixup|--mixup 0.2"
+  "fer2013_votes|--data fer2013-votes --soft-targets"
 )
 run_arms() {
   for arm in "${ARMS[@]}"; do

@@ -10,7 +10,7 @@ from PIL import Image
 
 from conftest import toy_face, write_class_folder
 from facsnet.data import (
-    DatasetError, ImageReadError, ferplus_targets, load_dataset, read_ckplus_release,
+    DatasetError, ImageReadError, fer2013_vote_targets, ferplus_targets, load_dataset, read_ckplus_release,
     read_class_folder, read_fer2013_csv, read_grey,
 )
 from facsnet.labels import UnknownLabelError
@@ -141,6 +141,28 @@ def test_ferplus_targets_follow_the_majority_rule():
     assert keep.tolist() == [True, True, False, True]
     np.testing.assert_allclose(dist[0][:4], [6 / 9, 0, 0, 3 / 9])
     np.testing.assert_allclose(dist.sum(1)[keep], 1.0, rtol=1e-6)
+
+
+def test_fer2013_vote_targets_mix_the_label_with_the_votes_of_its_classes():
+    # columns: neutral happiness surprise sadness anger disgust fear contempt unknown NF
+    votes = np.array([
+        [0, 6, 0, 0, 0, 0, 0, 0, 0, 0],   # happiness only
+        [2, 0, 0, 0, 4, 0, 0, 4, 0, 0],   # contempt's votes are left out: neutral 1/3, anger 2/3
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 10],  # not a face: the label alone
+        [0, 0, 0, 0, 0, 0, 0, 9, 0, 0],   # contempt only: nothing in the 7 classes, the label alone
+    ])
+    classes = ["neutral", "anger", "disgust", "fear", "happy", "sadness", "surprise"]
+    labels = np.array([classes.index("sadness"), classes.index("anger"), 0, 0])
+    targets, used = fer2013_vote_targets(labels, classes, votes, weight=0.5)
+    assert used.tolist() == [True, True, False, False]
+    np.testing.assert_allclose(targets.sum(1), 1.0, rtol=1e-6)
+    assert targets[0, classes.index("sadness")] == 0.5 and targets[0, classes.index("happy")] == 0.5
+    np.testing.assert_allclose(targets[1, [0, 1]], [0.5 / 3, 0.5 + 1 / 3], rtol=1e-6)
+    np.testing.assert_array_equal(targets[2:], np.eye(7)[[0, 0]])
+    only_label, _ = fer2013_vote_targets(labels, classes, votes, weight=0.0)
+    np.testing.assert_array_equal(only_label, np.eye(7)[labels])
+    with pytest.raises(DatasetError, match="unknown_class"):
+        fer2013_vote_targets(labels[:1], ["unknown_class"], votes[:1])
 
 
 def _write_ckplus_release(root: Path, rng) -> None:

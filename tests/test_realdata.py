@@ -59,6 +59,19 @@ def test_ferplus_majority_labels_relabel_fer2013_as_documented():
     np.testing.assert_allclose(dist.soft.sum(1), 1.0, rtol=1e-5)
 
 
+@realdata("FERPlus", "fer2013_images_to_ferplus_map.csv")
+def test_fer2013_votes_keeps_fer2013s_faces_labels_and_hold_out():
+    from facsnet.data.splits import HOLDOUT_SEED, holdout_split
+
+    fer, votes = load_dataset("fer2013"), load_dataset("fer2013-votes")
+    assert fer.paths == votes.paths and (fer.labels == votes.labels).all() and fer.class_names == votes.class_names
+    np.testing.assert_allclose(votes.soft.sum(1), 1.0, rtol=1e-5)
+    own = votes.soft[np.arange(len(votes)), votes.labels]
+    assert own.min() >= 0.5 - 1e-6                  # half of every target is the FER2013 label
+    assert 0.3 < np.mean(own < 1) < 0.8              # FER+ voters disagree with FER2013 on many faces
+    assert holdout_split(fer, 0.1, HOLDOUT_SEED)[1].paths == holdout_split(votes, 0.1, HOLDOUT_SEED)[1].paths
+
+
 @realdata("FER2013", "validation")
 def test_bundled_fer2013_model_beats_chance_on_publictest():
     from facsnet import evaluate

@@ -43,7 +43,7 @@ def train(data: str, val: str | None = None, out: str = "runs/train",
     train_set, val_set = train_and_validation(data, val, val_fraction, config.seed, subject_pattern)
     train_set = stratified_subset(train_set, train_fraction)
     if config.soft_targets and train_set.soft is None:
-        raise ValueError(f"{data}: soft_targets asked for, but the dataset has no vote distributions (use ferplus-dist)")
+        raise ValueError(f"{data}: soft_targets asked for, but the dataset has no vote distributions (use ferplus-dist or fer2013-votes)")
     log.info("train: %s", train_set.summary())
     if val_set is not None:
         log.info("val:   %s", val_set.summary())

@@ -78,7 +78,7 @@ class Parser(argparse.ArgumentParser):
 
 # Help for options that several verbs share (by destination), used where a verb gives none of its own.
 SHARED_HELP = {
-    "data": "dataset: a bundled name[:split] (fer2013, ferplus, ferplus-dist, ckplus48) or a folder",
+    "data": "dataset: a bundled name[:split] (fer2013, fer2013-votes, ferplus, ferplus-dist, ckplus48) or a folder",
     "out": "where to write (a run folder, table or file, as the verb says)",
     "model": "bundled model name or checkpoint",
     "val_fraction": "share of the training data held out for validation (no validation split, or --val holdout)",

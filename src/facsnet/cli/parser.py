@@ -33,7 +33,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--warmup-steps", type=int, default=DEFAULTS.warmup_steps, help="linear lr warm-up steps")
     g.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay)
     g.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
-    g.add_argument("--soft-targets", action="store_true", help="train on vote distributions (ferplus-dist)")
+    g.add_argument("--soft-targets", action="store_true", help="train on vote distributions (ferplus-dist, fer2013-votes)")
     g.add_argument("--mixup", type=float, default=DEFAULTS.mixup,
                    help="mixup: train on mixtures of two faces and their targets, weights drawn from Beta(a, a) "
                         "(a typical a: 0.2; 0: off)")

@@ -1,5 +1,6 @@
 """FER+ (Barsoum et al. 2016): the FER2013 images relabelled by ten crowd votes each, read as
-majority labels or as vote distributions (:func:`read_ferplus`)."""
+majority labels or as vote distributions (:func:`read_ferplus`), or as extra supervision of
+FER2013's own labels (:func:`read_fer2013_votes`)."""
 from __future__ import annotations
 
 import csv
@@ -39,15 +40,9 @@ def ferplus_targets(votes: np.ndarray, mode: str = "majority") -> tuple[np.ndarr
     raise DatasetError(f"unknown FER+ mode {mode!r}; choose majority or distribution")
 
 
-def read_ferplus(fer2013_root: str | Path, ferplus_root: str | Path, split: str = "train",
-                 mode: str = "majority") -> FaceSet:
-    """FER2013 folder images with FER+ labels (via ``fer2013_images_to_ferplus_map.csv``).
-
-    ``majority``: hard labels; ``distribution``: also ``soft`` vote distributions (labels = argmax).
-    """
-    fer2013_root, ferplus_root = Path(fer2013_root), Path(ferplus_root)
-    folder, usage = _fer_split(split)
-    base = read_fer2013_folder(fer2013_root, split)
+def _fer_votes(base: FaceSet, folder: str, ferplus_root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(indices into ``base``, (n, 10) FER+ vote counts) of the images of ``base`` (the FER2013 folder
+    ``folder``) that FER+ relabelled, via ``fer2013_images_to_ferplus_map.csv``."""
     map_csv = ferplus_root / "fer2013_images_to_ferplus_map.csv"
     votes_csv = ferplus_root / "fer2013new.csv"
     for f in (map_csv, votes_csv):
@@ -67,9 +62,21 @@ def read_ferplus(fer2013_root: str | Path, ferplus_root: str | Path, split: str 
             continue
         votes.append([float(x) for x in vote_rows[row][2:12]])
         keep_idx.append(i)
-    keep, targets = ferplus_targets(np.array(votes), mode)
-    idx = np.array(keep_idx)[keep]
-    fs = base.subset(idx, name=f"ferplus-{folder}-{mode}")
+    return np.array(keep_idx, dtype=np.int64), np.array(votes, dtype=np.float64).reshape(-1, 10)
+
+
+def read_ferplus(fer2013_root: str | Path, ferplus_root: str | Path, split: str = "train",
+                 mode: str = "majority") -> FaceSet:
+    """FER2013 folder images with FER+ labels (via ``fer2013_images_to_ferplus_map.csv``).
+
+    ``majority``: hard labels; ``distribution``: also ``soft`` vote distributions (labels = argmax).
+    """
+    fer2013_root, ferplus_root = Path(fer2013_root), Path(ferplus_root)
+    folder, _ = _fer_split(split)
+    base = read_fer2013_folder(fer2013_root, split)
+    keep_idx, votes = _fer_votes(base, folder, ferplus_root)
+    keep, targets = ferplus_targets(votes, mode)
+    fs = base.subset(keep_idx[keep], name=f"ferplus-{folder}-{mode}")
     targets = targets[keep]
     class_names = sort_canonical(FERPLUS_EMOTIONS)  # canonical order
     order = [FERPLUS_EMOTIONS.index(c) for c in class_names]
@@ -81,4 +88,46 @@ def read_ferplus(fer2013_root: str | Path, ferplus_root: str | Path, split: str 
     fs.class_names = class_names
     fs.source = f"{fer2013_root / folder} + {ferplus_root}"
     fs.skipped = base.skipped
+    return fs
+
+
+VOTE_WEIGHT = 0.5   # the FER+ votes' share of the targets of ``fer2013-votes``
+
+
+def fer2013_vote_targets(labels: np.ndarray, class_names: list[str], votes: np.ndarray,
+                         weight: float = VOTE_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
+    """Soft targets that mix FER2013 labels with FER+ votes: ``(1 - weight)`` on the FER2013 label and
+    ``weight`` on the FER+ vote distribution over the same classes (outlier votes dropped as in
+    :func:`ferplus_targets`; votes for classes outside ``class_names``, e.g. contempt, left out).
+    Returns (the (N, C) targets, a mask of the faces whose votes were used); a face whose votes name
+    none of ``class_names``, or that FER+ calls unknown / not a face, keeps its one-hot label."""
+    if not 0 <= weight <= 1:
+        raise ValueError(f"vote weight = {weight}: must lie in [0, 1]")
+    missing = [c for c in class_names if c not in FERPLUS_EMOTIONS]
+    if missing:
+        raise DatasetError(f"FER+ has no votes for {missing}")
+    keep, dist = ferplus_targets(votes, "distribution")
+    dist = dist[:, [FERPLUS_EMOTIONS.index(c) for c in class_names]]
+    total = dist.sum(axis=1)
+    used = keep & (total > 0)
+    targets = np.eye(len(class_names), dtype=np.float32)[labels]
+    targets[used] = (1 - weight) * targets[used] + weight * dist[used] / total[used, None]
+    return targets, used
+
+
+def read_fer2013_votes(fer2013_root: str | Path, ferplus_root: str | Path, split: str = "train",
+                       weight: float = VOTE_WEIGHT) -> FaceSet:
+    """FER2013 with FER+ votes as extra supervision (``fer2013-votes``): the FER2013 images and their
+    own labels, plus ``soft`` targets from :func:`fer2013_vote_targets` (train with ``--soft-targets``).
+    Labels, class names and so the hold-out (``--val holdout``) are FER2013's: models trained on it
+    are chosen and scored on the same faces and labels as those trained on ``fer2013``."""
+    fer2013_root, ferplus_root = Path(fer2013_root), Path(ferplus_root)
+    folder, _ = _fer_split(split)
+    fs = read_fer2013_folder(fer2013_root, split)
+    idx, votes = _fer_votes(fs, folder, ferplus_root)
+    targets, _ = fer2013_vote_targets(fs.labels[idx], fs.class_names, votes, weight)
+    fs.soft = np.eye(len(fs.class_names), dtype=np.float32)[fs.labels]
+    fs.soft[idx] = targets
+    fs.name = f"{fs.name}-votes"
+    fs.source = f"{fer2013_root / folder} + {ferplus_root} (votes weighted {weight:g})"
     return fs

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from .faceset import FaceSet
 from .ckplus_release import read_ckplus_release
-from .ferplus import read_ferplus
+from .ferplus import read_fer2013_votes, read_ferplus
 from .readers import DatasetError, read_ckplus48, read_class_folder, read_fer2013_csv, read_fer2013_folder
 
-NAMED = ("ckplus48", "fer2013", "ferplus", "ferplus-dist")
+NAMED = ("ckplus48", "fer2013", "fer2013-votes", "ferplus", "ferplus-dist")
 
 
 def data_root(required: bool = True) -> Path | None:
@@ -39,7 +39,7 @@ def data_root(required: bool = True) -> Path | None:
 
 
 def load_dataset(spec: str | Path, split: str = "train", subject_pattern: str | None = None) -> FaceSet:
-    """A dataset by name (``ckplus48``, ``fer2013``, ``ferplus``, ``ferplus-dist``) or by path.
+    """A dataset by name (``ckplus48``, ``fer2013``, ``fer2013-votes``, ``ferplus``, ``ferplus-dist``) or by path.
 
     A path may be a class-folder tree, a FER2013-style folder with ``train/`` and ``validation/``
     (``split`` picks one), a ``fer2013.csv``, or a CK+ release (``cohn-kanade-images/`` inside).
@@ -49,6 +49,8 @@ def load_dataset(spec: str | Path, split: str = "train", subject_pattern: str | 
         return read_ckplus48(data_root() / "CK+48")
     if key == "fer2013":
         return read_fer2013_folder(data_root() / "FER2013", split)
+    if key == "fer2013-votes":
+        return read_fer2013_votes(data_root() / "FER2013", data_root() / "FERPlus", split)
     if key in ("ferplus", "ferplus-dist"):
         mode = "distribution" if key.endswith("dist") else "majority"
         return read_ferplus(data_root() / "FER2013", data_root() / "FERPlus", split, mode)

@@ -18,7 +18,7 @@ def dataset(spec: str, default_split: str = "train", subject_pattern: str | None
 
 def has_validation_split(spec: str) -> bool:
     name = spec.partition(":")[0]
-    if name.lower().replace("+", "plus") in ("fer2013", "ferplus", "ferplus-dist"):
+    if name.lower().replace("+", "plus") in ("fer2013", "fer2013-votes", "ferplus", "ferplus-dist"):
         return True
     p = Path(spec)
     return p.is_dir() and (p / "train").is_dir() and (p / "validation").is_dir()
