@@ -779,11 +779,12 @@ def headline_table(s: dict) -> str:
     return "\n".join(rows)
 
 
-def model_card_scores_table(s: dict) -> str:
-    """The default model's scores for its model card (bundled beside the weights), from the summary."""
+def model_card_scores_table(s: dict) -> str | None:
+    """The default model's scores for its model card (bundled beside the weights), from the summary;
+    None (the card left as it is) when the summary has none."""
     d = s.get("default_model")
     if not d:
-        return "(no default model scores in results/summary.json)"
+        return None
     h = d["holdout"]
     rows = [("FER2013 Training hold-out (choice, calibration)", h["n"], h["accuracy"], h["uar"],
              f"{h['ece_after']:.3f} (before the temperature: {h['ece_before']:.3f})"),
@@ -835,7 +836,7 @@ def main() -> None:
                                 (RES / "README.md", "results", readme_table(s)),
                                 (RES / "README.md", "files", files_table()),
                                 (ROOT / "src" / "facsnet" / "weights" / "MODEL_CARD.md", "scores", model_card_scores_table(s))):
-        if path.exists():
+        if path.exists() and table is not None:
             text = path.read_text()
             new = re.sub(rf"(<!-- {marker}:begin -->\n).*?(<!-- {marker}:end -->)",
                          lambda m: m.group(1) + table + "\n" + m.group(2), text, flags=re.S)

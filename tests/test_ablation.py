@@ -47,14 +47,18 @@ def test_a_one_pixel_shift_moves_the_face_and_repeats_the_edge():
 
 def test_the_recipe_table_names_what_an_arm_changes():
     at = _script("ablation_table")
-    config = {"lr": 0.02, "optimizer": "sgd", "augment": {"erase": 0.5}, "seed": 0, "progress": False}
+    from dataclasses import asdict
+
+    from facsnet.training.config import TrainConfig
+
+    config = {**asdict(TrainConfig()), "lr": 0.02, "optimizer": "sgd", "augment": {"erase": 0.5}}
     base = {"config": config, "train_data": "fer2013-train-0.25"}
     arm = lambda data="fer2013-train-0.25", **changed: {"config": {**config, **changed}, "train_data": data}  # noqa: E731
     assert at.change_of(base, arm()) == "none (the recipe)"
     assert at.change_of(base, arm(augment={"erase": 0.0}, progress=True)) == "augment.erase: 0.5 -> 0.0"
     assert at.change_of(base, arm(optimizer="adam", lr=1e-3)) == "lr: 0.02 -> 0.001; optimizer: \"sgd\" -> \"adam\""
     assert (at.change_of(base, arm("fer2013-train-votes-0.25", soft_targets=True))
-            == "soft_targets: absent -> true; train data: fer2013-train-0.25 -> fer2013-train-votes-0.25")
+            == "soft_targets: false -> true; train data: fer2013-train-0.25 -> fer2013-train-votes-0.25")
 
 
 def test_the_prior_corrected_row_is_what_evaluate_balanced_scores():

@@ -159,10 +159,59 @@ def test_fer2013_vote_targets_mix_the_label_with_the_votes_of_its_classes():
     assert targets[0, classes.index("sadness")] == 0.5 and targets[0, classes.index("happy")] == 0.5
     np.testing.assert_allclose(targets[1, [0, 1]], [0.5 / 3, 0.5 + 1 / 3], rtol=1e-6)
     np.testing.assert_array_equal(targets[2:], np.eye(7)[[0, 0]])
+    # every FER+ vote column lands on its own class (the csv's order, written out here, not imported)
+    csv_columns = ["neutral", "happy", "surprise", "sadness", "anger", "disgust", "fear"]
+    single = np.zeros((7, 10))
+    single[np.arange(7), np.arange(7)] = 6
+    one_each, _ = fer2013_vote_targets(np.full(7, classes.index("neutral")), classes, single)
+    for column, name in enumerate(csv_columns):
+        expected = np.eye(7)[classes.index("neutral")] * 0.5 + np.eye(7)[classes.index(name)] * 0.5
+        np.testing.assert_allclose(one_each[column], expected, err_msg=name)
     only_label, _ = fer2013_vote_targets(labels, classes, votes, weight=0.0)
     np.testing.assert_array_equal(only_label, np.eye(7)[labels])
     with pytest.raises(DatasetError, match="unknown_class"):
         fer2013_vote_targets(labels[:1], ["unknown_class"], votes[:1])
+
+
+def _write_fer2013_with_ferplus(root: Path) -> None:
+    """A FER2013 folder (train: angry a0, happy h0, sad s0 s1; validation: happy v0) and the FER+
+    files mapping all but s0 to vote rows."""
+    rng = np.random.default_rng(0)
+    for split, cls, name in [("train", "angry", "a0"), ("train", "happy", "h0"), ("train", "sad", "s0"),
+                             ("train", "sad", "s1"), ("validation", "happy", "v0")]:
+        (root / "FER2013" / split / cls).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(toy_face(0, rng)).save(root / "FER2013" / split / cls / f"{name}.png")
+    (root / "FERPlus").mkdir()
+    header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
+    votes = ["Training,f0.png,0,2,0,0,8,0,0,0,0,0",     # a0: anger 8, happiness 2
+             "Training,f1.png,0,0,0,0,0,0,0,0,0,10",    # h0: not a face
+             "Training,f2.png,0,0,2,4,4,0,0,0,0,0",     # s1: sadness 4, anger 4, surprise 2 (not a class here)
+             "PublicTest,f3.png,0,10,0,0,0,0,0,0,0,0"]  # v0
+    (root / "FERPlus" / "fer2013new.csv").write_text("\n".join([header, *votes]) + "\n")
+    rows = {"train/angry/a0.png": 0, "train/happy/h0.png": 1, "train/sad/s1.png": 2, "validation/happy/v0.png": 3}
+    (root / "FERPlus" / "fer2013_images_to_ferplus_map.csv").write_text(
+        "image_path,fer2013_csv_row\n" + "".join(f"{p},{r}\n" for p, r in rows.items()))
+
+
+def test_fer2013_votes_reads_fer2013_with_ferplus_votes_as_soft_targets(tmp_path, monkeypatch):
+    from facsnet.api import train
+    from facsnet.data.specs import dataset, has_validation_split
+
+    _write_fer2013_with_ferplus(tmp_path)
+    monkeypatch.setenv("FACSNET_DATA", str(tmp_path))
+    fer, votes = load_dataset("fer2013"), load_dataset("fer2013-votes")
+    assert votes.class_names == fer.class_names == ["anger", "happy", "sadness"]
+    assert votes.paths == fer.paths and (votes.labels == fer.labels).all()
+    soft = dict(zip(votes.paths, votes.soft.tolist()))
+    np.testing.assert_allclose(soft["angry/a0.png"], [0.9, 0.1, 0.0])      # half label, half votes
+    np.testing.assert_allclose(soft["happy/h0.png"], [0.0, 1.0, 0.0])      # not a face: the label alone
+    np.testing.assert_allclose(soft["sad/s0.png"], [0.0, 0.0, 1.0])        # no FER+ row: the label alone
+    np.testing.assert_allclose(soft["sad/s1.png"], [0.25, 0.0, 0.75])      # surprise's votes left out
+    assert has_validation_split("fer2013-votes")
+    val = dataset("fer2013-votes:validation")
+    assert val.paths == ["happy/v0.png"] and val.class_names == ["happy"] and val.soft.tolist() == [[1.0]]
+    with pytest.raises(ValueError, match="soft_targets"):
+        train("fer2013-votes", out=tmp_path / "run", epochs=1)
 
 
 def _write_ckplus_release(root: Path, rng) -> None:

@@ -42,6 +42,9 @@ def train(data: str, val: str | None = None, out: str = "runs/train",
     config = TrainConfig.from_dict(settings)
     train_set, val_set = train_and_validation(data, val, val_fraction, config.seed, subject_pattern)
     train_set = stratified_subset(train_set, train_fraction)
+    if not config.soft_targets and str(data).partition(":")[0].lower() == "fer2013-votes":
+        raise ValueError(f"{data}: its FER+ votes are learnt only with soft_targets (--soft-targets); "
+                         "without them it is fer2013")
     if config.soft_targets and train_set.soft is None:
         raise ValueError(f"{data}: soft_targets asked for, but the dataset has no vote distributions (use ferplus-dist or fer2013-votes)")
     log.info("train: %s", train_set.summary())

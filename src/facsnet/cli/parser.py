@@ -315,7 +315,7 @@ def parse(argv=None) -> argparse.Namespace:
         verb.error("--no-aus leaves the AU models out: drop it, or drop --aus / --au-intensity")
     if args.command == "train" and args.data is None:
         _verb_parser(parser, args).error(
-            "name the data to train on with --data: a bundled set (fer2013, ferplus, ckplus48) or a folder of "
+            "name the data to train on with --data: a bundled set (fer2013, fer2013-votes, ferplus, ckplus48) or a folder of "
             "class folders; training on all of FER2013 takes hours on a CPU, so it is never started by default")
     return args
 

@@ -24,7 +24,7 @@ class TrainConfig:
     warmup_steps: int = 0         # linear warm-up of the learning rate over this many steps (0: none)
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
-    soft_targets: bool = False    # train on vote distributions where the dataset has them (FER+)
+    soft_targets: bool = False    # train on vote distributions where the dataset has them (ferplus-dist, fer2013-votes)
     mixup: float = 0.0            # alpha of mixup's Beta(alpha, alpha) mixing weight (0: no mixup)
     augment: dict = field(default_factory=lambda: Augment().to_dict())
     norm: str = "per_image"

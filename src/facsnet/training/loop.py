@@ -5,6 +5,7 @@ its optimizer steps are :func:`facsnet.training.fit.optimizer_steps`, the packag
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -13,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -105,7 +107,8 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     precision = resolve_precision(cfg.precision, device)
     run_meta = {
         "train_config": asdict(cfg),
-        "data": {"train": _data_record(train_set), "val": _data_record(val_set) if val_set is not None else None},
+        "data": {"train": _data_record(train_set, with_soft=cfg.soft_targets),
+                 "val": _data_record(val_set) if val_set is not None else None},
         "world_size": world,
         "precision": precision.to_dict(),
     }
@@ -257,11 +260,16 @@ def _record_start(out: Path, start_epoch: int, device: torch.device, data_finger
     atomic_write_json(path, {"starts": starts})
 
 
-def _data_record(fs: FaceSet | None) -> dict | None:
+def _data_record(fs: FaceSet | None, with_soft: bool = False) -> dict | None:
+    """What a run trains or is scored on; ``with_soft`` adds a hash of the soft targets it learns, so a
+    run does not resume on other vote distributions (or another vote weight)."""
     if fs is None:
         return None
-    return {"name": fs.name, "source": fs.source, "n": len(fs), "fingerprint": fs.fingerprint(),
-            "class_names": list(fs.class_names), "class_counts": fs.class_counts()}
+    record = {"name": fs.name, "source": fs.source, "n": len(fs), "fingerprint": fs.fingerprint(),
+              "class_names": list(fs.class_names), "class_counts": fs.class_counts()}
+    if with_soft and fs.soft is not None:
+        record["soft_fingerprint"] = hashlib.sha1(np.ascontiguousarray(fs.soft, dtype=np.float32).tobytes()).hexdigest()[:16]
+    return record
 
 
 def _log_estimate(seconds: float, steps_done: int, steps_per_epoch: int, epochs_left: int) -> None:
