@@ -214,6 +214,23 @@ def test_fer2013_votes_reads_fer2013_with_ferplus_votes_as_soft_targets(tmp_path
         train("fer2013-votes", out=tmp_path / "run", epochs=1)
 
 
+def test_broken_ferplus_files_are_named_with_the_line(tmp_path, monkeypatch):
+    _write_fer2013_with_ferplus(tmp_path)
+    monkeypatch.setenv("FACSNET_DATA", str(tmp_path))
+    votes_csv = tmp_path / "FERPlus" / "fer2013new.csv"
+    lines = votes_csv.read_text().splitlines()
+    votes_csv.write_text("\n".join(lines[:2] + ["Training,f1.png,0,0,zero"] + lines[3:]) + "\n")
+    with pytest.raises(DatasetError, match=r"fer2013new.csv: line 3 .*happy/h0.png"):
+        load_dataset("fer2013-votes")
+    map_csv = tmp_path / "FERPlus" / "fer2013_images_to_ferplus_map.csv"
+    map_csv.write_text("image_path,fer2013_csv_row\ntrain/angry/a0.png,first\n")
+    with pytest.raises(DatasetError, match=r"map.csv: line 2: fer2013_csv_row 'first'"):
+        load_dataset("ferplus")
+    map_csv.write_text("image,row\n")
+    with pytest.raises(DatasetError, match="no column fer2013_csv_row, image_path"):
+        load_dataset("fer2013-votes")
+
+
 def _write_ckplus_release(root: Path, rng) -> None:
     """Two subjects, one sequence each, 4 frames, with landmarks and emotion files."""
     for subj, seq, code in [("S005", "001", 3), ("S010", "002", 5)]:

@@ -52,15 +52,31 @@ def _fer_votes(base: FaceSet, folder: str, ferplus_root: Path) -> tuple[np.ndarr
         vote_rows = list(csv.reader(fh))[1:]
     row_of = {}
     with map_csv.open(newline="") as fh:
-        for r in csv.DictReader(fh):
-            if r["fer2013_csv_row"]:
+        reader = csv.DictReader(fh)
+        missing = {"image_path", "fer2013_csv_row"} - set(reader.fieldnames or [])
+        if missing:
+            raise DatasetError(f"{map_csv}: no column {', '.join(sorted(missing))} in its header")
+        for r in reader:
+            if not r["fer2013_csv_row"]:
+                continue   # an image FER+ did not relabel
+            try:
                 row_of[r["image_path"]] = int(r["fer2013_csv_row"])
+            except ValueError:
+                raise DatasetError(f"{map_csv}: line {reader.line_num}: fer2013_csv_row "
+                                   f"{r['fer2013_csv_row']!r} is not a row number") from None
     votes, keep_idx = [], []
     for i, p in enumerate(base.paths):
         row = row_of.get(f"{folder}/{p}")
         if row is None:
             continue
-        votes.append([float(x) for x in vote_rows[row][2:12]])
+        try:
+            counts = [float(x) for x in vote_rows[row][2:12]]
+        except (IndexError, ValueError):
+            counts = []
+        if len(counts) != 10:   # csv line = row + 2 (the header is line 1)
+            raise DatasetError(f"{votes_csv}: line {row + 2} (mapped from {map_csv.name} for {folder}/{p}) "
+                               "does not hold ten vote counts")
+        votes.append(counts)
         keep_idx.append(i)
     return np.array(keep_idx, dtype=np.int64), np.array(votes, dtype=np.float64).reshape(-1, 10)
 
