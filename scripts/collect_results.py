@@ -365,13 +365,15 @@ def ablation_entries() -> dict:
     """The default recipe one choice at a time (scripts/recipe_ablation.sh, then scripts/ablation_table.py)
     and the default model's test-time choices one at a time (scripts/test_time_ablation.py)."""
     out = {}
-    recipe = load(RES / "ablation" / "recipe.json")
-    if recipe:
-        keep = ("change", "holdout", "ckplus48", "train_seconds", "epochs_done", "hosts")
-        out["recipe"] = {"arms": {r["arm"]: {k: r[k] for k in keep} for r in recipe["rows"]},
-                         "scale": recipe["scale"], "noise": recipe["noise"],
-                         "command": f"{recipe['arms_command']}; {recipe['provenance']['command']}",
-                         "date": recipe["provenance"]["date"]}
+    # the recipe's table (the newest host) and the same arms run earlier on a 2-core AVX2 CPU in fp32
+    for key, name in (("recipe", "recipe.json"), ("recipe_avx2_fp32", "recipe_avx2_fp32.json")):
+        recipe = load(RES / "ablation" / name)
+        if recipe:
+            keep = ("change", "holdout", "ckplus48", "train_seconds", "epochs_done", "hosts")
+            out[key] = {"arms": {r["arm"]: {k: r[k] for k in keep} for r in recipe["rows"]},
+                        "scale": recipe["scale"], "noise": recipe["noise"],
+                        "command": f"{recipe['arms_command']}; {recipe['provenance']['command']}",
+                        "host": recipe["provenance"]["host"], "date": recipe["provenance"]["date"]}
     test_time = load(RES / "ablation" / "test_time.json")
     if test_time:
         out["test_time"] = {"rows": {r["row"]: {k: r[k] for k in ("change", "members", "views", "holdout", "ckplus48")}
