@@ -27,6 +27,7 @@ BASE=(--model "${MODEL:-vgg48_small}" --data fer2013 --val holdout --train-fract
 ARMS=(
   "recipe|"
   "recipe_seed1|--seed 1"
+  "recipe_seed2|--seed 2"
   "adam_keras|--optimizer adam --lr 1e-3 --schedule keras --weight-decay 0"
   "no_label_smoothing|--label-smoothing 0"
   "no_erasing|--erase 0"
