@@ -451,6 +451,9 @@ def default_model_entry() -> dict | None:
     records = ck.get("members") or [{"source": f"fer2013_{ck['train_config']['model']}/final.pt", **ck}]
     runs = [(Path(m["source"]).parent.name, m) for m in records]       # (run folder, member record) of each network
     hists = {run: load(folder / f"history_{run}.json") for run, _ in runs}   # the bundled model's runs
+    # every member trained on the way, bundled or pruned (scripts/default_model.sh prune)
+    trained = {p.stem.removeprefix("history_"): load(p) for p in sorted(folder.glob("history_*.json"))}
+    pruned = load(folder / "holdout_choice_prune.json")
     cal = ck.get("calibration") or {}
     host = load(folder / "host.json") or {}
     chosen = next(r for r in choice["candidates"] if r["model"] == choice["chosen"])
@@ -472,14 +475,17 @@ def default_model_entry() -> dict | None:
         "epochs": {run: len(h) for run, h in hists.items()},
         "curves_every_10": {run: {r["epoch"]: r.get("val_accuracy") for r in h if r["epoch"] % 10 == 0}
                             for run, h in hists.items()},
-        "train_hours": round(sum(r["seconds"] for h in hists.values() for r in h) / 3600, 2),
+        "train_hours": round(sum(r["seconds"] for h in trained.values() for r in h) / 3600, 2),
+        "train_hours_bundled_members": round(sum(r["seconds"] for h in hists.values() for r in h) / 3600, 2),
+        "members_trained": {run: len(h) for run, h in trained.items()},
         "train_device": host.get("device", "a 2-core CPU with native bf16"),
         **({"train_device_per_run": host["runs"]} if host.get("runs") else {}),
         "train_config": {run: m["train_config"] for run, m in runs},
         "command": "; ".join(["bash scripts/default_model.sh train A", "bash scripts/default_model.sh train B",
                               "bash scripts/default_model.sh finish"]
                              + [f"bash scripts/default_model.sh {verb} {GROWN_MEMBERS[run]}"
-                                for run, _ in runs if run in GROWN_MEMBERS for verb in ("train", "grow")]),
+                                for run in trained if run in GROWN_MEMBERS for verb in ("train", "grow")]
+                             + (["bash scripts/default_model.sh prune"] if pruned else [])),
         "weights_sha256_16": weights_digest(str(path)),
     }
 

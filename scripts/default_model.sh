@@ -6,6 +6,7 @@
 #   bash scripts/default_model.sh train C     # member C: vgg48 again (seed 1), 55 epochs
 #   bash scripts/default_model.sh grow C      # the bundled ensemble + C, calibrated; kept if better on the hold-out
 #   bash scripts/default_model.sh train D     # member D: vgg48 (seed 2), 90 epochs; then grow D
+#   bash scripts/default_model.sh prune       # the sub-ensemble that fits one bundled file, chosen on the hold-out
 # Runs live outside the work tree in ${FACSNET_RUNS:-~/facsnet-runs} and checkpoint every epoch: the same
 # `train` command after any stop goes on from the last finished epoch.
 set -euo pipefail
@@ -13,6 +14,14 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 RUNS=${FACSNET_RUNS:-$HOME/facsnet-runs}
 NAME=fer2013_vgg_ens
+# the bundled model scored once: PublicTest, CK+48 and FER+ PublicTest, as-is
+score_once() {
+  for spec in fer2013:validation:publictest ckplus48::ckplus48 ferplus:validation:ferplus_publictest; do
+    IFS=: read -r data split tag <<< "$spec"
+    $PY -m facsnet evaluate --model "src/facsnet/weights/$NAME.pt" --data "$data${split:+:$split}" --json \
+      > "results/eval/${NAME}_$tag.json"
+  done
+}
 RECIPE=(--data fer2013 --val holdout --batch-size 64 --optimizer sgd --lr 0.02 --weight-decay 5e-4
         --schedule cosine --warmup-steps 500 --label-smoothing 0.1 --erase 0.5 --degrade 0.15 --tta-flip --no-progress)
 case "${1:-} ${2:-}" in
@@ -53,11 +62,7 @@ PY
       [ -e "$OUT/holdout_choice_ab.json" ] || cp "$OUT/holdout_choice.json" "$OUT/holdout_choice_ab.json"
       cp "$OUT/holdout_choice_grow_$2.json" "$OUT/holdout_choice.json"
       $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
-      for spec in fer2013:validation:publictest ckplus48::ckplus48 ferplus:validation:ferplus_publictest; do
-        IFS=: read -r data split tag <<< "$spec"
-        $PY -m facsnet evaluate --model "src/facsnet/weights/$NAME.pt" --data "$data${split:+:$split}" --json \
-          > "results/eval/${NAME}_$tag.json"
-      done
+      score_once
     else
       echo "the hold-out keeps $CHOSEN: the bundled model stays" >&2
     fi ;;
@@ -82,10 +87,16 @@ run = json.load(open(sys.argv[1]))
 device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu_info().describe()
 print(json.dumps({"device": f"{device}; torch {torch.__version__}; precision {run['precision']['precision']}"}))
 PY
-    for spec in fer2013:validation:publictest ckplus48::ckplus48 ferplus:validation:ferplus_publictest; do
-      IFS=: read -r data split tag <<< "$spec"
-      $PY -m facsnet evaluate --model "src/facsnet/weights/$NAME.pt" --data "$data${split:+:$split}" --json \
-        > "results/eval/${NAME}_$tag.json"
-    done ;;
-  *) echo "usage: bash scripts/default_model.sh train A|B|C|D, finish, or grow C|D" >&2; exit 2 ;;
+    score_once ;;
+  "prune "*)
+    # one bundled file stays under BUNDLE_LIMIT_BYTES (facsnet/models/hub.py): every sub-ensemble of the
+    # bundled model that fits, calibrated, and the hold-out's choice among them
+    OUT=results/runs/default_model
+    cp "src/facsnet/weights/$NAME.pt" "$RUNS/${NAME}_before_prune.pt"
+    mapfile -t CANDIDATES < <($PY scripts/prune_ensemble.py "$RUNS/${NAME}_before_prune.pt" "$RUNS/${NAME}_pruned")
+    CHOSEN=$($PY scripts/choose_on_holdout.py "$OUT/holdout_choice_prune.json" "${CANDIDATES[@]}")
+    cp "$OUT/holdout_choice_prune.json" "$OUT/holdout_choice.json"
+    $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
+    score_once ;;
+  *) echo "usage: bash scripts/default_model.sh train A|B|C|D, finish, grow C|D, or prune" >&2; exit 2 ;;
 esac

@@ -80,3 +80,21 @@ def test_the_prior_corrected_row_is_what_evaluate_balanced_scores():
     served = evaluate_on(net, data, tta_flip=True, balanced=True)
     assert tt.scores(probs, labels)["accuracy"] == round(served.accuracy, 4)
     assert abs(tt.scores(probs, labels)["nll"] - served.nll) < 1e-3
+
+
+def test_pruning_offers_every_sub_ensemble_that_fits_one_bundled_file(tmp_path):
+    """scripts/prune_ensemble.py: a subset is offered exactly when its fp16 weights and the metadata
+    margin fit the limit, and a bundled sub-ensemble really weighs less than that estimate."""
+    prune, bundle = _script("prune_ensemble"), _script("bundle_weights")
+    mb = 2**20
+    fits = prune.subsets_that_fit([5 * mb, 2 * mb, 5 * mb, 5 * mb], limit=16 * mb)
+    assert (1, 3, 4) in fits and (1, 2, 3, 4) not in fits and all(len(k) >= 2 for k in fits)
+    assert len(fits) == 11 - 1                      # every pair and triple, not the four together
+    ck = read_checkpoint(resolve_weights("fer2013_vgg_ens"))
+    sizes = prune.member_bytes(ck)
+    assert len(sizes) == len(ck["members"]) and min(sizes) > 2 * mb
+    from facsnet.models.ensemble import ensemble_checkpoint
+
+    sub = ensemble_checkpoint(["fer2013_vgg_ens"], str(tmp_path / "sub.pt"), keep=[1, 2])
+    bundle.main(str(sub), str(tmp_path / "bundled.pt"))
+    assert sizes[0] + sizes[1] < (tmp_path / "bundled.pt").stat().st_size < sizes[0] + sizes[1] + prune.METADATA_BYTES

@@ -161,6 +161,12 @@ def test_an_ensemble_is_the_mean_of_its_members_probabilities_and_serves_like_on
     grown = FaceClassifier(str(api.ensemble([str(ens), paths[0]], str(tmp_path / "ens3.pt"))), backend="torch",
                            precision="fp32")   # an ensemble given as a member adds its members: three equal votes
     np.testing.assert_allclose(grown.predict_proba(crops), np.mean(members + members[:1], 0), atol=1e-5)
+    pruned = api.ensemble([str(tmp_path / "ens3.pt")], str(tmp_path / "ens_23.pt"), keep=[2, 3])  # members 2 and 3
+    np.testing.assert_allclose(FaceClassifier(str(pruned), backend="torch", precision="fp32").predict_proba(crops),
+                               np.mean(members[1:] + members[:1], 0), atol=1e-5)
+    for keep, why in (([3], "at least two"), ([2, 2], "at least two"), ([1, 4], "members 1 to 3")):
+        with pytest.raises(ValueError, match=why):
+            api.ensemble([str(tmp_path / "ens3.pt")], str(tmp_path / "bad.pt"), keep=keep)
     exported = str(api.export(str(ens), str(tmp_path / "ens.onnx")))
     from facsnet.inference.classifier import backend_available
 

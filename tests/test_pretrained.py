@@ -3,13 +3,13 @@ import pytest
 import torch
 
 from facsnet.labels import EMOTIONS
-from facsnet.models.hub import BUNDLED, bundled_path, load_model
+from facsnet.models.hub import BUNDLE_LIMIT_BYTES, BUNDLED, bundled_path, load_model
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))
 def test_bundled_weights_load_safely_and_describe_themselves(name):
     path = bundled_path(name)
-    assert path.stat().st_size < 16 * 2**20
+    assert path.stat().st_size < BUNDLE_LIMIT_BYTES
     ck = torch.load(path, map_location="cpu", weights_only=True)
     assert all(v.dtype == torch.float16 for v in ck["state_dict"].values() if v.is_floating_point())
     if ck.get("task") == "au":  # an Action Unit model: FACS names, its provenance, CK+48's framing

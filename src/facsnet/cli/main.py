@@ -73,7 +73,8 @@ def main(argv=None) -> int:
                   f"ECE {res.ece_before:.4f} -> {res.ece_after:.4f}, NLL {res.nll_before:.4f} -> {res.nll_after:.4f}; "
                   f"written to {args.out}")
         elif args.command == "ensemble":
-            print(f"ensemble of {len(args.models)} models written to {api.ensemble(args.models, args.out)}")
+            out = api.ensemble(args.models, args.out, keep=args.keep)
+            print(f"ensemble of {len(args.keep) if args.keep else len(args.models)} members written to {out}")
         elif args.command == "au-correlate":
             res = api.au_correlate(args.model, args.data, labels=args.labels, layer=args.layer,
                                    ns=[int(n) for n in args.n.split(",")], permutations=args.permutations,

@@ -13,6 +13,14 @@ from .options import Parser, _fill_help, share_defaults
 DEFAULTS = TrainConfig()
 
 
+def _positions(text: str) -> list[int]:
+    """'1,4' -> [1, 4]"""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: member positions separated by commas, e.g. 1,4") from None
+
+
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training (defaults: the paper's settings)")
     g.add_argument("--model", default=DEFAULTS.model, help="registered model name")
@@ -120,6 +128,8 @@ def build_parser() -> Parser:
     p = sub.add_parser("ensemble", help="one model that averages the probabilities of several")
     p.add_argument("models", nargs="+", help="checkpoints (or bundled names) with the same classes and data")
     p.add_argument("--out", required=True, help="the ensemble checkpoint (.pt) to write")
+    p.add_argument("--keep", type=_positions,
+                   help="only these members, counted from 1 over the members of the models given, e.g. 1,4")
     p = sub.add_parser("au-correlate", help="live filters and the filter-to-Action-Unit correlation on CK+")
     p.add_argument("--model", help="bundled name or checkpoint")
     p.add_argument("--data", help="CK+ data with sequence ids")

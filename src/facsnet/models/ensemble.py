@@ -69,13 +69,14 @@ def ensemble(**kwargs) -> Ensemble:
     return Ensemble(**kwargs)
 
 
-def ensemble_checkpoint(models: list[str], out: str) -> Path:
+def ensemble_checkpoint(models: list[str], out: str, keep: list[int] | None = None) -> Path:
     """One checkpoint that averages the probabilities of ``models`` (emotion checkpoints or bundled
     names with the same classes, input and framing, trained on the same data and validated on the
     same faces, so that the ensemble can be calibrated on them); written to ``out``. An ensemble
-    among ``models`` contributes its members (each counts as one). The members' own temperatures do
-    not carry over: calibrate the ensemble itself."""
-    if len(models) < 2:
+    among ``models`` contributes its members (each counts as one). ``keep``: only these members,
+    counted from 1 over every member of ``models`` in order (a sub-ensemble of one ensemble). The
+    members' own temperatures do not carry over: calibrate the ensemble itself."""
+    if len(models) < 2 and keep is None:
         raise ValueError("an ensemble needs at least two models")
     check_writable_file(out, (".pt",))
     ckpts = [read_checkpoint(resolve_weights(m)) for m in models]
@@ -102,6 +103,8 @@ def ensemble_checkpoint(models: list[str], out: str) -> Path:
             specs.append(spec)
             members.append(member)
             weights.append(state)
+    if keep is not None:
+        specs, members, weights = _kept(keep, specs, members, weights)
     cfg = first["model_config"]
     ens = Ensemble(members=specs, in_chans=cfg.get("in_chans", 1), num_classes=len(first["class_names"]),
                    img_size=cfg["img_size"], norm=cfg.get("norm", "per_image"), class_names=first["class_names"])
@@ -111,6 +114,17 @@ def ensemble_checkpoint(models: list[str], out: str) -> Path:
     save_checkpoint(out, ens, "ensemble", data=first.get("data"), train_config=first.get("train_config"),
                     members=members, framing=framing)
     return Path(out)
+
+
+def _kept(keep: list[int], *per_member: list) -> list[list]:
+    """The entries of each list at the 1-based positions ``keep`` (at least two distinct members)."""
+    n = len(per_member[0])
+    bad = [k for k in keep if not 1 <= k <= n]
+    if bad:
+        raise ValueError(f"keep {bad}: the models given hold members 1 to {n}")
+    if len(set(keep)) != len(keep) or len(keep) < 2:
+        raise ValueError(f"keep {keep}: an ensemble keeps at least two distinct members")
+    return [[entries[k - 1] for k in keep] for entries in per_member]
 
 
 def _members_of(source: str, ck: dict, net: nn.Module) -> list[tuple[dict, dict, dict]]:

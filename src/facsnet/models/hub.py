@@ -17,6 +17,9 @@ BUNDLED = {
     "fer2013_vgg_ens": "fer2013_vgg_ens.pt",  # the default: 2 x vgg48 + vgg48_small, calibrated, chosen on a hold-out
 }
 
+# The most one bundled file may weigh: the package stays small enough to install anywhere.
+BUNDLE_LIMIT_BYTES = 16 * 2**20
+
 # The one expression model `facsnet analyze`, `facsnet evaluate` and `facsnet.analyze` use unless
 # told otherwise, chosen for faces it never saw (see weights/MODEL_CARD.md).
 DEFAULT_MODEL = "fer2013_vgg_ens"
