@@ -330,7 +330,9 @@ def build() -> dict:
                                             "FER2013 images with FER+ majority labels (8 classes): train 25,059 -> PublicTest 3,199")},
         "default_model": default_model_entry(),
         "serving": {"classifier_img_per_s": {**(load(RES / "bench_classifier.json") or {}),
-                    "command": "python benchmarks/classifier_speed.py --rounds 3 --out results/bench_classifier.json",
+                    "command": "python benchmarks/classifier_speed.py --models fer2013_vgg_ens,runs/fer2013_vgg_ens_4members.pt,"
+                               "fer2013_bn --rounds 3 --out results/bench_classifier.json  # runs/…_4members.pt: "
+                               "the four-member model before `default_model.sh prune`",
                     "data": "random 48x48 crops (speed only)"}} if (RES / "bench_classifier.json").exists() else None,
         "reliability": reliability_entry(),
         "au_columns_speed": load(RES / "bench_au_columns.json"),
@@ -629,9 +631,11 @@ def readme_table(s: dict) -> str:
                 rows.append(f"| `default_model.{key}.accuracy` / `.uar` | {fmt_pct(d[key]['accuracy'])} / "
                             f"{fmt_pct(d[key]['uar'])} | {what}; classes the model lacks left out |")
         per_run = d.get("train_device_per_run")
-        where = "; ".join(f"{run} ({d['epochs'].get(run)} epochs): {dev}" for run, dev in per_run.items()) \
-            if per_run else d["train_device"]
-        rows.append(f"| `default_model.train_hours` | {d['train_hours']:.2f} h | {where} |")
+        trained = d.get("members_trained") or d["epochs"]
+        where = "; ".join(f"{run} ({trained.get(run)} epochs{'' if run in d['epochs'] else ', pruned'}): {dev}"
+                          for run, dev in per_run.items()) if per_run else d["train_device"]
+        rows.append(f"| `default_model.train_hours` | {d['train_hours']:.2f} h (bundled members "
+                    f"{d.get('train_hours_bundled_members', d['train_hours']):.2f} h) | {where} |")
     c = s.get("corpus")
     if c:
         ratios = ", ".join(f"{k.replace('_', ' ')} {v:.2f}x" for k, v in c["ratio_to_single"].items())

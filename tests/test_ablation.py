@@ -33,7 +33,8 @@ def test_the_default_row_is_what_the_bundled_ensemble_serves():
     assert np.allclose(tt.combine(lp, members, views, t), served, atol=1e-5)
     one = tt.combine(lp, [0], ["face"], 1.0)                        # one member, one view: its own softmax
     assert np.allclose(one, torch.softmax(predict_logits(net.members[0], faces), 1).numpy(), atol=1e-5)
-    assert {"members_1_2", "members_1_3", "members_2_3", "all_members", "shifts_1px"} <= set(rows)
+    assert {f"member_{i + 1}" for i in range(len(net.members))} | {"all_members", "shifts_1px"} <= set(rows)
+    assert {"members_1_2", "members_1_3", "members_2_3"} <= {r[0] for r in tt.rows_of(3, temperature)}  # pairs of 3
 
 
 def test_a_one_pixel_shift_moves_the_face_and_repeats_the_edge():
