@@ -432,7 +432,7 @@ def reliability_entry() -> dict | None:
 
 
 # the members added to the bundled ensemble after its first choice: run folder -> scripts/default_model.sh member
-GROWN_MEMBERS = {"fer2013_vgg48_s1": "C", "fer2013_vgg48_s2_e90": "D"}
+GROWN_MEMBERS = {"fer2013_vgg48_s1": "C", "fer2013_vgg48_s2_e90": "D", "fer2013_vgg48_s3_e150": "E"}
 
 
 def default_model_entry() -> dict | None:
