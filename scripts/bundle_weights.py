@@ -5,6 +5,7 @@
 import sys
 
 from facsnet.models.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from facsnet.models.hub import BUNDLE_LIMIT_BYTES
 
 KEEP = ("epoch", "metrics", "train_config", "data", "world_size", "precision", "calibration", "inference", "framing",
         "task", "provenance", "members")
@@ -13,6 +14,10 @@ KEEP = ("epoch", "metrics", "train_config", "data", "world_size", "precision", "
 def main(src: str, dst: str) -> None:
     ck = read_checkpoint(src)
     model = model_from_checkpoint(ck)
+    size = sum(v.numel() * 2 for v in model.state_dict().values() if v.is_floating_point())
+    if size >= BUNDLE_LIMIT_BYTES:
+        raise SystemExit(f"{src}: {size} bytes of fp16 weights, over the {BUNDLE_LIMIT_BYTES} that one bundled file may "
+                         "weigh; for an ensemble, `python scripts/prune_ensemble.py` lists the sub-ensembles that fit")
     save_checkpoint(dst, model, ck["model_name"], half=True, **{k: ck[k] for k in KEEP if k in ck})
     print(f"{src} -> {dst}")
 

@@ -15,6 +15,8 @@ from facsnet.utils import atomic_write_json
 
 
 def main(out: str, *candidates: str) -> None:
+    if not candidates:
+        raise SystemExit("choose_on_holdout.py: no candidate checkpoints given")
     _, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
     rows = []
     for path in candidates:

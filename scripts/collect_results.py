@@ -331,8 +331,9 @@ def build() -> dict:
         "default_model": default_model_entry(),
         "serving": {"classifier_img_per_s": {**(load(RES / "bench_classifier.json") or {}),
                     "command": "python benchmarks/classifier_speed.py --models fer2013_vgg_ens,runs/fer2013_vgg_ens_4members.pt,"
-                               "fer2013_bn --rounds 3 --out results/bench_classifier.json  # runs/…_4members.pt: "
-                               "the four-member model before `default_model.sh prune`",
+                               "fer2013_bn --rounds 3 --out results/bench_classifier.json  # runs/…_4members.pt: a "
+                               "copy of ~/facsnet-runs/fer2013_vgg_ens_before_prune.pt (written by `default_model.sh "
+                               "prune`), the four-member model",
                     "data": "random 48x48 crops (speed only)"}} if (RES / "bench_classifier.json").exists() else None,
         "reliability": reliability_entry(),
         "au_columns_speed": load(RES / "bench_au_columns.json"),
@@ -433,6 +434,19 @@ def reliability_entry() -> dict | None:
 
 # the members added to the bundled ensemble after its first choice: run folder -> scripts/default_model.sh member
 GROWN_MEMBERS = {"fer2013_vgg48_s1": "C", "fer2013_vgg48_s2_e90": "D", "fer2013_vgg48_s3_e150": "E"}
+PRUNED_AFTER = "D"     # `default_model.sh prune` ran after member D was grown in
+
+
+def grown_steps(trained: dict, pruned: bool) -> list[str]:
+    """The default_model.sh steps after `finish`, in the order they ran: train and grow each later member,
+    with the pruning after member D."""
+    steps = []
+    for run, member in GROWN_MEMBERS.items():
+        if run in trained:
+            steps += [f"train {member}", f"grow {member}"]
+        if pruned and member == PRUNED_AFTER:
+            steps.append("prune")
+    return steps
 
 
 def default_model_entry() -> dict | None:
@@ -459,7 +473,7 @@ def default_model_entry() -> dict | None:
     cal = ck.get("calibration") or {}
     host = load(folder / "host.json") or {}
     chosen = next(r for r in choice["candidates"] if r["model"] == choice["chosen"])
-    scored = lambda e: {"accuracy": round(e["accuracy"], 4), "uar": round(e["uar"], 4), "ece": round(e["ece"], 4),  # noqa: E731
+    scored = lambda e: {"accuracy": round(e["accuracy"], 4), "uar": round(e["uar"], 4), "ece": round(e["ece"], 3),  # noqa: E731
                         "n": e["n"], "left_out_classes": e["left_out_classes"]}
     return {
         "name": name, "is_default": DEFAULT_MODEL == name, "architecture": ck["model_name"],
@@ -485,9 +499,7 @@ def default_model_entry() -> dict | None:
         "train_config": {run: m["train_config"] for run, m in runs},
         "command": "; ".join(["bash scripts/default_model.sh train A", "bash scripts/default_model.sh train B",
                               "bash scripts/default_model.sh finish"]
-                             + [f"bash scripts/default_model.sh {verb} {GROWN_MEMBERS[run]}"
-                                for run in trained if run in GROWN_MEMBERS for verb in ("train", "grow")]
-                             + (["bash scripts/default_model.sh prune"] if pruned else [])),
+                             + [f"bash scripts/default_model.sh {step}" for step in grown_steps(trained, pruned)]),
         "weights_sha256_16": weights_digest(str(path)),
     }
 

@@ -63,9 +63,10 @@ PY
                "$RUNS/$run/calibrated.pt" "$RUNS/${NAME}_grown_calibrated.pt")
     if [ "$CHOSEN" = "$RUNS/${NAME}_grown_calibrated.pt" ]; then
       # the bundled model's choice record becomes the grow step's; the first choice (A, B, A+B) is kept beside it
+      # (bundled first: a grown model over one file's limit stops here, with the bundled model and its record as they were)
+      $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
       [ -e "$OUT/holdout_choice_ab.json" ] || cp "$OUT/holdout_choice.json" "$OUT/holdout_choice_ab.json"
       cp "$OUT/holdout_choice_grow_$2.json" "$OUT/holdout_choice.json"
-      $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
       score_once
     else
       echo "the hold-out keeps $CHOSEN: the bundled model stays" >&2
@@ -97,10 +98,12 @@ PY
     # bundled model that fits, calibrated, and the hold-out's choice among them
     OUT=results/runs/default_model
     cp "src/facsnet/weights/$NAME.pt" "$RUNS/${NAME}_before_prune.pt"
-    mapfile -t CANDIDATES < <($PY scripts/prune_ensemble.py "$RUNS/${NAME}_before_prune.pt" "$RUNS/${NAME}_pruned")
+    $PY scripts/prune_ensemble.py "$RUNS/${NAME}_before_prune.pt" "$RUNS/${NAME}_pruned" > "$RUNS/${NAME}_pruned.txt"
+    mapfile -t CANDIDATES < "$RUNS/${NAME}_pruned.txt"
+    [ ${#CANDIDATES[@]} -gt 0 ] || { echo "prune: no sub-ensemble of two or more members fits one bundled file" >&2; exit 1; }
     CHOSEN=$($PY scripts/choose_on_holdout.py "$OUT/holdout_choice_prune.json" "${CANDIDATES[@]}")
-    cp "$OUT/holdout_choice_prune.json" "$OUT/holdout_choice.json"
     $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
+    cp "$OUT/holdout_choice_prune.json" "$OUT/holdout_choice.json"
     score_once ;;
   *) echo "usage: bash scripts/default_model.sh train A|B|C|D|E, finish, grow C|D|E, or prune" >&2; exit 2 ;;
 esac

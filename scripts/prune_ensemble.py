@@ -37,7 +37,12 @@ def main(model: str, out_dir: str) -> None:
         raise SystemExit(f"{model}: not an ensemble")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for keep in subsets_that_fit(member_bytes(ck)):
+    sizes = member_bytes(ck)
+    subsets = subsets_that_fit(sizes)
+    if not subsets:
+        raise SystemExit(f"{model}: no two of its members fit {BUNDLE_LIMIT_BYTES} bytes together "
+                         f"(members at fp16: {', '.join(str(b) for b in sizes)} bytes)")
+    for keep in subsets:
         tag = "".join(map(str, keep))
         path = ensemble_checkpoint([model], str(out / f"members_{tag}.pt"), keep=list(keep))
         calibrate_checkpoint(str(path), data="fer2013", val="holdout", tta_flip=True,

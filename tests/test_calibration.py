@@ -164,6 +164,9 @@ def test_an_ensemble_is_the_mean_of_its_members_probabilities_and_serves_like_on
     pruned = api.ensemble([str(tmp_path / "ens3.pt")], str(tmp_path / "ens_23.pt"), keep=[2, 3])  # members 2 and 3
     np.testing.assert_allclose(FaceClassifier(str(pruned), backend="torch", precision="fp32").predict_proba(crops),
                                np.mean(members[1:] + members[:1], 0), atol=1e-5)
+    from facsnet.models import read_checkpoint   # the kept members are the ones asked for, each with its record
+
+    assert [m["via"] for m in read_checkpoint(pruned)["members"]] == [f"{tmp_path / 'ens3.pt'} member {i}" for i in (2, 3)]
     for keep, why in (([3], "at least two"), ([2, 2], "at least two"), ([1, 4], "members 1 to 3")):
         with pytest.raises(ValueError, match=why):
             api.ensemble([str(tmp_path / "ens3.pt")], str(tmp_path / "bad.pt"), keep=keep)
