@@ -2,7 +2,9 @@
 
     python scripts/bundle_weights.py runs/full/fer2013/best.pt src/facsnet/weights/fer2013.pt
 """
+import os
 import sys
+from pathlib import Path
 
 from facsnet.models.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from facsnet.models.hub import BUNDLE_LIMIT_BYTES
@@ -18,7 +20,15 @@ def main(src: str, dst: str) -> None:
     if size >= BUNDLE_LIMIT_BYTES:
         raise SystemExit(f"{src}: {size} bytes of fp16 weights, over the {BUNDLE_LIMIT_BYTES} that one bundled file may "
                          "weigh; for an ensemble, `python scripts/prune_ensemble.py` lists the sub-ensembles that fit")
-    save_checkpoint(dst, model, ck["model_name"], half=True, **{k: ck[k] for k in KEEP if k in ck})
+    # the written file, records and all, is measured before it replaces anything at dst
+    tmp = Path(f"{dst}.bundling")
+    save_checkpoint(tmp, model, ck["model_name"], half=True, **{k: ck[k] for k in KEEP if k in ck})
+    if tmp.stat().st_size >= BUNDLE_LIMIT_BYTES:
+        written = tmp.stat().st_size
+        tmp.unlink()
+        raise SystemExit(f"{src}: bundled, it weighs {written} bytes, over the {BUNDLE_LIMIT_BYTES} that one bundled "
+                         f"file may weigh; {dst} is left as it was")
+    os.replace(tmp, dst)
     print(f"{src} -> {dst}")
 
 

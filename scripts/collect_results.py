@@ -435,6 +435,15 @@ def reliability_entry() -> dict | None:
 # the members added to the bundled ensemble after its first choice: run folder -> scripts/default_model.sh member
 GROWN_MEMBERS = {"fer2013_vgg48_s1": "C", "fer2013_vgg48_s2_e90": "D", "fer2013_vgg48_s3_e150": "E"}
 PRUNED_AFTER = "D"     # `default_model.sh prune` ran after member D was grown in
+# every member of scripts/default_model.sh: (architecture, seed, epochs) -> run folder
+MEMBER_RUNS = {("vgg48", 0, 50): "fer2013_vgg48", ("vgg48_small", 1, 40): "fer2013_vgg48_small",
+               ("vgg48", 1, 55): "fer2013_vgg48_s1", ("vgg48", 2, 90): "fer2013_vgg48_s2_e90",
+               ("vgg48", 3, 150): "fer2013_vgg48_s3_e150"}
+
+
+def member_run(train_config: dict) -> str:
+    """The run folder of a single network (an ensemble's members name their own)."""
+    return MEMBER_RUNS[(train_config["model"], train_config["seed"], train_config["epochs"])]
 
 
 def grown_steps(trained: dict, pruned: bool) -> list[str]:
@@ -464,7 +473,7 @@ def default_model_entry() -> dict | None:
         return None
     ck = read_checkpoint(resolve_weights(path))
     members = [m["train_config"]["model"] for m in ck.get("members", [])] or [ck["train_config"]["model"]]
-    records = ck.get("members") or [{"source": f"fer2013_{ck['train_config']['model']}/final.pt", **ck}]
+    records = ck.get("members") or [{"source": f"{member_run(ck['train_config'])}/final.pt", **ck}]
     runs = [(Path(m["source"]).parent.name, m) for m in records]       # (run folder, member record) of each network
     hists = {run: load(folder / f"history_{run}.json") for run, _ in runs}   # the bundled model's runs
     # every member trained on the way, bundled or pruned (scripts/default_model.sh prune)

@@ -4,11 +4,12 @@
 #   bash scripts/default_model.sh train B     # member B: vgg48_small, 40 epochs } hold-out (2,871 faces); resumable
 #   bash scripts/default_model.sh finish      # ensemble, calibrate, choose on the hold-out, bundle, score once
 #   bash scripts/default_model.sh train C     # member C: vgg48 again (seed 1), 55 epochs
-#   bash scripts/default_model.sh grow C      # the bundled ensemble + C, calibrated; kept if better on the hold-out
+#   bash scripts/default_model.sh grow C      # the bundled ensemble, C alone, and every sub-ensemble of their
+#                                             # members that fits one file, calibrated; the hold-out chooses
 #   bash scripts/default_model.sh train D     # member D: vgg48 (seed 2), 90 epochs; then grow D
 #   bash scripts/default_model.sh prune       # the sub-ensemble that fits one bundled file, chosen on the hold-out
 #   bash scripts/default_model.sh train E     # member E: vgg48 (seed 3), 150 epochs (2.5 h on a 2-core AMX CPU);
-#                                             # then grow E (and prune, if the grown model outweighs one file)
+#                                             # then grow E
 # Runs live outside the work tree in ${FACSNET_RUNS:-~/facsnet-runs} and checkpoint every epoch: the same
 # `train` command after any stop goes on from the last finished epoch.
 set -euo pipefail
@@ -56,14 +57,16 @@ host.setdefault("runs", {})[run] = f"{' + '.join(hosts) or cpu_info().describe()
 path.write_text(json.dumps(host, indent=1))
 PY
     $PY -m facsnet ensemble "src/facsnet/weights/$NAME.pt" "$RUNS/$run/final.pt" --out "$RUNS/${NAME}_grown.pt"
-    $PY -m facsnet calibrate --model "$RUNS/${NAME}_grown.pt" --data fer2013 --tta-flip \
-      --out "$RUNS/${NAME}_grown_calibrated.pt"
     cp "src/facsnet/weights/$NAME.pt" "$RUNS/${NAME}_before_grow.pt"
+    # candidates: the bundled model, the new member alone, and every sub-ensemble of the bundled members and
+    # the new one that fits one bundled file (all of them together among those when they fit), each calibrated
+    $PY scripts/prune_ensemble.py "$RUNS/${NAME}_grown.pt" "$RUNS/${NAME}_grown_$2" > "$RUNS/${NAME}_grown_$2.txt"
+    mapfile -t SUBSETS < "$RUNS/${NAME}_grown_$2.txt"
     CHOSEN=$($PY scripts/choose_on_holdout.py "$OUT/holdout_choice_grow_$2.json" "$RUNS/${NAME}_before_grow.pt" \
-               "$RUNS/$run/calibrated.pt" "$RUNS/${NAME}_grown_calibrated.pt")
-    if [ "$CHOSEN" = "$RUNS/${NAME}_grown_calibrated.pt" ]; then
+               "$RUNS/$run/calibrated.pt" "${SUBSETS[@]}")
+    if [ "$CHOSEN" != "$RUNS/${NAME}_before_grow.pt" ]; then
       # the bundled model's choice record becomes the grow step's; the first choice (A, B, A+B) is kept beside it
-      # (bundled first: a grown model over one file's limit stops here, with the bundled model and its record as they were)
+      # (bundled first: a model over one file's limit stops here, with the bundled model and its record as they were)
       $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
       [ -e "$OUT/holdout_choice_ab.json" ] || cp "$OUT/holdout_choice.json" "$OUT/holdout_choice_ab.json"
       cp "$OUT/holdout_choice_grow_$2.json" "$OUT/holdout_choice.json"

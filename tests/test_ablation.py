@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from facsnet.models import load_model, read_checkpoint, resolve_weights
@@ -99,3 +100,21 @@ def test_pruning_offers_every_sub_ensemble_that_fits_one_bundled_file(tmp_path):
     sub = ensemble_checkpoint(["fer2013_vgg_ens"], str(tmp_path / "sub.pt"), keep=[1, 2])
     bundle.main(str(sub), str(tmp_path / "bundled.pt"))
     assert sizes[0] + sizes[1] < (tmp_path / "bundled.pt").stat().st_size < sizes[0] + sizes[1] + prune.METADATA_BYTES
+
+
+def test_bundling_over_the_limit_leaves_the_bundled_file_as_it_was(tmp_path, monkeypatch):
+    """The limit counts the written file (records and all), not the weights alone: a file whose weights
+    fit but whose records tip it over is refused, and the file at the destination is untouched."""
+    bundle = _script("bundle_weights")
+    ck = read_checkpoint(resolve_weights("fer2013_bn"))
+    weights = sum(v.numel() * 2 for v in ck["state_dict"].values() if v.is_floating_point())
+    dst = tmp_path / "bundled.pt"
+    dst.write_bytes(b"the model users have now")
+    monkeypatch.setattr(bundle, "BUNDLE_LIMIT_BYTES", weights + 1)
+    with pytest.raises(SystemExit, match="left as it was"):
+        bundle.main(str(resolve_weights("fer2013_bn")), str(dst))
+    assert dst.read_bytes() == b"the model users have now"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundled.pt"]
+    monkeypatch.setattr(bundle, "BUNDLE_LIMIT_BYTES", weights + _script("prune_ensemble").METADATA_BYTES)
+    bundle.main(str(resolve_weights("fer2013_bn")), str(dst))
+    assert read_checkpoint(dst)["model_name"] == ck["model_name"]
