@@ -208,7 +208,7 @@ def transfer_entries() -> dict:
            "command": "facsnet transfer cross --out results/transfer  # in scripts/transfer_run.sh; the fer2013 row "
                       "re-run on 2026-11-26 with its 337-epoch weights: facsnet transfer cross --sources fer2013 "
                       "--update --out results/transfer",
-           "device": "this project's 2-core CPU machine"}
+           "device": "a 2-core CPU"}
     if "weights_sha256" in r:  # the file says which weights each row came from
         out["weights_sha256"] = r["weights_sha256"]
         stale = [src for src, digest in r["weights_sha256"].items() if digest != weights_digest(src)]
@@ -260,7 +260,7 @@ def au_entries() -> dict:
                      features=r["config"]["features"], head=r["config"]["head"],
                      n_images=r["config"]["n_images"], data="CK+48 with CK+_AU_labels" + (
                          " (FACS intensity files of 208 sequences)" if key == "intensity" else " (327 sequences)"),
-                     command=f"{commands[key]} --out results/au/{stem}.json", device="this project's 2-core CPU machine")
+                     command=f"{commands[key]} --out results/au/{stem}.json", device="a 2-core CPU")
         out[key] = entry
     return {"ckplus": out} if out else {}
 
@@ -568,7 +568,7 @@ def publictest_alive_filters() -> dict | None:
     return {**{m: {"alive": e["alive_filters"], "total": e["total_filters"], "weights_sha256": e["weights_sha256"]}
                for m, e in r["models"].items()},
             "data": r["data"], "eps": r["eps"], "command": "python scripts/dead_filters.py",
-            "device": "this project's 2-core CPU machine"}
+            "device": "a 2-core CPU"}
 
 
 def early_alive_filters() -> dict | None:
@@ -579,7 +579,7 @@ def early_alive_filters() -> dict | None:
     return {**{name: {"alive": e["alive"], "lr_after": e["lr_after"], "settings": e["settings"]}
                for name, e in r["recipes"].items()},
             "steps": r["steps"], "batch_size": r["batch_size"], "data": r["data"], "command": r["command"],
-            "device": "this project's 2-core CPU machine, fp32"}
+            "device": "a 2-core CPU, fp32"}
 
 
 def interpret_entry(model: str, headline_n: int = 10) -> dict | None:
@@ -617,7 +617,7 @@ def micro_entries() -> dict:
             out[v] = {**cell(e["composite"]), **{db: cell(m) for db, m in e["per_database"].items()},
                       "folds": e["folds"], "init": e["config"]["init"], "config": e["config"],
                       "data": "../shared/data/MEGC2019_composite_HTNet: " + r["data"],
-                      "device": ("this project's 2-core CPU machine" if folder.endswith("frozen") else
+                      "device": ("a 2-core CPU" if folder.endswith("frozen") else
                                  "one NVIDIA H200 GPU, bf16 autocast, 12 processes sharing it"),
                       "command": f"facsnet micro megc2019 --variants {','.join(r['results'])}{flags} --epochs 30 "
                                  f"--out results/micro/{folder}" + ("" if folder.endswith("frozen") else
@@ -669,7 +669,7 @@ def readme_table(s: dict) -> str:
         by_yaw = ", ".join(f"|yaw| {k}: {v:.1f}" for k, v in pose["yaw_mae_deg_by_abs_yaw"].items())
         fer = pose.get("fer2013_publictest")
         rows.append(f"| `pose.mae_deg` | {pose['mae_deg']:.2f} deg ({axes}) | head pose of the bundled photos' faces turned "
-                    f"by {pose['turned_faces']} known poses (yaw -45..45, pitch -20..20, roll 0/20), relative to the "
+                    f"to known poses ({pose['turned_faces']} turned faces; yaw -45..45, pitch -20..20, roll 0/20), relative to the "
                     f"source; yaw error by |yaw|: {by_yaw}; {pose['missed']} not found"
                     + (f"; FER2013 PublicTest faces enlarged 4x: {fer['mae_deg']:.2f} deg, {fer['missed']} of "
                        f"{fer['turned_faces']} not found" if fer else "") + " |")
@@ -705,7 +705,7 @@ def readme_table(s: dict) -> str:
             peak = lambda d: max(x for x in (b.get(f"gemm_peak_gflops_{d}"), b.get(f"conv_peak_gflops_{d}")) if x)  # noqa: E731
             rows.append(f"| `bench.train_ceiling_img_per_s` | {b['train_ceiling_img_per_s']:.0f} img/s "
                         f"(reached: {100 * b['train_utilisation']:.0f}%) | {b['train_gflop_per_image_real']:.2f} GFLOP of real work per training "
-                        f"image ({b['train_gflop_per_image']:.2f} counting the zero-padding taps) at this CPU's best measured peak, "
+                        f"image ({b['train_gflop_per_image']:.2f} counting the zero-padding taps) at the measuring CPU's best peak, "
                         f"matrix product or oneDNN convolution (fp32 {peak('fp32'):.0f} GFLOP/s, bf16 {peak('bf16'):.0f}) |")
     if b.get("train_vs_keras"):
         kt = b["keras_train_img_per_s"]
@@ -790,12 +790,15 @@ def headline_table(s: dict) -> str:
     final = fer.get("accuracy_final")
     what = "the paper's CNN on FER2013 PublicTest" + (", final epoch of its full schedule" if final else "")
     rows.append(f"| {what} | {pct(final) if final else pct(fer['accuracy']) + ' (best epoch)'} | "
-                f"`fer2013.publictest` |")
+                f"`fer2013.publictest.{'accuracy_final' if final else 'accuracy'}` |")
     rows.append(f"| FER+ majority labels, PublicTest | {pct(s['ferplus']['publictest']['accuracy'])} | `ferplus.publictest` |")
     au = s["au"]["ckplus"]
-    rows.append(f"| Action Units on CK+ (19 AUs, subject folds): F1 | {au['single_balanced']['f1_mean']:.3f} | `au.ckplus.single_balanced` |")
-    rows.append(f"| AU intensity 0-5 on CK+: MSE / ICC | {au['intensity_hurdle']['mse']:.3f} / {au['intensity_hurdle']['icc']:.2f} | "
-                f"`au.ckplus.intensity_hurdle` |")
+    rows.append(f"| Action Units on CK+ (19 AUs, subject folds): F1 of the bundled multi-label head "
+                f"(best variant: one detector per AU, positives weighted) | {au['multilabel']['f1_mean']:.3f} "
+                f"({au['single_balanced']['f1_mean']:.3f}) | `au.ckplus.multilabel` (`.single_balanced`) |")
+    rows.append(f"| AU intensity 0-5 on CK+: MSE / ICC of the bundled regression (best variant: two-head hurdle) | "
+                f"{au['intensity']['mse']:.3f} / {au['intensity']['icc']:.2f} ({au['intensity_hurdle']['mse']:.3f} / "
+                f"{au['intensity_hurdle']['icc']:.2f}) | `au.ckplus.intensity` (`.intensity_hurdle`) |")
     pose = s.get("pose")
     if pose:
         rows.append(f"| head pose on faces turned by known angles (yaw to 45, pitch to 20): mean abs. error | "
@@ -803,8 +806,16 @@ def headline_table(s: dict) -> str:
     m = s["micro"]["megc2019"]["flow"]
     rows.append(f"| micro-expressions, MEGC 2019 composite (leave one subject out): UF1 | {m['uf1']:.3f} | `micro.megc2019.flow` |")
     b = s["bench"]
-    rows.append(f"| speed on a 2-core CPU: video frames/s end to end; training vs Keras on the same CPU | "
-                f"{b['video_fps']:.0f}; {b['train_vs_keras']:.2f}x | `bench.video_fps`, `bench.train_vs_keras` |")
+    cols = s.get("au_columns_speed")
+    if cols:
+        rows.append(f"| speed on a 2-core CPU: video frames/s end to end with the default model, all columns / "
+                    f"emotions only; training vs Keras on the same CPU | {cols['frames_per_s']['full']:.0f} / "
+                    f"{cols['frames_per_s']['emotions_only']:.0f}; {b['train_vs_keras']:.2f}x | "
+                    f"`au_columns_speed.frames_per_s`, `bench.train_vs_keras` |")
+    else:
+        rows.append(f"| speed on a 2-core CPU: video frames/s end to end (`fer2013_bn`, emotions only); training vs "
+                    f"Keras on the same CPU | {b['video_fps']:.0f}; {b['train_vs_keras']:.2f}x | "
+                    f"`bench.video_fps`, `bench.train_vs_keras` |")
     r = s.get("reliability")
     if r:
         rows.append(f"| generated bad inputs answered as stated (no traceback, silent or lost output) | "
