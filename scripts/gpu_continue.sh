@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Session-3 GPU job: continue the paper CNN's FER2013 run (163 epochs, bundled as `fer2013`) on the
+# GPU job: continue the paper CNN's FER2013 run (163 epochs, bundled as `fer2013`) on the
 # same Keras time-decay schedule, and rerun the CK+48 10-fold CV from it for longer, in parallel.
 #   lr0 / (1 + d (t0 + t)) = lr0' / (1 + d' t)  with  lr0' = lr0 / (1 + d t0),  d' = d / (1 + d t0);
 #   t0 = 163 epochs x 449 steps = 73187 -> lr0' = 5.77e-4, d' = 5.77e-6. Only Adam's moments restart.

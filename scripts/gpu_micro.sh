@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Session-3 GPU job for issue 6: leave-one-subject-out on the MEGC 2019 composite, the FER-pretrained
+# GPU job: leave-one-subject-out on the MEGC 2019 composite, the FER-pretrained
 # variants (apex, flow, lstm) and their from-scratch twins, each split over 6 processes each sharing one GPU.
 # The same commands run on a CPU (hours): facsnet micro megc2019 --out results/micro/megc2019 ...
 set -uo pipefail
@@ -8,7 +8,7 @@ export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 RUNS=${RUNS:-/tmp/runs}; OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" "$RUNS/logs"
 EPOCHS=${EPOCHS:-30}; MINUTES=${MINUTES:-3.3}; SHARDS=${SHARDS:-6}
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>&1 | tee "$RUNS/device.txt"
-for i in $(seq 0 $((SHARDS - 1))); do
+for i in $(seq 1 "$SHARDS"); do
   python3 -m facsnet -q micro megc2019 --variants apex,flow,lstm --epochs "$EPOCHS" --shard "$i/$SHARDS" \
     --max-minutes "$MINUTES" --out "$RUNS/megc2019" > "$RUNS/logs/pretrained_$i.log" 2>&1 &
   python3 -m facsnet -q micro megc2019 --variants apex_scratch,flow_scratch,lstm_scratch --init none --epochs "$EPOCHS" \

@@ -197,7 +197,7 @@ def test_the_command_line_takes_its_defaults_from_the_api():
             assert getattr(args, name) == param.default, name
     assert parse(["transfer", "cross"]).out == inspect.signature(api.transfer_cross).parameters["out"].default
     assert parse(["transfer", "cross"]).sources == ",".join(api.CROSS_SOURCES)
-    assert parse(["micro", "megc2019"]).shard == "0/1"      # the API's (0, 1), as the command line writes it
+    assert parse(["micro", "megc2019"]).shard == "1/1"      # the API's (1, 1), as the command line writes it
     assert parse(["analyze"]).shard == "1/1"
     assert parse(["transfer", "au-model"]).out == inspect.signature(api.train_au_model).parameters["out"].default
     parser_source = (Path(__file__).parents[1] / "src/facsnet/cli/parser.py").read_text()

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image, ImageOps
 
 from facsnet.cli import main
-from facsnet.inference.corpus_inputs import corpus_inputs, parse_shard, shard_of
+from facsnet.inference.corpus_inputs import corpus_inputs
+from facsnet.utils import parse_shard, shard_of
 from facsnet.samples import make_video, sample_path
 
 SETTINGS = ["--model", "fer2013", "--threads", "1"]
@@ -174,10 +175,20 @@ def test_shards_are_deterministic_disjoint_and_complete(tmp_path):
     parts = [shard_of(items, (i, 4)) for i in range(1, 5)]
     assert sorted(x for p in parts for x in p) == items
     assert parts == [shard_of(items, (i, 4)) for i in range(1, 5)]
-    assert parse_shard("3/4") == (3, 4)
-    for bad in ("0/4", "5/4", "1-4", "a/b"):
+    assert parse_shard("3/4") == (3, 4) == parse_shard((3, 4))
+    for bad in ("0/4", "5/4", "1-4", "a/b", (0, 1), (1, 2, 3)):
         with pytest.raises(ValueError, match="--shard"):
             parse_shard(bad)
+
+
+def test_micro_shards_count_from_one_as_analyze_shards_do(tmp_path):
+    """`facsnet micro megc2019 --shard` and `facsnet analyze --shard` read I/N the same way: 0/4 is refused
+    before anything is written."""
+    from facsnet.micro.run import run_loso
+
+    with pytest.raises(ValueError, match="1 <= I <= N"):
+        run_loso(None, ["flow"], None, tmp_path / "micro", None, "toy", shard="0/4")
+    assert not (tmp_path / "micro").exists()
 
 
 def test_globs_folders_and_manifests_each_list_an_input_once(corpus):

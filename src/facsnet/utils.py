@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import tempfile
 from pathlib import Path
 
@@ -61,6 +62,21 @@ def atomic_torch_save(obj, path: str | Path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def parse_shard(shard: str | tuple[int, int]) -> tuple[int, int]:
+    """``"2/4"`` or ``(2, 4)`` -> (2, 4): the second of four shards (1-based, as ``--array=1-4`` numbers
+    them); anything else is a ValueError that says how to write one."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", shard if isinstance(shard, str) else "/".join(map(str, shard)))
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise ValueError(f"--shard {shard!r}: give I/N with 1 <= I <= N, e.g. --shard 1/4")
+    return int(m.group(1)), int(m.group(2))
+
+
+def shard_of(items: list, shard: tuple[int, int]) -> list:
+    """Every N-th item from the I-th (1-based): the same items always go to the same shard, shards never overlap."""
+    i, n = shard
+    return items[i - 1::n]
 
 
 def seed_everything(seed: int) -> None:

@@ -241,8 +241,7 @@ def _run_micro(args) -> None:
     common = dict(init=init, out=args.out, epochs=args.epochs, lstm_epochs=args.lstm_epochs, seed=args.seed,
                   device=args.device, max_minutes=args.max_minutes)
     if args.micro_command == "megc2019":
-        i, n = (int(v) for v in args.shard.split("/"))
-        res = api.micro_megc2019(args.data, split(args.variants) if args.variants else None, shard=(i, n),
+        res = api.micro_megc2019(args.data, split(args.variants) if args.variants else None, shard=args.shard,
                                  score_only=args.score_only, **common)
     else:
         res = api.micro_loso(args.table, args.frames, database=args.database, classes=args.classes,

@@ -253,7 +253,7 @@ def build_parser() -> Parser:
         if name == "megc2019":
             t.add_argument("--data", help="composite folder (default: shared MEGC2019_composite_HTNet)")
             t.add_argument("--variants", help="comma-separated: apex,flow,lstm and their _scratch / _frozen twins")
-            t.add_argument("--shard", help="I/N: run folds I, I+N, ... (N processes share --out)")
+            t.add_argument("--shard", help="I/N, 1-based: run folds I, I+N, ... (N processes share --out)")
             t.add_argument("--score-only", action="store_true", help="score the finished folds in --out, train nothing")
         else:
             t.add_argument("--table", required=True, help="the database's coding table (.xlsx)")

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..training.run_folder import check_run_folder
-from ..utils import atomic_write_json
-from .corpus_inputs import CorpusInput, corpus_inputs, shard_of
+from ..utils import atomic_write_json, shard_of
+from .corpus_inputs import CorpusInput, corpus_inputs
 
 log = logging.getLogger("facsnet")
 

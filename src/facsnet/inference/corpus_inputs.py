@@ -77,17 +77,3 @@ def corpus_inputs(inputs, ignored: list[tuple[str, str]], run_dir: Path | None =
             seen.add(inp.path)
             unique.append(inp)
     return unique
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/4"`` -> (2, 4): the second of four shards (1-based, as ``--array=1-4`` numbers them)."""
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
-    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise ValueError(f"--shard {text!r}: give I/N with 1 <= I <= N, e.g. --shard 1/4")
-    return int(m.group(1)), int(m.group(2))
-
-
-def shard_of(items: list, shard: tuple[int, int]) -> list:
-    """Every N-th input from the I-th: the same inputs always go to the same shard, shards never overlap."""
-    i, n = shard
-    return items[i - 1::n]

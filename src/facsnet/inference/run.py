@@ -12,11 +12,10 @@ from tqdm.auto import tqdm
 
 from ..models.hub import DEFAULT_MODEL
 from ..samples import sample_paths
-from ..utils import check_writable_file
+from ..utils import check_writable_file, parse_shard
 from .annotate import check_annotation_target
 from .corpus import analyze_corpus as run_corpus
 from .corpus import merge_corpus
-from .corpus_inputs import parse_shard
 from .media import expected_frames
 from .pipeline import Analyzer, _as_sources
 from .results import COLUMNS, TABLE_SUFFIXES, RowStream
@@ -114,7 +113,7 @@ def analyze_corpus(inputs, out: str, shard: str | tuple[int, int] = (1, 1), engi
     per input in the folder ``out`` as each finishes; a rerun does only what is missing; ``shard``
     ``"i/n"`` does the i-th of n deterministic parts; ``engine="ray"`` runs the inputs as Ray tasks.
     Join the results with :func:`merge`."""
-    shard = parse_shard(shard) if isinstance(shard, str) else tuple(shard)
+    shard = parse_shard(shard)
     defaults = inspect.signature(analyze).parameters          # analyze's defaults, read from its signature
     for name in ("aus", "au_intensity", "landmarks"):
         settings.setdefault(name, defaults[name].default)

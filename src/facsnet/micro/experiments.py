@@ -29,11 +29,11 @@ def _micro_config(init, epochs, lstm_epochs, seed, device, frozen=False, **extra
 
 def micro_megc2019(data: str | None = None, variants=None, init: str | None = "fer2013", out: str = "runs/micro/megc2019",
                    epochs: int = 30, lstm_epochs: int = 150, seed: int = 0, device: str = "auto",
-                   shard: tuple[int, int] = (0, 1), max_minutes: float | None = None, score_only: bool = False):
+                   shard: str | tuple[int, int] = (1, 1), max_minutes: float | None = None, score_only: bool = False):
     """Leave-one-subject-out on the MEGC 2019 composite (apex crop + onset->apex flow per clip):
     ``apex``, ``flow``, ``lstm`` over [flow, apex], each beside its ``_scratch`` twin (random init) and
     its ``_frozen`` twin (pretrained conv layers fixed, dense layers trained). Resumable;
-    ``shard=(i, n)`` lets n processes share the folds. Returns the scored ``LosoResult`` list."""
+    ``shard=(i, n)`` or ``"i/n"`` (1-based) lets n processes share the folds. Returns the scored ``LosoResult`` list."""
     root = Path(data) if data else data_root() / "MEGC2019_composite_HTNet"
     micro_set = read_megc2019(root)
     for p in micro_set.problems:

@@ -22,6 +22,7 @@ import numpy as np
 from ..data.augment import Augment
 from .data import MicroSet
 from ..data.splits import loso_folds
+from ..utils import parse_shard, shard_of
 from .loso import FoldStore, LosoResult, score_predictions, write_results
 from .model import MicroConfig, cnn_outputs, fit_cnn, fit_lstm, frozen_conv_features, lstm_predict
 
@@ -120,16 +121,17 @@ def sequence_fold(data: MicroSet, train: np.ndarray, test: np.ndarray, variants:
 
 
 def run_loso(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | Path, fold_fn,
-             title: str, shard: tuple[int, int] = (0, 1), max_minutes: float | None = None,
+             title: str, shard: tuple[int, int] = (1, 1), max_minutes: float | None = None,
              extra: dict | None = None) -> list[LosoResult]:
     """Run (or resume) every fold of this shard, then score the variants whose predictions are complete.
-    ``shard=(i, n)`` runs folds i, i+n, ... so n processes can share one output folder."""
+    ``shard=(i, n)`` runs folds i, i+n, ... (1-based) so n processes can share one output folder."""
+    shard = parse_shard(shard)                # a bad shard stops here, before any folder is made
     out = Path(out)
     store = FoldStore(out / "folds")
     folds = loso_folds(data.subjects)
     t0 = time.perf_counter()
-    for j, (subject, train, test) in enumerate(folds):
-        if j % shard[1] != shard[0] or store.done(subject):
+    for j, (subject, train, test) in shard_of(list(enumerate(folds)), shard):
+        if store.done(subject):
             continue
         if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
             log.warning("stopping: time limit of %.1f min reached (rerun the same command to resume)", max_minutes)
