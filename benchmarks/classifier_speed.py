@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
+from datetime import date
 
 import numpy as np
 
@@ -42,7 +44,8 @@ def main() -> None:
         for name, clf in models.items():
             runs[name]["b1"].append(rate(clf, crops[:1], args.seconds))
             runs[name]["b256"].append(rate(clf, crops, args.seconds))
-    result = {"host": cpu_info().describe(), "rounds": args.rounds, "models": {
+    result = {"command": "python " + " ".join(sys.argv), "date": date.today().isoformat(),
+              "host": cpu_info().describe(), "rounds": args.rounds, "models": {
         name: {"backend": clf.backend, "precision": clf.precision, "tta_flip": clf.tta_flip,
                "img_per_s_b1": round(statistics.median(runs[name]["b1"])),
                "img_per_s_b256": round(statistics.median(runs[name]["b256"]))} for name, clf in models.items()}}
