@@ -142,7 +142,7 @@ def test_holdout_validation_is_the_same_faces_for_every_seed_and_never_trained_o
     assert held.fingerprint() == records[1]["val"]["fingerprint"] and not set(held.paths) & set(train.paths)
 
 
-def test_an_ensemble_is_the_mean_of_its_members_probabilities_and_serves_like_one_model(tmp_path, toy_folder):
+def test_an_ensemble_is_the_mean_of_its_members_probabilities_and_serves_like_one_model(tmp_path, toy_folder, capsys):
     """api.ensemble makes one checkpoint: its probabilities are the mean of the members', on
     PyTorch and exported to ONNX; it calibrates on the members' shared hold-out."""
     from facsnet import api
@@ -161,6 +161,10 @@ def test_an_ensemble_is_the_mean_of_its_members_probabilities_and_serves_like_on
     grown = FaceClassifier(str(api.ensemble([str(ens), paths[0]], str(tmp_path / "ens3.pt"))), backend="torch",
                            precision="fp32")   # an ensemble given as a member adds its members: three equal votes
     np.testing.assert_allclose(grown.predict_proba(crops), np.mean(members + members[:1], 0), atol=1e-5)
+    from facsnet.cli import main as cli_main    # the command line counts the members written, not its arguments
+
+    cli_main(["ensemble", str(ens), paths[0], "--out", str(tmp_path / "ens3_cli.pt")])
+    assert capsys.readouterr().out.startswith("ensemble of 3 members written to")
     pruned = api.ensemble([str(tmp_path / "ens3.pt")], str(tmp_path / "ens_23.pt"), keep=[2, 3])  # members 2 and 3
     np.testing.assert_allclose(FaceClassifier(str(pruned), backend="torch", precision="fp32").predict_proba(crops),
                                np.mean(members[1:] + members[:1], 0), atol=1e-5)

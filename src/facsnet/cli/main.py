@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from .. import api
+from ..models.checkpoint import read_checkpoint
 from ..models.hub import DEFAULT_MODEL
 from .parser import _training_settings, parse
 
@@ -74,7 +75,8 @@ def main(argv=None) -> int:
                   f"written to {args.out}")
         elif args.command == "ensemble":
             out = api.ensemble(args.models, args.out, keep=args.keep)
-            print(f"ensemble of {len(args.keep) if args.keep else len(args.models)} members written to {out}")
+            members = len(read_checkpoint(out).get("members", []))       # an ensemble among the inputs counts its members
+            print(f"ensemble of {members} members written to {out}")
         elif args.command == "au-correlate":
             res = api.au_correlate(args.model, args.data, labels=args.labels, layer=args.layer,
                                    ns=[int(n) for n in args.n.split(",")], permutations=args.permutations,
@@ -186,7 +188,6 @@ def _what_was_kept(args, exc: KeyboardInterrupt) -> str:
 def _print_models() -> None:
     """One line per bundled model, from the checkpoints themselves."""
     from ..models.hub import BUNDLED, resolve_weights
-    from ..models.checkpoint import read_checkpoint
 
     for name in BUNDLED:
         ck = read_checkpoint(resolve_weights(name))
