@@ -22,13 +22,14 @@ def main(src: str, dst: str) -> None:
                          "weigh; for an ensemble, `python scripts/prune_ensemble.py` lists the sub-ensembles that fit")
     # the written file, records and all, is measured before it replaces anything at dst
     tmp = Path(f"{dst}.bundling")
-    save_checkpoint(tmp, model, ck["model_name"], half=True, **{k: ck[k] for k in KEEP if k in ck})
-    if tmp.stat().st_size >= BUNDLE_LIMIT_BYTES:
-        written = tmp.stat().st_size
-        tmp.unlink()
-        raise SystemExit(f"{src}: bundled, it weighs {written} bytes, over the {BUNDLE_LIMIT_BYTES} that one bundled "
-                         f"file may weigh; {dst} is left as it was")
-    os.replace(tmp, dst)
+    try:
+        save_checkpoint(tmp, model, ck["model_name"], half=True, **{k: ck[k] for k in KEEP if k in ck})
+        if tmp.stat().st_size >= BUNDLE_LIMIT_BYTES:
+            raise SystemExit(f"{src}: bundled, it weighs {tmp.stat().st_size} bytes, over the {BUNDLE_LIMIT_BYTES} "
+                             f"that one bundled file may weigh; {dst} is left as it was")
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)                # nothing half-done stays beside the bundled file
     print(f"{src} -> {dst}")
 
 

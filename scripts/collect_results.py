@@ -329,11 +329,8 @@ def build() -> dict:
         "ferplus": {"publictest": fer_entry("ferplus", "ferplus", fer_cmd.replace("--data fer2013", "--data ferplus"),
                                             "FER2013 images with FER+ majority labels (8 classes): train 25,059 -> PublicTest 3,199")},
         "default_model": default_model_entry(),
-        "serving": {"classifier_img_per_s": {"command": "python benchmarks/classifier_speed.py --models fer2013_vgg_ens,runs/fer2013_vgg_ens_4members.pt,"
-                               "fer2013_bn --rounds 3 --out results/bench_classifier.json  # runs/…_4members.pt: a "
-                               "copy of ~/facsnet-runs/fer2013_vgg_ens_before_prune.pt (written by `default_model.sh "
-                               "prune`), the four-member model",
-                    **(load(RES / "bench_classifier.json") or {}),      # a newer file names its own command
+        "serving": {"classifier_img_per_s": {**(load(RES / "bench_classifier.json") or {}),   # with its command
+                    "models_from": "runs/*.pt: earlier forms of fer2013_vgg_ens (results/NOTES.md, 'Which weights')",
                     "data": "random 48x48 crops (speed only)"}} if (RES / "bench_classifier.json").exists() else None,
         "reliability": reliability_entry(),
         "au_columns_speed": load(RES / "bench_au_columns.json"),
@@ -447,7 +444,11 @@ MEMBER_RUNS = {("vgg48", 0, 50): "fer2013_vgg48", ("vgg48_small", 1, 40): "fer20
 
 def member_run(train_config: dict) -> str:
     """The run folder of a single network (an ensemble's members name their own)."""
-    return MEMBER_RUNS[(train_config["model"], train_config["seed"], train_config["epochs"])]
+    key = (train_config["model"], train_config["seed"], train_config["epochs"])
+    if key not in MEMBER_RUNS:
+        raise SystemExit(f"collect_results: no default_model.sh member is {key} (architecture, seed, epochs); "
+                         "add its run folder to MEMBER_RUNS")
+    return MEMBER_RUNS[key]
 
 
 def grown_steps(trained: dict, pruned: bool) -> list[str]:
@@ -554,7 +555,7 @@ def paper_cnn_run_entry(run: str) -> dict | None:
         entry["final_publictest"] = {"accuracy": round(final["accuracy"], 4), "uar": round(final["uar"], 4),
                                      "ece": round(final["ece"], 4),
                                      "command": f"facsnet evaluate --model ~/facsnet-runs/{run}/final.pt "
-                                                "--data fer2013:validation --json"}
+                                                f"--data fer2013:validation --json > results/eval/{stem}_publictest.json"}
         tta = load(RES / "eval" / f"{stem}_publictest_tta.json")
         if tta:
             entry["final_publictest_tta_flip"] = {"accuracy": round(tta["accuracy"], 4), "uar": round(tta["uar"], 4),
@@ -670,7 +671,7 @@ def readme_table(s: dict) -> str:
                             f"{fmt_pct(d[key]['uar'])} | {what}; classes the model lacks left out |")
         per_run = d.get("train_device_per_run")
         trained = d.get("members_trained") or d["epochs"]
-        where = "; ".join(f"{run} ({trained.get(run)} epochs{'' if run in d['epochs'] else ', pruned'}): {dev}"
+        where = "; ".join(f"{run} ({trained.get(run)} epochs{'' if run in d['epochs'] else ', not bundled'}): {dev}"
                           for run, dev in per_run.items()) if per_run else d["train_device"]
         rows.append(f"| `default_model.train_hours` | {d['train_hours']:.2f} h (bundled members "
                     f"{d.get('train_hours_bundled_members', d['train_hours']):.2f} h) | {where} |")

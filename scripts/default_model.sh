@@ -60,10 +60,12 @@ PY
     cp "src/facsnet/weights/$NAME.pt" "$RUNS/${NAME}_before_grow.pt"
     # candidates: the bundled model, the new member alone, and every sub-ensemble of the bundled members and
     # the new one that fits one bundled file (all of them together among those when they fit), each calibrated
-    $PY scripts/prune_ensemble.py "$RUNS/${NAME}_grown.pt" "$RUNS/${NAME}_grown_$2" > "$RUNS/${NAME}_grown_$2.txt"
+    # (none fits: the choice is between the bundled model and the new member alone)
+    $PY scripts/prune_ensemble.py "$RUNS/${NAME}_grown.pt" "$RUNS/${NAME}_grown_$2" > "$RUNS/${NAME}_grown_$2.txt" \
+      || echo "grow: no sub-ensemble with $2 fits one bundled file" >&2
     mapfile -t SUBSETS < "$RUNS/${NAME}_grown_$2.txt"
     CHOSEN=$($PY scripts/choose_on_holdout.py "$OUT/holdout_choice_grow_$2.json" "$RUNS/${NAME}_before_grow.pt" \
-               "$RUNS/$run/calibrated.pt" "${SUBSETS[@]}")
+               "$RUNS/$run/calibrated.pt" ${SUBSETS[@]+"${SUBSETS[@]}"})
     if [ "$CHOSEN" != "$RUNS/${NAME}_before_grow.pt" ]; then
       # the bundled model's choice record becomes the grow step's; the first choice (A, B, A+B) is kept beside it
       # (bundled first: a model over one file's limit stops here, with the bundled model and its record as they were)

@@ -186,8 +186,12 @@ def test_micro_shards_count_from_one_as_analyze_shards_do(tmp_path):
     before anything is written."""
     from facsnet.micro.run import run_loso
 
+    from facsnet.api import micro_megc2019
+
     with pytest.raises(ValueError, match="1 <= I <= N"):
         run_loso(None, ["flow"], None, tmp_path / "micro", None, "toy", shard="0/4")
+    with pytest.raises(ValueError, match="1 <= I <= N"):       # before any data is looked for
+        micro_megc2019(str(tmp_path / "no such folder"), shard="0/4", out=str(tmp_path / "micro"))
     assert not (tmp_path / "micro").exists()
 
 

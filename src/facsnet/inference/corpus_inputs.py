@@ -1,5 +1,5 @@
 """Which inputs a corpus run has: files, folders, globs and manifests (a CSV with a ``path`` column
-and metadata columns), each once, in order; and their deterministic split into shards."""
+and metadata columns), each once, in order (their split into shards: ``facsnet.utils.shard_of``)."""
 from __future__ import annotations
 
 import csv

@@ -9,6 +9,7 @@ from ..data.registry import data_root
 from ..faces.align import AlignSpec
 from ..models.checkpoint import read_checkpoint
 from ..models.hub import framing_of, resolve_weights, weights_digest
+from ..utils import parse_shard
 from .data import read_megc2019, sequence_set
 from .tables import read_coding_table
 from .model import MicroConfig
@@ -34,6 +35,7 @@ def micro_megc2019(data: str | None = None, variants=None, init: str | None = "f
     ``apex``, ``flow``, ``lstm`` over [flow, apex], each beside its ``_scratch`` twin (random init) and
     its ``_frozen`` twin (pretrained conv layers fixed, dense layers trained). Resumable;
     ``shard=(i, n)`` or ``"i/n"`` (1-based) lets n processes share the folds. Returns the scored ``LosoResult`` list."""
+    shard = parse_shard(shard)                 # a bad shard stops before any data is read
     root = Path(data) if data else data_root() / "MEGC2019_composite_HTNet"
     micro_set = read_megc2019(root)
     for p in micro_set.problems:

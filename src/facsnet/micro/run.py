@@ -121,7 +121,7 @@ def sequence_fold(data: MicroSet, train: np.ndarray, test: np.ndarray, variants:
 
 
 def run_loso(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | Path, fold_fn,
-             title: str, shard: tuple[int, int] = (1, 1), max_minutes: float | None = None,
+             title: str, shard: str | tuple[int, int] = (1, 1), max_minutes: float | None = None,
              extra: dict | None = None) -> list[LosoResult]:
     """Run (or resume) every fold of this shard, then score the variants whose predictions are complete.
     ``shard=(i, n)`` runs folds i, i+n, ... (1-based) so n processes can share one output folder."""
