@@ -253,3 +253,56 @@ def test_a_mixup_run_learns_resumes_exactly_and_differs_from_a_plain_one(toy_set
     plain = _weights(tmp_path / "plain" / "final.pt")
     assert not all(torch.equal(a[k], plain[k]) for k in a)
     assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+
+
+def test_distillation_loss_is_zero_on_the_teachers_logits_and_pulls_towards_them():
+    from facsnet.training.distill import distillation_loss
+
+    teacher = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]])
+    assert distillation_loss(teacher.clone(), teacher, 4.0).item() == pytest.approx(0.0, abs=1e-6)
+    assert distillation_loss(teacher + 3.0, teacher, 4.0).item() == pytest.approx(0.0, abs=1e-6)  # a shift is no change
+    student = torch.zeros(2, 3, requires_grad=True)
+    loss = distillation_loss(student, teacher, 2.0)
+    assert loss.item() > 0
+    loss.backward()
+    # a gradient step raises the student's logit where the teacher's softened probability is above the student's
+    assert student.grad[0, 0] < 0 and student.grad[0, 2] > 0 and student.grad[1, 1] < 0
+    # T^2 scaling: at a high temperature the term approaches the squared logit gap / (2 * classes)
+    gap = distillation_loss(torch.zeros(1, 2), torch.tensor([[1.0, -1.0]]), 100.0).item()
+    assert gap == pytest.approx(0.5, rel=1e-2)
+
+
+def test_a_student_with_scrambled_labels_learns_from_its_teacher_alone(toy_sets, tmp_path):
+    tr, va = toy_sets
+    train(tr, va, TrainConfig(epochs=8, lr=1e-3, **FAST), out_dir=tmp_path / "teacher")
+    teacher = model_from_checkpoint(tmp_path / "teacher" / "final.pt")
+    teacher_says = predict_logits(teacher, torch.from_numpy(va.images[:, None])).argmax(1).numpy()
+    assert (teacher_says == va.labels).mean() > 0.6
+    scrambled = tr.subset(np.arange(len(tr)))
+    scrambled.labels = np.random.default_rng(0).permutation(tr.labels)
+    cfg = TrainConfig(epochs=8, lr=1e-3, teacher=str(tmp_path / "teacher" / "final.pt"), distill_weight=1.0, **FAST)
+    res = train(scrambled, va, cfg, out_dir=tmp_path / "student")
+    student = model_from_checkpoint(tmp_path / "student" / "final.pt")
+    student_says = predict_logits(student, torch.from_numpy(va.images[:, None])).argmax(1).numpy()
+    assert (student_says == teacher_says).mean() > 0.6      # chance is 1/3: it learned the teacher, not the labels
+    assert res.final.accuracy > 0.5
+    record = read_checkpoint(tmp_path / "student" / "final.pt")
+    assert record["teacher"]["source"].endswith("final.pt") and len(record["teacher"]["sha256_16"]) == 16
+    assert record["train_config"]["distill_weight"] == 1.0
+    # with weight 0 and the same scrambled labels nothing is learned from the teacher
+    plain = train(scrambled, va, TrainConfig(epochs=8, lr=1e-3, **FAST), out_dir=tmp_path / "plain")
+    assert plain.final.accuracy < res.final.accuracy
+
+
+def test_a_teacher_with_other_classes_is_refused(toy_sets, tmp_path):
+    tr, va = toy_sets
+    train(tr, None, TrainConfig(epochs=1, **FAST), out_dir=tmp_path / "teacher")
+    two = tr.subset(np.flatnonzero(tr.labels < 2))
+    two.class_names = two.class_names[:2]
+    with pytest.raises(ValueError, match="its classes .* are not the training data's"):
+        train(two, None, TrainConfig(epochs=1, teacher=str(tmp_path / "teacher" / "final.pt"), **FAST),
+              out_dir=tmp_path / "student")
+    with pytest.raises(ValueError, match="distill_weight = 1.5"):
+        TrainConfig(distill_weight=1.5)
+    with pytest.raises(ValueError, match="distill_temperature = 0"):
+        TrainConfig(distill_temperature=0)

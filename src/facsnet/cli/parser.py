@@ -53,6 +53,12 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=DEFAULTS.seed)
     g.add_argument("--device", default=DEFAULTS.device, help="auto, cpu, cuda, cuda:1 ...")
     g.add_argument("--init", default=None, help="start from a checkpoint or bundled model (transfer)")
+    g.add_argument("--teacher", default=None, help="distil from this checkpoint or bundled model (e.g. "
+                   "fer2013_vgg_ens): the loss adds the teacher's softened outputs on the same augmented faces")
+    g.add_argument("--distill-weight", type=float, default=DEFAULTS.distill_weight,
+                   help="share of the teacher's term in the loss (with --teacher)")
+    g.add_argument("--distill-temperature", type=float, default=DEFAULTS.distill_temperature,
+                   help="softmax temperature of the teacher's term (with --teacher)")
     g.add_argument("--tta-flip", action="store_true", help="score with the mean over the mirror image")
     g.add_argument("--no-progress", dest="progress", action="store_false")
     g.add_argument("--max-minutes", type=float, default=None, help="stop resumably after this wall time")
@@ -61,7 +67,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 def _training_settings(args) -> dict:
     keys = ["model", "epochs", "batch_size", "lr", "optimizer", "momentum", "schedule", "decay", "warmup_steps",
             "weight_decay", "label_smoothing", "soft_targets", "mixup", "norm", "precision", "channels_last", "seed", "device",
-            "init", "tta_flip", "progress", "max_minutes"]
+            "init", "teacher", "distill_weight", "distill_temperature", "tta_flip", "progress", "max_minutes"]
     settings = {k: getattr(args, k) for k in keys}
     if args.erase or args.degrade:
         field = {k: args.degrade for k in ("blur", "lowres", "jpeg", "gamma")}

@@ -33,6 +33,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     init: str | None = None       # checkpoint path or bundled name to start from (transfer)
+    teacher: str | None = None    # checkpoint path or bundled name to distil from (knowledge distillation)
+    distill_weight: float = 0.9   # share of the teacher's soft term in the loss (with a teacher)
+    distill_temperature: float = 4.0  # softmax temperature of teacher and student in that term
     tta_flip: bool = False        # score with the mean of the image and its mirror
     progress: bool = True
     max_minutes: float | None = None  # stop (resumably) at the first epoch end past this wall time
@@ -50,6 +53,10 @@ class TrainConfig:
                 raise ValueError(f"{name} = {value}: must be 0 or more")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing = {self.label_smoothing}: must lie in [0, 1)")
+        if not 0 <= self.distill_weight <= 1:
+            raise ValueError(f"distill_weight = {self.distill_weight}: must lie in [0, 1]")
+        if not self.distill_temperature > 0:
+            raise ValueError(f"distill_temperature = {self.distill_temperature}: must be greater than 0")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum = {self.momentum}: must lie in [0, 1)")
         if self.max_minutes is not None and not self.max_minutes >= 0:

@@ -31,6 +31,7 @@ from .distributed import dist_info, gather_states, init_distributed
 from .fit import optimizer_steps
 from .metrics import ClassificationMetrics
 from .mixup import mix_batch, mixup_weight
+from .distill import distillation_loss, load_teacher
 from .predict import evaluate_model
 from .schedules import make_optimizer
 from .run_folder import check_run_folder, read_run_record
@@ -105,12 +106,14 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     start_epoch, best_acc, best_epoch = 0, -1.0, -1
 
     precision = resolve_precision(cfg.precision, device)
+    teacher = load_teacher(cfg.teacher, train_set.class_names, device, cfg.channels_last) if cfg.teacher else None
     run_meta = {
-        "train_config": asdict(cfg),
+        "train_config": _config_record(cfg),
         "data": {"train": _data_record(train_set, with_soft=cfg.soft_targets),
                  "val": _data_record(val_set) if val_set is not None else None},
         "world_size": world,
         "precision": precision.to_dict(),
+        **({"teacher": teacher.record()} if teacher is not None else {}),
     }
     # More epochs continue a run on the Keras schedule (the lr of a step does not depend on the
     # total); fewer, or any change under a cosine schedule, make another run. Every rank checks
@@ -173,6 +176,9 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
             if cfg.mixup > 0:
                 partner_loss = F.cross_entropy(logits, target[partner], label_smoothing=cfg.label_smoothing)
                 loss = weight * loss + (1.0 - weight) * partner_loss
+            if teacher is not None:   # the teacher sees the very batch the student does, mixed and augmented
+                taught = distillation_loss(logits, teacher.logits(xb, amp), cfg.distill_temperature)
+                loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * taught
             return loss
 
         def after_step(step: int) -> None:
@@ -249,6 +255,16 @@ def _resume(last_path: Path, model: nn.Module, optimizer, scheduler, order_gen: 
     if rank == 0:
         log.info("resumed from %s at epoch %d", last_path, ck["epoch"] + 1)
     return json.loads(ck["history_json"]), ck["epoch"] + 1, ck["best_val_accuracy"], ck["best_epoch"]
+
+
+def _config_record(cfg: TrainConfig) -> dict:
+    """The settings a run is identified by: the distillation settings only when there is a teacher
+    (so runs begun before distillation existed still resume)."""
+    record = asdict(cfg)
+    if cfg.teacher is None:
+        for key in ("distill_weight", "distill_temperature"):
+            record.pop(key)
+    return record
 
 
 def _record_start(out: Path, start_epoch: int, device: torch.device, data_fingerprint: str) -> None:

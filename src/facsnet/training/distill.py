@@ -1,0 +1,60 @@
+"""Knowledge distillation (Hinton et al., 2015): a student learns the labels and, beside them, a
+teacher's softened class distribution on the very faces it sees (augmented alike), so a small
+network, such as the paper's CNN, can take what a larger ensemble learned.
+
+The loss of one batch is ``(1 - w) * CE(student, labels) + w * T^2 * KL(teacher_T || student_T)``,
+where ``x_T`` is a softmax at temperature ``T`` and ``w`` the distillation weight; the ``T^2`` keeps
+the soft term's gradients on the scale of the hard one's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``T^2 * KL(softmax(teacher / T) || softmax(student / T))``, averaged over the batch: 0 when the
+    student's softened distribution is the teacher's."""
+    t = float(temperature)
+    target = F.log_softmax(teacher_logits.float() / t, dim=1)
+    student = F.log_softmax(student_logits.float() / t, dim=1)
+    return F.kl_div(student, target, reduction="batchmean", log_target=True) * t * t
+
+
+@dataclass
+class Teacher:
+    """A frozen model whose logits a student learns from; ``digest`` names its weights file."""
+
+    model: nn.Module
+    source: str
+    digest: str
+
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor, autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+            return self.model(x).float()
+
+    def record(self) -> dict:
+        return {"source": self.source, "sha256_16": self.digest}
+
+
+def load_teacher(name_or_path: str | Path, class_names: list[str], device: torch.device,
+                 channels_last: bool = True) -> Teacher:
+    """The teacher of a bundled name or checkpoint path, frozen in eval mode on ``device``; refused
+    when its classes are not the training data's, in the same order."""
+    from ..models.hub import load_model, weights_digest
+
+    model = load_model(name_or_path, device=device)
+    theirs = list(getattr(model, "class_names", None) or [])
+    if theirs != list(class_names):
+        raise ValueError(f"teacher {name_or_path}: its classes {theirs} are not the training data's {list(class_names)}")
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return Teacher(model=model, source=str(name_or_path), digest=weights_digest(name_or_path))
