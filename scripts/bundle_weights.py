@@ -10,7 +10,7 @@ from facsnet.models.checkpoint import model_from_checkpoint, read_checkpoint, sa
 from facsnet.models.hub import BUNDLE_LIMIT_BYTES
 
 KEEP = ("epoch", "metrics", "train_config", "data", "world_size", "precision", "calibration", "inference", "framing",
-        "task", "provenance", "members")
+        "task", "provenance", "members", "teacher")
 
 
 def main(src: str, dst: str) -> None:

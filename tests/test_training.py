@@ -267,9 +267,14 @@ def test_distillation_loss_is_zero_on_the_teachers_logits_and_pulls_towards_them
     loss.backward()
     # a gradient step raises the student's logit where the teacher's softened probability is above the student's
     assert student.grad[0, 0] < 0 and student.grad[0, 2] > 0 and student.grad[1, 1] < 0
-    # T^2 scaling: at a high temperature the term approaches the squared logit gap / (2 * classes)
-    gap = distillation_loss(torch.zeros(1, 2), torch.tensor([[1.0, -1.0]]), 100.0).item()
-    assert gap == pytest.approx(0.5, rel=1e-2)
+    # the direction is KL(teacher || student), by hand for an uneven pair at T = 1 and T = 2 (the reverse differs)
+    t, st = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([[0.0, 1.0, 0.0]])
+    for temp in (1.0, 2.0):
+        p_t, p_s = (t / temp).softmax(1), (st / temp).softmax(1)
+        by_hand = temp ** 2 * float((p_t * (p_t.log() - p_s.log())).sum())
+        reverse = temp ** 2 * float((p_s * (p_s.log() - p_t.log())).sum())
+        assert distillation_loss(st, t, temp).item() == pytest.approx(by_hand, rel=1e-5)
+        assert abs(by_hand - reverse) > 0.05
 
 
 def test_a_student_with_scrambled_labels_learns_from_its_teacher_alone(toy_sets, tmp_path):
@@ -302,7 +307,44 @@ def test_a_teacher_with_other_classes_is_refused(toy_sets, tmp_path):
     with pytest.raises(ValueError, match="its classes .* are not the training data's"):
         train(two, None, TrainConfig(epochs=1, teacher=str(tmp_path / "teacher" / "final.pt"), **FAST),
               out_dir=tmp_path / "student")
+    with pytest.raises(FileNotFoundError, match=r"teacher \(--teacher\) .*nowhere.pt"):
+        train(tr, None, TrainConfig(epochs=1, teacher=str(tmp_path / "nowhere.pt"), **FAST), out_dir=tmp_path / "s2")
+    small = tr.subset(np.arange(len(tr)))
+    small.images = np.ascontiguousarray(small.images[:, ::2, ::2])
+    with pytest.raises(ValueError, match=r"teacher .*final.pt: takes 1x\d+x\d+ inputs, the training data are 1x"):
+        train(small, None, TrainConfig(epochs=1, teacher=str(tmp_path / "teacher" / "final.pt"), **FAST),
+              out_dir=tmp_path / "s3")
+    with pytest.raises(ValueError, match="distill_weight = 0.5: has no effect without a teacher"):
+        TrainConfig(distill_weight=0.5)
     with pytest.raises(ValueError, match="distill_weight = 1.5"):
         TrainConfig(distill_weight=1.5)
     with pytest.raises(ValueError, match="distill_temperature = 0"):
         TrainConfig(distill_temperature=0)
+
+
+def test_runs_begun_before_distillation_existed_still_resume(toy_sets, tmp_path):
+    import json
+
+    from facsnet.training import cross_validate
+
+    tr, va = toy_sets
+    cfg = TrainConfig(epochs=1, **FAST)
+    train(tr, va, cfg, out_dir=tmp_path / "run")
+    cross_validate(tr, cfg, k=2, out_dir=tmp_path / "cv", folds=[0])
+    for record in (tmp_path / "run" / "config.json", tmp_path / "cv" / "config.json"):
+        old = json.loads(record.read_text())
+        assert "distill_weight" not in old["train_config"]      # no teacher: the distillation settings are not recorded
+        del old["train_config"]["teacher"]                       # as written before the settings existed
+        record.write_text(json.dumps(old))
+    assert len(train(tr, va, TrainConfig(epochs=2, **FAST), out_dir=tmp_path / "run").history) == 2
+    cross_validate(tr, cfg, k=2, out_dir=tmp_path / "cv", folds=[0, 1])
+
+
+def test_cross_validation_refuses_a_teacher_trained_on_its_own_data(toy_sets, tmp_path):
+    from facsnet.training import cross_validate
+
+    tr, _ = toy_sets
+    train(tr, None, TrainConfig(epochs=1, **FAST), out_dir=tmp_path / "teacher")
+    with pytest.raises(ValueError, match="was trained on .* itself, test folds included"):
+        cross_validate(tr, TrainConfig(epochs=1, teacher=str(tmp_path / "teacher" / "final.pt"), **FAST), k=2,
+                       out_dir=tmp_path / "cv")

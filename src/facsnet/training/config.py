@@ -2,7 +2,7 @@
 and each setting checked where it is made."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from ..data.augment import Augment
 from ..models import list_models
@@ -57,6 +57,10 @@ class TrainConfig:
             raise ValueError(f"distill_weight = {self.distill_weight}: must lie in [0, 1]")
         if not self.distill_temperature > 0:
             raise ValueError(f"distill_temperature = {self.distill_temperature}: must be greater than 0")
+        if self.teacher is None:
+            for name in ("distill_weight", "distill_temperature"):
+                if getattr(self, name) != self.__dataclass_fields__[name].default:
+                    raise ValueError(f"{name} = {getattr(self, name)}: has no effect without a teacher (--teacher)")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum = {self.momentum}: must lie in [0, 1)")
         if self.max_minutes is not None and not self.max_minutes >= 0:
@@ -70,6 +74,15 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} = {getattr(self, name)!r}: choose from {', '.join(allowed)}")
+
+    def record(self) -> dict:
+        """The settings a run is identified by (its ``config.json``): every setting, the distillation ones
+        only with a teacher, so that runs begun before distillation existed still resume."""
+        record = asdict(self)
+        if self.teacher is None:
+            for key in ("distill_weight", "distill_temperature"):
+                record.pop(key)
+        return record
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

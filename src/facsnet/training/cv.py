@@ -86,13 +86,19 @@ def cross_validate(data: FaceSet, config: TrainConfig | None = None, k: int = 10
         raise ValueError(f"fold(s) {', '.join(map(str, bad))} do not exist: with k = {k} the folds are 1..{k}")
     if len(data.class_names) < 2:
         raise ValueError(f"{data.name}: {len(data.class_names)} class; a classifier needs at least 2")
+    if cfg.teacher:
+        from .distill import teacher_training_fingerprint
+
+        if teacher_training_fingerprint(cfg.teacher) == data.fingerprint():
+            raise ValueError(f"teacher {cfg.teacher} was trained on {data.name} itself, test folds included: "
+                             f"its answers would leak them into every fold; distil from a model trained elsewhere")
     protocol = protocol or ("subject" if data.has_subjects else "image")
     out = Path(out_dir)
     test_sets = make_folds(data.labels, data.subjects, k, protocol, seed)
     record = {
         "dataset": data.name, "source": data.source, "fingerprint": data.fingerprint(), "n": len(data),
         "protocol": protocol, "protocol_text": _protocol_text(protocol), "k": k, "fold_seed": seed,
-        "train_config": asdict(cfg), "folds": [f.tolist() for f in test_sets],
+        "train_config": cfg.record(), "folds": [f.tolist() for f in test_sets],
     }
     check_run_folder(out, record, overwrite, files=("cv.json", "cv.md"), folders="fold[0-9][0-9]")
     out.mkdir(parents=True, exist_ok=True)

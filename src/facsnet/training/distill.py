@@ -43,18 +43,36 @@ class Teacher:
 
 
 def load_teacher(name_or_path: str | Path, class_names: list[str], device: torch.device,
-                 channels_last: bool = True) -> Teacher:
-    """The teacher of a bundled name or checkpoint path, frozen in eval mode on ``device``; refused
-    when its classes are not the training data's, in the same order."""
+                 channels_last: bool = True, image_size: int | None = None) -> Teacher:
+    """The teacher of a bundled name or checkpoint path, frozen in eval mode on ``device``; refused,
+    with the teacher named, when it cannot be read or takes other faces (size, channels) or other
+    classes than the training data's."""
+    from ..models.checkpoint import CheckpointError
     from ..models.hub import load_model, weights_digest
 
-    model = load_model(name_or_path, device=device)
+    try:
+        model = load_model(name_or_path, device=device)
+    except (FileNotFoundError, CheckpointError) as exc:
+        raise type(exc)(f"teacher (--teacher) {exc}") from None
     theirs = list(getattr(model, "class_names", None) or [])
     if theirs != list(class_names):
         raise ValueError(f"teacher {name_or_path}: its classes {theirs} are not the training data's {list(class_names)}")
+    size = tuple(model.data_config.get("input_size", ()))
+    if image_size is not None and size and size != (1, image_size, image_size):
+        raise ValueError(f"teacher {name_or_path}: takes {size[0]}x{size[1]}x{size[2]} inputs, the training data are "
+                         f"1x{image_size}x{image_size}")
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return Teacher(model=model, source=str(name_or_path), digest=weights_digest(name_or_path))
+
+
+def teacher_training_fingerprint(name_or_path: str | Path) -> str | None:
+    """The fingerprint of the data a teacher checkpoint was trained on, where it records one."""
+    from ..models.checkpoint import read_checkpoint
+    from ..models.hub import resolve_weights
+
+    ck = read_checkpoint(resolve_weights(name_or_path))
+    return ((ck.get("data") or {}).get("train") or {}).get("fingerprint")

@@ -11,7 +11,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -106,9 +106,10 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     start_epoch, best_acc, best_epoch = 0, -1.0, -1
 
     precision = resolve_precision(cfg.precision, device)
-    teacher = load_teacher(cfg.teacher, train_set.class_names, device, cfg.channels_last) if cfg.teacher else None
+    teacher = (load_teacher(cfg.teacher, train_set.class_names, device, cfg.channels_last, train_set.image_size)
+               if cfg.teacher else None)
     run_meta = {
-        "train_config": _config_record(cfg),
+        "train_config": cfg.record(),
         "data": {"train": _data_record(train_set, with_soft=cfg.soft_targets),
                  "val": _data_record(val_set) if val_set is not None else None},
         "world_size": world,
@@ -255,16 +256,6 @@ def _resume(last_path: Path, model: nn.Module, optimizer, scheduler, order_gen: 
     if rank == 0:
         log.info("resumed from %s at epoch %d", last_path, ck["epoch"] + 1)
     return json.loads(ck["history_json"]), ck["epoch"] + 1, ck["best_val_accuracy"], ck["best_epoch"]
-
-
-def _config_record(cfg: TrainConfig) -> dict:
-    """The settings a run is identified by: the distillation settings only when there is a teacher
-    (so runs begun before distillation existed still resume)."""
-    record = asdict(cfg)
-    if cfg.teacher is None:
-        for key in ("distill_weight", "distill_temperature"):
-            record.pop(key)
-    return record
 
 
 def _record_start(out: Path, start_epoch: int, device: torch.device, data_fingerprint: str) -> None:
