@@ -436,12 +436,13 @@ def reliability_entry() -> dict | None:
 
 
 # the members added to the bundled ensemble after its first choice: run folder -> scripts/default_model.sh member
-GROWN_MEMBERS = {"fer2013_vgg48_s1": "C", "fer2013_vgg48_s2_e90": "D", "fer2013_vgg48_s3_e150": "E"}
+GROWN_MEMBERS = {"fer2013_vgg48_s1": "C", "fer2013_vgg48_s2_e90": "D", "fer2013_vgg48_s3_e150": "E",
+                 "fer2013_vgg48_s4_kd": "F"}
 PRUNED_AFTER = "D"     # `default_model.sh prune` ran after member D was grown in
 # every member of scripts/default_model.sh: (architecture, seed, epochs) -> run folder
 MEMBER_RUNS = {("vgg48", 0, 50): "fer2013_vgg48", ("vgg48_small", 1, 40): "fer2013_vgg48_small",
                ("vgg48", 1, 55): "fer2013_vgg48_s1", ("vgg48", 2, 90): "fer2013_vgg48_s2_e90",
-               ("vgg48", 3, 150): "fer2013_vgg48_s3_e150"}
+               ("vgg48", 3, 150): "fer2013_vgg48_s3_e150", ("vgg48", 4, 60): "fer2013_vgg48_s4_kd"}
 
 
 def member_run(train_config: dict) -> str:

@@ -10,6 +10,8 @@
 #   bash scripts/default_model.sh prune       # the sub-ensemble that fits one bundled file, chosen on the hold-out
 #   bash scripts/default_model.sh train E     # member E: vgg48 (seed 3), 150 epochs (2.5 h on a 2-core AMX CPU);
 #                                             # then grow E
+#   bash scripts/default_model.sh train F     # member F: vgg48 (seed 4), 60 epochs, distilled from the bundled
+#                                             # D + E (a copy kept beside the runs); then grow F
 # Runs live outside the work tree in ${FACSNET_RUNS:-~/facsnet-runs} and checkpoint every epoch: the same
 # `train` command after any stop goes on from the last finished epoch.
 set -euo pipefail
@@ -38,9 +40,15 @@ case "${1:-} ${2:-}" in
     bash scripts/background_train.sh fer2013_vgg48_s2_e90 train --model vgg48 --epochs 90 --seed 2 "${RECIPE[@]}" ;;
   "train E")
     bash scripts/background_train.sh fer2013_vgg48_s3_e150 train --model vgg48 --epochs 150 --seed 3 "${RECIPE[@]}" ;;
-  "grow C"|"grow D"|"grow E")
+  "train F")
+    # the teacher: the bundled model when F began (D + E), copied so that a later grow cannot change it mid-run
+    [ -e "$RUNS/teacher_F.pt" ] || cp "src/facsnet/weights/$NAME.pt" "$RUNS/teacher_F.pt"
+    bash scripts/background_train.sh fer2013_vgg48_s4_kd train --model vgg48 --epochs 60 --seed 4 "${RECIPE[@]}" \
+      --teacher "$RUNS/teacher_F.pt" --distill-weight 0.9 --distill-temperature 4 ;;
+  "grow C"|"grow D"|"grow E"|"grow F")
     OUT=results/runs/default_model
-    case $2 in C) run=fer2013_vgg48_s1 ;; D) run=fer2013_vgg48_s2_e90 ;; E) run=fer2013_vgg48_s3_e150 ;; esac
+    case $2 in C) run=fer2013_vgg48_s1 ;; D) run=fer2013_vgg48_s2_e90 ;; E) run=fer2013_vgg48_s3_e150 ;;
+               F) run=fer2013_vgg48_s4_kd ;; esac
     $PY -m facsnet calibrate --model "$RUNS/$run/final.pt" --data fer2013 --tta-flip --out "$RUNS/$run/calibrated.pt"
     cp "$RUNS/$run/history.json" "$OUT/history_$run.json"
     # the run's host(s): from its provenance.json (one record per start), else this machine
@@ -110,5 +118,5 @@ PY
     $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
     cp "$OUT/holdout_choice_prune.json" "$OUT/holdout_choice.json"
     score_once ;;
-  *) echo "usage: bash scripts/default_model.sh train A|B|C|D|E, finish, grow C|D|E, or prune" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/default_model.sh train A|B|C|D|E|F, finish, grow C|D|E|F, or prune" >&2; exit 2 ;;
 esac
