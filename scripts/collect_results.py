@@ -539,7 +539,8 @@ PAPER_CNN_RUNS = {
                          "--erase 0.5 --degrade 0.15 --teacher fer2013_vgg_ens --distill-weight 0.9 "
                          "--distill-temperature 4 --no-progress",
                          "the default model's recipe without label smoothing, over 60 epochs, distilled from the "
-                         "default model fer2013_vgg_ens (weight 0.9, temperature 4); the teacher never saw PublicTest "
+                         "default model fer2013_vgg_ens as bundled then (members D + E; digest in the run config) "
+                         "(weight 0.9, temperature 4); the teacher never saw PublicTest "
                          "(trained on FER2013 Training less its hold-out, chosen on that hold-out)"),
 }
 
@@ -555,6 +556,7 @@ def paper_cnn_run_entry(run: str) -> dict | None:
     best = max(hist, key=lambda r: r["val_accuracy"])
     entry = {"recipe": recipe, "epochs_done": len(hist), "epochs_planned": planned,
              "last_epoch_val_accuracy": hist[-1]["val_accuracy"],
+             "train_hours": round(sum(r["seconds"] for r in hist) / 3600, 2),
              "best_val_accuracy": best["val_accuracy"], "best_epoch": best["epoch"],
              "curve_every_10": {r["epoch"]: r["val_accuracy"] for r in hist if r["epoch"] % 10 == 0},
              "data": "FER2013 train/ (28,709) -> validation/ = PublicTest (3,589)",
@@ -826,6 +828,10 @@ def headline_table(s: dict) -> str:
     what = "the paper's CNN on FER2013 PublicTest" + (", final epoch of its full schedule" if final else "")
     rows.append(f"| {what} | {pct(final) if final else pct(fer['accuracy']) + ' (best epoch)'} | "
                 f"`fer2013.publictest.{'accuracy_final' if final else 'accuracy'}` |")
+    distilled = fer.get("accuracy_final_distilled")
+    if distilled:
+        rows.append(f"| the paper's CNN distilled from the default model (same network, another recipe), final epoch | "
+                    f"{pct(distilled)} | `fer2013.publictest.accuracy_final_distilled` |")
     rows.append(f"| FER+ majority labels, PublicTest | {pct(s['ferplus']['publictest']['accuracy'])} | `ferplus.publictest` |")
     au = s["au"]["ckplus"]
     rows.append(f"| Action Units on CK+ (19 AUs, subject folds): F1 of the bundled multi-label head "

@@ -30,7 +30,8 @@ EXAMPLES = {
                "facsnet VERB --help                          # options and examples of one verb",
     "models": "facsnet models",
     "train": "facsnet train --data fer2013 --val holdout --epochs 60 --out runs/fer   # FER2013, long on a CPU\n"
-             "facsnet train --data path/to/class_folders --epochs 30 --init fer2013   # your faces, from FER weights",
+             "facsnet train --data path/to/class_folders --epochs 30 --init fer2013   # your faces, from FER weights\n"
+             "facsnet train --data fer2013 --val holdout --teacher fer2013_vgg_ens --out runs/kd   # distil the default model",
     "cv": "facsnet cv --data ckplus48 --protocol subject --init fer2013 --epochs 30 --out runs/ck_cv",
     "evaluate": "facsnet evaluate --data fer2013:validation              # the default model on PublicTest\n"
                 "facsnet evaluate --model fer2013 --data path/to/class_folders --balanced --json\n"
