@@ -348,3 +348,22 @@ def test_cross_validation_refuses_a_teacher_trained_on_its_own_data(toy_sets, tm
     with pytest.raises(ValueError, match="was trained on .* itself, test folds included"):
         cross_validate(tr, TrainConfig(epochs=1, teacher=str(tmp_path / "teacher" / "final.pt"), **FAST), k=2,
                        out_dir=tmp_path / "cv")
+
+
+def test_a_distilled_run_resumes_exactly_and_refuses_another_teacher(toy_sets, tmp_path):
+    from facsnet.training.run_folder import RunFolderError
+
+    tr, va = toy_sets
+    for name, seed in (("t1", 0), ("t2", 1)):
+        train(tr, None, TrainConfig(epochs=1, seed=seed, **FAST), out_dir=tmp_path / name)
+    teacher = str(tmp_path / "t1" / "final.pt")
+    train(tr, va, TrainConfig(epochs=3, teacher=teacher, **FAST), out_dir=tmp_path / "straight")
+    train(tr, va, TrainConfig(epochs=2, teacher=teacher, **FAST), out_dir=tmp_path / "resumed")   # "interrupted"
+    res = train(tr, va, TrainConfig(epochs=3, teacher=teacher, **FAST), out_dir=tmp_path / "resumed")
+    assert [h["epoch"] for h in res.history] == [1, 2, 3]
+    a, b = _weights(tmp_path / "straight" / "final.pt"), _weights(tmp_path / "resumed" / "final.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # the same path holding other weights is another teacher: refused by its digest
+    (tmp_path / "t1" / "final.pt").write_bytes((tmp_path / "t2" / "final.pt").read_bytes())
+    with pytest.raises(RunFolderError, match="sha256_16"):
+        train(tr, va, TrainConfig(epochs=4, teacher=teacher, **FAST), out_dir=tmp_path / "resumed")
