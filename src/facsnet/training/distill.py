@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .predict import forward_logits
+
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """``T^2 * KL(softmax(teacher / T) || softmax(student / T))``, averaged over the batch: 0 when the
@@ -35,8 +37,7 @@ class Teacher:
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor, autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
-        with torch.autocast(x.device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
-            return self.model(x).float()
+        return forward_logits(self.model, x, autocast_dtype=autocast_dtype)
 
     def record(self) -> dict:
         return {"source": self.source, "sha256_16": self.digest}
