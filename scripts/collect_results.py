@@ -518,7 +518,44 @@ def default_model_entry() -> dict | None:
                               "bash scripts/default_model.sh finish"]
                              + [f"bash scripts/default_model.sh {step}" for step in grown_steps(trained, pruned)]),
         "weights_sha256_16": weights_digest(str(path)),
+        "grow": grow_records(folder, trained),
     }
+
+
+# the members of the ensemble each grow step scored, in order (the bundled model's, then the new member)
+GROWN_FROM = {"C": "ABC", "D": "ABCD", "E": "ADE", "F": "DEF"}
+
+
+def candidate_label(model: str, members: str) -> str:
+    """'bundled', 'X alone' or 'X + Y' for a candidate of a grow step (members_13_calibrated.pt -> A + C)."""
+    stem = Path(model).stem
+    if stem.endswith("_before_grow"):
+        return "bundled"
+    if stem.startswith("members_"):
+        return " + ".join(members[int(i) - 1] for i in stem.split("_")[1])
+    if stem.endswith("_grown_calibrated"):          # all of them (grow C and D scored no sub-ensembles)
+        return " + ".join(members)
+    if stem == "calibrated":
+        return f"{members[-1]} alone"
+    raise SystemExit(f"collect_results: no label for the grow candidate {model}")
+
+
+def grow_records(folder: Path, trained: dict) -> dict:
+    """Each grow step: the new member's run, its hold-out curve, and every candidate's hold-out score,
+    labelled by the members it averages; which one the hold-out chose."""
+    records = {}
+    for run, member in GROWN_MEMBERS.items():
+        choice = load(folder / f"holdout_choice_grow_{member}.json")
+        if choice is None:
+            continue
+        members = GROWN_FROM[member]
+        scores = {candidate_label(c["model"], members): {"accuracy": c["accuracy"], "uar": c["uar"]}
+                  for c in choice["candidates"]}
+        records[member] = {"run": run, "candidates": scores,
+                           "chosen": candidate_label(choice["chosen"], members),
+                           "curve_every_10": {r["epoch"]: r.get("val_accuracy") for r in trained.get(run, [])
+                                              if r["epoch"] % 10 == 0}}
+    return records
 
 
 # the paper's CNN trained to the end of a fixed schedule in the background, its final epoch scored on PublicTest:
