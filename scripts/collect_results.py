@@ -555,6 +555,9 @@ def grow_records(folder: Path, trained: dict) -> dict:
                            "chosen": candidate_label(choice["chosen"], members),
                            "curve_every_10": {r["epoch"]: r.get("val_accuracy") for r in trained.get(run, [])
                                               if r["epoch"] % 10 == 0}}
+        agreement = load(folder / f"member_agreement_{members}.json")      # scripts/member_agreement.py
+        if agreement:
+            records[member]["member_agreement"] = {"pairs": agreement["pairs"], "command": agreement["command"]}
     return records
 
 

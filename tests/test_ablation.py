@@ -118,3 +118,15 @@ def test_bundling_over_the_limit_leaves_the_bundled_file_as_it_was(tmp_path, mon
     monkeypatch.setattr(bundle, "BUNDLE_LIMIT_BYTES", weights + _script("prune_ensemble").METADATA_BYTES)
     bundle.main(str(resolve_weights("fer2013_bn")), str(dst))
     assert read_checkpoint(dst)["model_name"] == ck["model_name"]
+
+
+def test_member_agreement_counts_shared_errors_among_the_faces_either_gets_wrong():
+    agree = _script("member_agreement")
+    y = torch.tensor([0, 1, 2, 3, 4])
+    preds = {"a": torch.tensor([0, 1, 2, 0, 0]),      # wrong on faces 3 and 4
+             "b": torch.tensor([0, 1, 0, 0, 4]),      # wrong on faces 2 and 3
+             "c": y.clone()}                          # never wrong
+    rows = agree.pair_stats(preds, y)
+    assert rows["a-b"] == {"agreement": 0.6, "shared_errors": round(1 / 3, 4)}   # both wrong on 3 of {2, 3, 4}
+    assert rows["a-c"] == {"agreement": 0.6, "shared_errors": 0.0}
+    assert agree.pair_stats({"c": y, "d": y.clone()}, y)["c-d"] == {"agreement": 1.0, "shared_errors": 1.0}
