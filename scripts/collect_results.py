@@ -358,7 +358,8 @@ def build() -> dict:
     # model is `accuracy_final_distilled`
     for run, key, final_key in (("fer2013_paper_warmup", "warmup_run", "accuracy_final"),
                                 ("fer2013_paper_modern", "modern_recipe_run", "accuracy_final_modern_recipe"),
-                                ("fer2013_paper_kd", "distilled_run", "accuracy_final_distilled")):
+                                ("fer2013_paper_kd", "distilled_run", "accuracy_final_distilled"),
+                                ("fer2013_paper_kd100", "distilled_run_100", "accuracy_final_distilled_100")):
         entry = paper_cnn_run_entry(run)
         if entry:
             summary["fer2013"][key] = entry
@@ -582,6 +583,13 @@ PAPER_CNN_RUNS = {
                          "default model fer2013_vgg_ens as bundled then (members D + E; digest in the run config) "
                          "(weight 0.9, temperature 4); the teacher never saw PublicTest "
                          "(trained on FER2013 Training less its hold-out, chosen on that hold-out)"),
+    "fer2013_paper_kd100": (100, "fer2013_paper_kd100_final", "bash scripts/background_train.sh fer2013_paper_kd100 "
+                            "train --model breuer2017 --data fer2013 --val fer2013:validation --epochs 100 "
+                            "--batch-size 64 --optimizer sgd --lr 0.02 --weight-decay 5e-4 --schedule cosine "
+                            "--warmup-steps 500 --erase 0.5 --degrade 0.15 --teacher ~/facsnet-runs/teacher_paper.pt "
+                            "--distill-weight 0.9 --distill-temperature 4 --no-progress",
+                            "as fer2013_paper_kd over 100 epochs; the teacher a fixed copy of the default model "
+                            "fer2013_vgg_ens as bundled then (members D + E, the same digest as fer2013_paper_kd's)"),
 }
 
 
