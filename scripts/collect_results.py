@@ -436,9 +436,10 @@ def reliability_entry() -> dict | None:
             "not_as_stated": len(r["mismatches"]), "command": r["command"], "date": r["date"], "host": r["host"]}
 
 
-# the members added to the bundled ensemble after its first choice: run folder -> scripts/default_model.sh member
-GROWN_MEMBERS = {"fer2013_vgg48_s1": "C", "fer2013_vgg48_s2_e90": "D", "fer2013_vgg48_s3_e150": "E",
-                 "fer2013_vgg48_s4_kd": "F"}
+# the members added to the bundled ensemble after its first choice: run folder -> the members of the ensemble
+# its `scripts/default_model.sh grow` step scored, in order (the bundled model's, then the new member, last)
+GROWN_MEMBERS = {"fer2013_vgg48_s1": "ABC", "fer2013_vgg48_s2_e90": "ABCD", "fer2013_vgg48_s3_e150": "ADE",
+                 "fer2013_vgg48_s4_kd": "DEF"}
 PRUNED_AFTER = "D"     # `default_model.sh prune` ran after member D was grown in
 # every member of scripts/default_model.sh: (architecture, seed, epochs) -> run folder
 MEMBER_RUNS = {("vgg48", 0, 50): "fer2013_vgg48", ("vgg48_small", 1, 40): "fer2013_vgg48_small",
@@ -459,7 +460,8 @@ def grown_steps(trained: dict, pruned: bool) -> list[str]:
     """The default_model.sh steps after `finish`, in the order they ran: train and grow each later member,
     with the pruning after member D."""
     steps = []
-    for run, member in GROWN_MEMBERS.items():
+    for run, members in GROWN_MEMBERS.items():
+        member = members[-1]
         if run in trained:
             steps += [f"train {member}", f"grow {member}"]
         if pruned and member == PRUNED_AFTER:
@@ -508,7 +510,7 @@ def default_model_entry() -> dict | None:
                     "data": "10% of FER2013 Training, stratified, fixed seed (train --val holdout); never trained on"},
         "epochs": {run: len(h) for run, h in hists.items()},
         "curves_every_10": {run: {r["epoch"]: r.get("val_accuracy") for r in h if r["epoch"] % 10 == 0}
-                            for run, h in hists.items()},
+                            for run, h in trained.items()},        # every member trained, bundled or not
         "train_hours": round(sum(r["seconds"] for h in trained.values() for r in h) / 3600, 2),
         "train_hours_bundled_members": round(sum(r["seconds"] for h in hists.values() for r in h) / 3600, 2),
         "members_trained": {run: len(h) for run, h in trained.items()},
@@ -519,12 +521,9 @@ def default_model_entry() -> dict | None:
                               "bash scripts/default_model.sh finish"]
                              + [f"bash scripts/default_model.sh {step}" for step in grown_steps(trained, pruned)]),
         "weights_sha256_16": weights_digest(str(path)),
-        "grow": grow_records(folder, trained),
+        "grow": grow_records(folder),
     }
 
-
-# the members of the ensemble each grow step scored, in order (the bundled model's, then the new member)
-GROWN_FROM = {"C": "ABC", "D": "ABCD", "E": "ADE", "F": "DEF"}
 
 
 def candidate_label(model: str, members: str) -> str:
@@ -541,21 +540,18 @@ def candidate_label(model: str, members: str) -> str:
     raise SystemExit(f"collect_results: no label for the grow candidate {model}")
 
 
-def grow_records(folder: Path, trained: dict) -> dict:
-    """Each grow step: the new member's run, its hold-out curve, and every candidate's hold-out score,
-    labelled by the members it averages; which one the hold-out chose."""
+def grow_records(folder: Path) -> dict:
+    """Each grow step: the new member's run (its curve is in `curves_every_10`) and every candidate's
+    hold-out score, labelled by the members it averages; which one the hold-out chose."""
     records = {}
-    for run, member in GROWN_MEMBERS.items():
+    for run, members in GROWN_MEMBERS.items():
+        member = members[-1]
         choice = load(folder / f"holdout_choice_grow_{member}.json")
         if choice is None:
             continue
-        members = GROWN_FROM[member]
         scores = {candidate_label(c["model"], members): {"accuracy": c["accuracy"], "uar": c["uar"]}
                   for c in choice["candidates"]}
-        records[member] = {"run": run, "candidates": scores,
-                           "chosen": candidate_label(choice["chosen"], members),
-                           "curve_every_10": {r["epoch"]: r.get("val_accuracy") for r in trained.get(run, [])
-                                              if r["epoch"] % 10 == 0}}
+        records[member] = {"run": run, "candidates": scores, "chosen": candidate_label(choice["chosen"], members)}
         agreement = load(folder / f"member_agreement_{members}.json")      # scripts/member_agreement.py
         if agreement:
             records[member]["member_agreement"] = {"pairs": agreement["pairs"], "command": agreement["command"]}
