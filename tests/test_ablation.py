@@ -1,12 +1,14 @@
 """The ablation scripts: the test-time table recombines the members exactly as the bundled ensemble
 serves them, and the recipe table names what each arm changes."""
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from facsnet.figures import curves_figure, save_figure_png
 from facsnet.models import load_model, read_checkpoint, resolve_weights
 from facsnet.training.calibration import tempered_probs
 from facsnet.training.predict import predict_logits
@@ -130,3 +132,24 @@ def test_member_agreement_counts_shared_errors_among_the_faces_either_gets_wrong
     assert rows["a-b"] == {"agreement": 0.6, "shared_errors": round(1 / 3, 4)}   # both wrong on 3 of {2, 3, 4}
     assert rows["a-c"] == {"agreement": 0.6, "shared_errors": 0.0}
     assert agree.pair_stats({"c": y, "d": y.clone()}, y)["c-d"] == {"agreement": 1.0, "shared_errors": 1.0}
+
+
+def test_the_curves_figure_draws_each_run_and_the_hold_out_score_the_goal_needs(tmp_path, monkeypatch):
+    curves = _script("plot_curves")
+    runs = tmp_path / "runs" / "default_model"
+    runs.mkdir(parents=True)
+    for run, accs in (("fer2013_vgg48", [0.5, 0.6, 0.65]), ("fer2013_vgg48_s1", [0.55, 0.7])):
+        (runs / f"history_{run}.json").write_text(json.dumps([{"epoch": e + 1, "val_accuracy": a} for e, a in enumerate(accs)]))
+    monkeypatch.setattr(curves, "RES", tmp_path)
+    summary = {"default_model": {"holdout": {"accuracy": 0.73}, "publictest": {"accuracy": 0.71},
+                                 "grow": {"C": {"run": "fer2013_vgg48_s1"}}}}
+    panel = curves.member_panel(summary)
+    assert [c.label for c in panel.curves] == ["A: fer2013_vgg48", "C: fer2013_vgg48_s1"]   # B has no history here
+    assert panel.curves[0].epochs == (1, 2, 3) and panel.curves[1].accuracy == (0.55, 0.7)
+    assert [round(v, 4) for _, v in panel.references] == [0.73, 0.74]     # 72% plus the measured 2-point gap
+    fig = curves_figure([panel])
+    lines = fig.axes[0].get_lines()
+    assert list(lines[0].get_ydata()) == [50.0, 60.0, 65.0]               # in %, one line per run ...
+    assert {line.get_ydata()[0] for line in lines[2:]} == {73.0, 74.0}    # ... then the reference lines
+    save_figure_png(fig, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
