@@ -8,7 +8,7 @@
 #                                             # members that fits one file, calibrated; the hold-out chooses
 #   bash scripts/default_model.sh train D     # member D: vgg48 (seed 2), 90 epochs; then grow D
 #   bash scripts/default_model.sh prune       # the sub-ensemble that fits one bundled file, chosen on the hold-out
-#   bash scripts/default_model.sh train E     # member E: vgg48 (seed 3), 150 epochs (2.5 h on a 2-core AMX CPU);
+#   bash scripts/default_model.sh train E     # member E: vgg48 (seed 3), 150 epochs (2.7 h on a 2-core AMX CPU);
 #                                             # then grow E
 #   bash scripts/default_model.sh train F     # member F: vgg48 (seed 4), 60 epochs, distilled from the bundled
 #                                             # D + E (a copy kept beside the runs); then grow F
