@@ -21,9 +21,12 @@ from facsnet.figures import Curve, CurvePanel, curves_figure, save_figure_png
 RES = Path(__file__).resolve().parents[1] / "results"
 # the two members of `default_model.sh finish`; later members are named by their grow step in summary.json
 FIRST_MEMBERS = {"A": "fer2013_vgg48", "B": "fer2013_vgg48_small"}
-# the paper's CNN trained to the end of a schedule: summary key under `fer2013` -> short legend
-PAPER_RUNS = {"warmup_run": "paper's recipe + 2,000-step warm-up", "modern_recipe_run": "default model's recipe",
-              "distilled_run": "distilled from the default model", "distilled_run_100": "distilled, 100 epochs"}
+# the paper's CNN trained to the end of a schedule: run folder under results/runs -> (its key under `fer2013`
+# in summary.json, a short legend)
+PAPER_RUNS = {"fer2013_paper_warmup": ("warmup_run", "paper's recipe + 2,000-step warm-up"),
+              "fer2013_paper_modern": ("modern_recipe_run", "default model's recipe"),
+              "fer2013_paper_kd": ("distilled_run", "distilled from the default model"),
+              "fer2013_paper_kd100": ("distilled_run_100", "distilled from the default model")}
 PAPER_ACCURACY = 0.721   # the paper's reported FER2013 accuracy
 PAPER_CNN_GOAL = 0.68
 DEFAULT_MODEL_GOAL = 0.72
@@ -52,11 +55,10 @@ def member_panel(summary: dict) -> CurvePanel:
 
 def paper_panel(summary: dict) -> CurvePanel:
     curves = []
-    for key, legend in PAPER_RUNS.items():
+    for run, (key, legend) in PAPER_RUNS.items():
         entry = summary["fer2013"].get(key)
-        run = entry and Path(entry["command"].split("background_train.sh ")[1].split()[0])
-        path = RES / "runs" / str(run) / "history.json" if run else None
-        if path and path.exists():
+        path = RES / "runs" / run / "history.json"
+        if entry and path.exists():
             done = f"{entry['epochs_done']} of {entry['epochs_planned']} epochs"
             curves.append(history_curve(path, f"{legend} ({done})"))
     references = [(f"goal: {100 * PAPER_CNN_GOAL:.0f}%", PAPER_CNN_GOAL),
