@@ -85,6 +85,22 @@ def test_bundled_fer2013_model_beats_chance_on_publictest():
     assert res.per_class_recall["happy"] > 0.7
 
 
+@realdata("FER2013", "validation")
+def test_bundled_distilled_paper_cnn_scores_what_its_card_says_on_publictest():
+    """fer2013_kd is the paper's network (no BatchNorm, 64/128/256 filters, dense 512) and its bundled fp16 file
+    reproduces the final-epoch PublicTest figure recorded for it (68.01%, 2,441 of 3,589 faces)."""
+    from facsnet import evaluate
+    from facsnet.models.checkpoint import read_checkpoint
+    from facsnet.models.hub import bundled_path
+
+    ck = read_checkpoint(bundled_path("fer2013_kd"))
+    assert ck["model_name"] == "breuer2017" and ck["epoch"] == ck["train_config"]["epochs"] == 100
+    assert ck["model_config"]["widths"] == [64, 128, 256] and not ck["model_config"]["batchnorm"]
+    res = evaluate("fer2013_kd", str(REAL_DATA / "FER2013" / "validation"))
+    assert res.n == 3589 and round(res.accuracy * res.n) == 2441
+    assert res.ece <= 0.05
+
+
 @realdata("CK+48")
 def test_bundled_fer2013_model_transfers_to_ckplus():
     from facsnet import evaluate
