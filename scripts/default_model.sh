@@ -48,7 +48,7 @@ case "${1:-} ${2:-}" in
     bash scripts/background_train.sh fer2013_vgg48_s4_kd train --model vgg48 --epochs 60 --seed 4 "${RECIPE[@]}" \
       --teacher "$RUNS/teacher_F.pt" --distill-weight 0.9 --distill-temperature 4 ;;
   "train G")
-    # a third network trained on its own as long as D and E were: F, a student of D + E, repeated their errors
+    # a third network trained on its own (70 epochs: what fits 1.5 h): F, a student of D + E, repeated their errors
     bash scripts/background_train.sh fer2013_vgg48_s5_e70 train --model vgg48 --epochs 70 --seed 5 "${RECIPE[@]}" ;;
   "grow C"|"grow D"|"grow E"|"grow F"|"grow G")
     OUT=results/runs/default_model
