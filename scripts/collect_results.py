@@ -796,6 +796,17 @@ def readme_table(s: dict) -> str:
         if e:
             rows.append(f"| `{k}.publictest.accuracy` | {fmt_pct(e['accuracy'])} (mirror TTA {fmt_pct(e['accuracy_tta_flip'])}) | "
                         f"{e['epochs_trained']} epochs; {e['data']} |")
+    kd, fer = s.get("fer2013_kd"), s["fer2013"]["publictest"]
+    if kd:
+        rows.append(f"| `fer2013.publictest.accuracy_final` (`fer2013_kd.publictest`) | {fmt_pct(kd['publictest']['accuracy'])} "
+                    f"(mirror TTA {fmt_pct(kd['publictest_tta_flip']['accuracy'])}; UAR {fmt_pct(kd['publictest']['uar'])}, "
+                    f"ECE {kd['publictest']['ece']:.3f}) | the paper's CNN, final epoch of {kd['epochs']}, distilled from the "
+                    f"default model; bundled `fer2013_kd`; as-is CK+48 {fmt_pct(kd['ckplus48']['accuracy'])}, "
+                    f"FER+ {fmt_pct(kd['ferplus_publictest']['accuracy'])} |")
+    if fer.get("accuracy_final_paper_recipe"):
+        rows.append(f"| `fer2013.publictest.accuracy_final_paper_recipe` | {fmt_pct(fer['accuracy_final_paper_recipe'])} | "
+                    f"the paper's CNN and recipe (+ a 2,000-step warm-up), final epoch of "
+                    f"{s['fer2013']['warmup_run']['epochs_done']} |")
     for k, e in (s.get("interpret") or {}).items():
         if k == "early_alive_filters":
             continue  # a diagnostic, described in the README's text
