@@ -469,13 +469,13 @@ def reliability_entry() -> dict | None:
 # the members added to the bundled ensemble after its first choice: run folder -> the members of the ensemble
 # its `scripts/default_model.sh grow` step scored, in order (the bundled model's, then the new member, last)
 GROWN_MEMBERS = {"fer2013_vgg48_s1": "ABC", "fer2013_vgg48_s2_e90": "ABCD", "fer2013_vgg48_s3_e150": "ADE",
-                 "fer2013_vgg48_s4_kd": "DEF", "fer2013_vgg48_s5_e70": "DEG"}
+                 "fer2013_vgg48_s4_kd": "DEF", "fer2013_vgg48_s5_e90": "DEG"}
 PRUNED_AFTER = "D"     # `default_model.sh prune` ran after member D was grown in
 # every member of scripts/default_model.sh: (architecture, seed, epochs) -> run folder
 MEMBER_RUNS = {("vgg48", 0, 50): "fer2013_vgg48", ("vgg48_small", 1, 40): "fer2013_vgg48_small",
                ("vgg48", 1, 55): "fer2013_vgg48_s1", ("vgg48", 2, 90): "fer2013_vgg48_s2_e90",
                ("vgg48", 3, 150): "fer2013_vgg48_s3_e150", ("vgg48", 4, 60): "fer2013_vgg48_s4_kd",
-               ("vgg48", 5, 70): "fer2013_vgg48_s5_e70"}
+               ("vgg48", 5, 90): "fer2013_vgg48_s5_e90"}
 
 
 def member_run(train_config: dict) -> str:

@@ -12,7 +12,7 @@
 #                                             # then grow E
 #   bash scripts/default_model.sh train F     # member F: vgg48 (seed 4), 60 epochs, distilled from the bundled
 #                                             # D + E (a copy kept beside the runs); then grow F
-#   bash scripts/default_model.sh train G     # member G: vgg48 (seed 5), 70 epochs, no teacher (about 1.5 h on a
+#   bash scripts/default_model.sh train G     # member G: vgg48 (seed 5), 90 epochs as D, no teacher (about 1.8 h on a
 #                                             # 2-core AMX CPU); then grow G
 # Runs live outside the work tree in ${FACSNET_RUNS:-~/facsnet-runs} and checkpoint every epoch: the same
 # `train` command after any stop goes on from the last finished epoch.
@@ -48,12 +48,12 @@ case "${1:-} ${2:-}" in
     bash scripts/background_train.sh fer2013_vgg48_s4_kd train --model vgg48 --epochs 60 --seed 4 "${RECIPE[@]}" \
       --teacher "$RUNS/teacher_F.pt" --distill-weight 0.9 --distill-temperature 4 ;;
   "train G")
-    # a third network trained on its own (70 epochs: what fits 1.5 h): F, a student of D + E, repeated their errors
-    bash scripts/background_train.sh fer2013_vgg48_s5_e70 train --model vgg48 --epochs 70 --seed 5 "${RECIPE[@]}" ;;
+    # a third network trained on its own as long as D: F, a student of D + E, repeated their errors
+    bash scripts/background_train.sh fer2013_vgg48_s5_e90 train --model vgg48 --epochs 90 --seed 5 "${RECIPE[@]}" ;;
   "grow C"|"grow D"|"grow E"|"grow F"|"grow G")
     OUT=results/runs/default_model
     case $2 in C) run=fer2013_vgg48_s1 ;; D) run=fer2013_vgg48_s2_e90 ;; E) run=fer2013_vgg48_s3_e150 ;;
-               F) run=fer2013_vgg48_s4_kd ;; G) run=fer2013_vgg48_s5_e70 ;; esac
+               F) run=fer2013_vgg48_s4_kd ;; G) run=fer2013_vgg48_s5_e90 ;; esac
     $PY -m facsnet calibrate --model "$RUNS/$run/final.pt" --data fer2013 --tta-flip --out "$RUNS/$run/calibrated.pt"
     cp "$RUNS/$run/history.json" "$OUT/history_$run.json"
     # the run's host(s): from its provenance.json (one record per start), else this machine
