@@ -385,9 +385,7 @@ def bundled_eval_entry(name: str, run: str, run_key: str, fer: dict) -> dict | N
                       ("ckplus48", "ckplus48"), ("ferplus_publictest", "ferplus_publictest")):
         res = load(RES / "eval" / f"{name}_{tag}.json")
         if res:
-            scores[what] = {"accuracy": round(res["accuracy"], 4), "uar": round(res["uar"], 4),
-                            "ece": round(res["ece"], 4), "n": res["n"],
-                            "command": (res.get("provenance") or {}).get("command")}
+            scores[what] = {**eval_scores(res), "n": res["n"]}
     if "publictest" not in scores:
         return None
     run_entry = fer.get(run_key, {})
@@ -620,6 +618,12 @@ PAPER_CNN_RUNS = {
 }
 
 
+def eval_scores(res: dict, command: str | None = None) -> dict:
+    """Accuracy, UAR and ECE (4 decimals) of one `facsnet evaluate --json` file, with the command that made it."""
+    return {"accuracy": round(res["accuracy"], 4), "uar": round(res["uar"], 4), "ece": round(res["ece"], 4),
+            "command": command if command is not None else (res.get("provenance") or {}).get("command")}
+
+
 def paper_cnn_run_entry(run: str) -> dict | None:
     """The paper's CNN trained in the background to the end of its schedule: its PublicTest curve so far
     and, once the schedule is done, its final epoch scored on PublicTest."""
@@ -640,20 +644,15 @@ def paper_cnn_run_entry(run: str) -> dict | None:
              "figure is the final epoch's, never the best one"}
     final = load(RES / "eval" / f"{stem}_publictest.json")
     if final and len(hist) >= planned:
-        entry["final_publictest"] = {"accuracy": round(final["accuracy"], 4), "uar": round(final["uar"], 4),
-                                     "ece": round(final["ece"], 4),
-                                     "command": f"facsnet evaluate --model ~/facsnet-runs/{run}/final.pt "
-                                                f"--data fer2013:validation --json > results/eval/{stem}_publictest.json"}
+        entry["final_publictest"] = eval_scores(final, f"facsnet evaluate --model ~/facsnet-runs/{run}/final.pt "
+                                                       f"--data fer2013:validation --json > results/eval/{stem}_publictest.json")
         tta = load(RES / "eval" / f"{stem}_publictest_tta.json")
         if tta:
-            entry["final_publictest_tta_flip"] = {"accuracy": round(tta["accuracy"], 4), "uar": round(tta["uar"], 4),
-                                                  "ece": round(tta["ece"], 4), "command": "the same with --tta-flip"}
+            entry["final_publictest_tta_flip"] = eval_scores(tta, "the same with --tta-flip")
         for data, what in (("ckplus48", "ckplus48_as_is"), ("ferplus_publictest", "ferplus_publictest_as_is")):
             other = load(RES / "eval" / f"{stem}_{data}.json")
             if other:
-                entry[what] = {"accuracy": round(other["accuracy"], 4), "uar": round(other["uar"], 4),
-                               "ece": round(other["ece"], 4),
-                               "command": (other.get("provenance") or {}).get("command")}
+                entry[what] = eval_scores(other)
     return entry
 
 
@@ -913,7 +912,7 @@ def headline_table(s: dict) -> str:
     final, paper_recipe = fer.get("accuracy_final"), fer.get("accuracy_final_paper_recipe")
     if final and s.get("fer2013_kd"):
         rows.append(f"| the paper's CNN on FER2013 PublicTest, final epoch: distilled from the default model over "
-                    f"100 epochs (bundled `fer2013_kd`) | {pct(final)} | `fer2013.publictest.accuracy_final` |")
+                    f"{s['fer2013_kd']['epochs']} epochs (bundled `fer2013_kd`) | {pct(final)} | `fer2013.publictest.accuracy_final` |")
     if paper_recipe:
         rows.append(f"| the paper's CNN with the paper's own recipe (+ warm-up), final epoch of its full schedule | "
                     f"{pct(paper_recipe)} | `fer2013.publictest.accuracy_final_paper_recipe` |")

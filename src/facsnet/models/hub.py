@@ -15,7 +15,7 @@ BUNDLED = {
     "ckplus_au": "ckplus_au.pt",  # fer2013's conv layers + a multi-label AU head fitted on CK+48 (task "au")
     "ckplus_au_intensity": "ckplus_au_intensity.pt",  # the same conv layers + an AU intensity head (0-5)
     "fer2013_kd": "fer2013_kd.pt",  # the paper's CNN distilled from the default model, 100 epochs, final epoch
-    "fer2013_vgg_ens": "fer2013_vgg_ens.pt",  # the default: two vgg48, calibrated, chosen on a hold-out
+    "fer2013_vgg_ens": "fer2013_vgg_ens.pt",  # the default: three vgg48, calibrated, chosen on a hold-out
 }
 
 # The most one bundled file may weigh: the package stays small enough to install anywhere.
