@@ -507,7 +507,8 @@ def default_model_entry() -> dict | None:
     name = "fer2013_vgg_ens"
     folder = RES / "runs" / "default_model"
     evals = {tag: load(RES / "eval" / f"{name}_{tag}.json") for tag in ("publictest", "ckplus48", "ferplus_publictest")}
-    choice = load(folder / "holdout_choice.json")
+    pool = pool_record(folder)
+    choice = pool or load(folder / "holdout_choice.json")
     path = ROOT / "src" / "facsnet" / "weights" / f"{name}.pt"
     if evals["publictest"] is None or choice is None or not path.is_file():
         return None
@@ -522,6 +523,8 @@ def default_model_entry() -> dict | None:
     cal = ck.get("calibration") or {}
     host = load(folder / "host.json") or {}
     chosen = next(r for r in choice["candidates"] if r["model"] == choice["chosen"])
+    if pool:    # the last step (`default_model.sh pool`) chose the bundled members; its record stands apart
+        choice = {**choice, "candidates": choice["candidates"][:10]}
     scored = lambda e: {"accuracy": round(e["accuracy"], 4), "uar": round(e["uar"], 4), "ece": round(e["ece"], 3),  # noqa: E731
                         "n": e["n"], "left_out_classes": e["left_out_classes"]}
     return {
@@ -548,10 +551,39 @@ def default_model_entry() -> dict | None:
         "train_config": {run: m["train_config"] for run, m in runs},
         "command": "; ".join(["bash scripts/default_model.sh train A", "bash scripts/default_model.sh train B",
                               "bash scripts/default_model.sh finish"]
-                             + [f"bash scripts/default_model.sh {step}" for step in grown_steps(trained, pruned)]),
+                             + [f"bash scripts/default_model.sh {step}" for step in grown_steps(trained, pruned)]
+                             + (["bash scripts/default_model.sh pool"] if pool else [])),
         "weights_sha256_16": weights_digest(str(path)),
         "grow": grow_records(folder),
+        **({"pool": {k: v for k, v in pool.items() if k != "candidates"}} if pool else {}),
     }
+
+
+def member_letter(source: str) -> str:
+    """A member's letter in scripts/default_model.sh (A-G, in the order they were trained) from its run folder."""
+    runs = list(MEMBER_RUNS.values())
+    run = Path(source).parent.name
+    if run not in runs:
+        raise SystemExit(f"collect_results: {source} is no default_model.sh member; add its run folder to MEMBER_RUNS")
+    return "ABCDEFG"[runs.index(run)]
+
+
+def pool_record(folder: Path) -> dict | None:
+    """`default_model.sh pool`: the members at hand, every sub-ensemble that fits one bundled file (int8)
+    scored on the hold-out, labelled by its members' letters, best first; the chosen one."""
+    d = load(folder / "holdout_choice_pool.json")
+    if d is None:
+        return None
+    letter = {str(m["position"]): member_letter(m["source"]) for m in d["pool"]}
+    label = lambda members: " + ".join(letter[m] for m in members)  # noqa: E731
+    rows = [{"model": label(r["members"]), **{k: r[k] for k in ("accuracy", "uar", "ece", "nll", "temperature")},
+             "megabytes": round(r["bytes"] / 1e6, 1)} for r in d["candidates"]]
+    by_label = {r["model"]: r for r in rows}
+    return {"weights": d["weights"], "pool": ", ".join(letter.values()), "rule": d["rule"], "n": d["n"],
+            "candidates_scored": len(rows), "candidates": rows, "chosen": label(d["chosen"]),
+            "before": by_label.get("D + E + G"), "every_member": by_label.get(" + ".join(letter.values())),
+            "command": "bash scripts/default_model.sh pool",
+            "table": "results/runs/default_model/holdout_choice_pool.json"}
 
 
 

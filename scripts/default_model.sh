@@ -14,6 +14,9 @@
 #                                             # D + E (a copy kept beside the runs); then grow F
 #   bash scripts/default_model.sh train G     # member G: vgg48 (seed 5), 90 epochs as D, no teacher (about 1.8 h on a
 #                                             # 2-core AMX CPU); then grow G
+#   bash scripts/default_model.sh pool        # every member still at hand (A, B, C, D as bundled at cdcd789; D, E, G
+#                                             # at d977d8e), and every sub-ensemble of them that fits one bundled
+#                                             # file with int8 weights; the hold-out chooses (scripts/choose_members.py)
 # Runs live outside the work tree in ${FACSNET_RUNS:-~/facsnet-runs} and checkpoint every epoch: the same
 # `train` command after any stop goes on from the last finished epoch.
 set -euo pipefail
@@ -123,5 +126,15 @@ PY
     $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
     cp "$OUT/holdout_choice_prune.json" "$OUT/holdout_choice.json"
     score_once ;;
-  *) echo "usage: bash scripts/default_model.sh train A|B|C|D|E|F|G, finish, grow C|D|E|F|G, or prune" >&2; exit 2 ;;
+  "pool "*)
+    # F was never bundled and its run folder is gone; the others live on in the bundled files git keeps
+    OUT=results/runs/default_model
+    mkdir -p "$RUNS"
+    git show cdcd789:src/facsnet/weights/$NAME.pt > "$RUNS/${NAME}_ABCD.pt"
+    git show d977d8e:src/facsnet/weights/$NAME.pt > "$RUNS/${NAME}_DEG.pt"
+    $PY -m facsnet ensemble "$RUNS/${NAME}_ABCD.pt" "$RUNS/${NAME}_DEG.pt" --out "$RUNS/${NAME}_pool.pt"
+    $PY scripts/choose_members.py "$RUNS/${NAME}_pool.pt" "$OUT/holdout_choice_pool.json" "$RUNS/${NAME}_pool_chosen.pt" --int8
+    $PY scripts/bundle_weights.py "$RUNS/${NAME}_pool_chosen.pt" "src/facsnet/weights/$NAME.pt" --int8
+    score_once ;;
+  *) echo "usage: bash scripts/default_model.sh train A|B|C|D|E|F|G, finish, grow C|D|E|F|G, prune, or pool" >&2; exit 2 ;;
 esac

@@ -8,7 +8,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from facsnet.models.checkpoint import read_checkpoint
+from facsnet.models.checkpoint import bundled_bytes, read_checkpoint, state_in_fp32
 from facsnet.models.ensemble import ensemble_checkpoint
 from facsnet.models.hub import BUNDLE_LIMIT_BYTES
 from facsnet.training.calibration import calibrate_checkpoint
@@ -17,12 +17,11 @@ METADATA_BYTES = 256 * 2**10   # records, configs and the pickle's own bytes bes
 
 
 def member_bytes(ck: dict) -> list[int]:
-    """Each member's weights at fp16 (2 bytes a number), from the ensemble's state dict."""
-    sizes: dict[int, int] = {}
-    for key, value in ck["state_dict"].items():
-        i = int(key.split(".")[1])                      # members.{i}.…
-        sizes[i] = sizes.get(i, 0) + value.numel() * 2
-    return [sizes[i] for i in sorted(sizes)]
+    """Each member's weights at fp16 (2 bytes a number), from the ensemble's state dict (fp16 or int8)."""
+    per_member: dict[int, dict] = {}
+    for key, value in state_in_fp32(ck).items():
+        per_member.setdefault(int(key.split(".")[1]), {})[key] = value      # members.{i}.…
+    return [bundled_bytes(per_member[i]) for i in sorted(per_member)]
 
 
 def subsets_that_fit(sizes: list[int], limit: int = BUNDLE_LIMIT_BYTES) -> list[tuple[int, ...]]:

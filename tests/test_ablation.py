@@ -153,3 +153,30 @@ def test_the_curves_figure_draws_each_run_and_the_hold_out_score_the_goal_needs(
     assert {line.get_ydata()[0] for line in lines[2:]} == {73.0, 74.0}    # ... then the reference lines
     save_figure_png(fig, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_choosing_members_scores_each_subset_as_the_ensemble_would_serve_it():
+    """scripts/choose_members.py: a member equal to an earlier one counts once; a subset's logits are
+    what an Ensemble of those members outputs; a subset is offered exactly when it fits the limit."""
+    choose = _script("choose_members")
+    from facsnet.models import create_model
+    from facsnet.models.ensemble import Ensemble
+
+    torch.manual_seed(0)
+    nets = [create_model("vgg48_small").eval() for _ in range(3)]
+    copy = create_model("vgg48_small").eval()
+    copy.load_state_dict(nets[1].state_dict())
+    assert choose.distinct_members([nets[0], nets[1], copy, nets[2]]) == [0, 1, 3]
+    faces = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (6, 1, 48, 48), dtype=np.uint8))
+    lp = np.stack([torch.log_softmax(predict_logits(n, faces), 1).numpy() for n in nets])
+    ens = Ensemble(members=[{"model_name": "vgg48_small", "model_config": {}}] * 2).eval()
+    for member, src in zip(ens.members, (nets[0], nets[2])):
+        member.load_state_dict(src.state_dict())
+    assert np.allclose(choose.mean_prob_logits(lp, (0, 2)), predict_logits(ens, faces).numpy(), atol=1e-5)
+    mb = 2**20
+    fits = choose.subsets_that_fit([5 * mb, 2 * mb, 5 * mb, 5 * mb], limit=16 * mb)
+    assert (0, 2, 3) in fits and (0, 1, 2, 3) not in fits and len(fits) == 10
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    row = choose.score_subset(lp, lp, labels, (0, 1, 2), "faces")
+    pred = tempered_probs(choose.mean_prob_logits(lp, (0, 1, 2)), row["temperature"]).argmax(1)
+    assert row["accuracy"] == round(float(np.mean(pred == labels)), 4) and row["temperature"] > 0

@@ -129,3 +129,37 @@ def test_run_in_batches_scales_uint8_joins_pieces_and_tuples():
     a, b = run_in_batches(lambda x: (x[:, 0, 0], -x[:, 0, 0]), np.full((5, 1, 2), 0.5, np.float32), batch_size=2)
     assert a.tolist() == [0.5] * 5 and b.tolist() == [-0.5] * 5        # floats are taken as they are
     assert run_in_batches(lambda x: x, images[:0]).numel() == 0
+
+
+def test_int8_bundles_hold_each_weight_within_half_a_step_in_half_the_bytes(tmp_path):
+    """save_checkpoint(int8=True): conv and linear weights as int8 with one scale per output channel
+    (the largest magnitude of each channel maps to 127), the rest fp16; read back with weights_only,
+    every weight lies within half its channel's step of the original, and the file is about half the
+    fp16 one."""
+    from facsnet.models.checkpoint import (CheckpointError, bundled_bytes, model_from_checkpoint, read_checkpoint,
+                                           save_checkpoint)
+    torch.manual_seed(0)
+    net = create_model("vgg48_small").eval()
+    save_checkpoint(tmp_path / "fp16.pt", net, "vgg48_small", half=True)
+    save_checkpoint(tmp_path / "int8.pt", net, "vgg48_small", int8=True)
+    ck = torch.load(tmp_path / "int8.pt", map_location="cpu", weights_only=True)
+    scales = ck["quantization"]["scales"]
+    conv = next(k for k, v in net.state_dict().items() if v.dim() == 4)
+    assert ck["state_dict"][conv].dtype == torch.int8 and ck["state_dict"][conv].abs().amax() == 127
+    assert all(v.dtype == torch.float16 for v in ck["state_dict"].values() if v.is_floating_point())
+    back = model_from_checkpoint(read_checkpoint(tmp_path / "int8.pt")).state_dict()
+    for k, v in net.state_dict().items():
+        if k in scales:
+            step = scales[k].view(-1, *[1] * (v.dim() - 1))
+            assert ((back[k] - v).abs() <= step / 2 + 1e-7).all(), k
+        elif v.is_floating_point():
+            assert torch.allclose(back[k], v.half().float()), k
+    x = torch.rand(4, 1, 48, 48)
+    assert torch.allclose(model_from_checkpoint(tmp_path / "int8.pt")(x), net(x), atol=0.05)
+    size16, size8 = (tmp_path / "fp16.pt").stat().st_size, (tmp_path / "int8.pt").stat().st_size
+    assert 0.45 < size8 / size16 < 0.6
+    assert abs(size8 - bundled_bytes(net.state_dict(), int8=True)) < 64 * 2**10
+    ck["quantization"]["scales"][conv] = scales[conv][:-1]            # a damaged record is named, not misread
+    torch.save(ck, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=r"bad.pt: .*not int8 with one scale per output channel"):
+        model_from_checkpoint(tmp_path / "bad.pt")

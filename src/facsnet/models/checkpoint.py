@@ -23,11 +23,60 @@ def model_record(model, model_name: str) -> dict:
             "class_names": list(model.class_names)}
 
 
-def save_checkpoint(path: str | Path, model, model_name: str, half: bool = False, **extra) -> None:
-    """Write ``model`` (unwrapped) and ``extra`` plain data atomically; ``half`` stores fp16 weights."""
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in model.state_dict().items()}
+INT8_SCHEME = "int8, symmetric, one fp32 scale per output channel"
+
+
+def save_checkpoint(path: str | Path, model, model_name: str, half: bool = False, int8: bool = False,
+                    **extra) -> None:
+    """Write ``model`` (unwrapped) and ``extra`` plain data atomically; ``half`` stores fp16 weights;
+    ``int8`` stores conv and linear weights as int8 with one scale per output channel (the rest at
+    fp16): about half the bytes of fp16, read back to fp32 by :func:`model_from_checkpoint`."""
+    state, scales = {}, {}
+    for k, v in model.state_dict().items():
+        v = v.detach().cpu()
+        if int8 and quantizable(v):
+            v, scales[k] = quantized_int8(v)
+        elif (half or int8) and v.is_floating_point():
+            v = v.half()
+        state[k] = v.contiguous()
+    if scales:
+        extra["quantization"] = {"scheme": INT8_SCHEME, "scales": scales}
     atomic_torch_save({"format": FORMAT, **model_record(model, model_name), "state_dict": state, **extra}, path)
+
+
+def quantizable(v: torch.Tensor) -> bool:
+    """A conv or linear weight (two or more dimensions, floating point): what ``int8`` stores as int8."""
+    return v.is_floating_point() and v.dim() >= 2
+
+
+def quantized_int8(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(int8 tensor, fp32 scale per output channel) with ``q * scale`` closest to ``v`` (round to nearest,
+    symmetric: the largest magnitude of each output channel maps to 127)."""
+    rows = v.float().reshape(v.shape[0], -1)
+    scale = rows.abs().amax(1).clamp_min(1e-12) / 127
+    q = torch.round(rows / scale[:, None]).clamp(-127, 127).to(torch.int8)
+    return q.reshape(v.shape), scale
+
+
+def bundled_bytes(state: dict[str, torch.Tensor], int8: bool = False) -> int:
+    """What ``state`` weighs as bundled: 2 bytes a floating-point number (fp16); with ``int8``, 1 byte
+    a conv or linear weight plus 4 bytes a scale (one per output channel)."""
+    return sum(v.numel() + 4 * v.shape[0] if int8 and quantizable(v) else v.numel() * 2
+               for v in state.values() if v.is_floating_point())
+
+
+def state_in_fp32(ckpt: dict) -> dict[str, torch.Tensor]:
+    """A checkpoint's weights as fp32 tensors (fp16 ones widened, int8 ones multiplied by their scales)."""
+    scales = (ckpt.get("quantization") or {}).get("scales") or {}
+    state = {}
+    for k, v in ckpt["state_dict"].items():
+        if k in scales:
+            if v.dtype != torch.int8 or scales[k].shape != (v.shape[0],):
+                raise KeyError(f"{k}: stored as {v.dtype} {tuple(v.shape)} with {tuple(scales[k].shape)} scales, "
+                               "not int8 with one scale per output channel")
+            v = (v.float().reshape(v.shape[0], -1) * scales[k].float()[:, None]).reshape(v.shape)
+        state[k] = v.float() if v.is_floating_point() else v
+    return state
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -88,8 +137,7 @@ def model_from_checkpoint(ckpt: dict | str | Path, device="cpu"):
         ckpt = read_checkpoint(ckpt)
     try:
         model = create_model(ckpt["model_name"], class_names=ckpt["class_names"], **ckpt["model_config"])
-        state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
-        model.load_state_dict(state)
+        model.load_state_dict(state_in_fp32(ckpt))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{where}: its declared model ({ckpt.get('model_name')}, "

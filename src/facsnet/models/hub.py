@@ -1,4 +1,5 @@
-"""The bundled weights (fp16, loadable with ``weights_only=True``): names, files, the default model.
+"""The bundled weights (fp16, or int8 with per-channel scales for the default ensemble; loadable with
+``weights_only=True``): names, files, the default model.
 
 See ``facsnet/weights/MODEL_CARD.md`` for the data, protocol and accuracy of each.
 """
@@ -15,7 +16,7 @@ BUNDLED = {
     "ckplus_au": "ckplus_au.pt",  # fer2013's conv layers + a multi-label AU head fitted on CK+48 (task "au")
     "ckplus_au_intensity": "ckplus_au_intensity.pt",  # the same conv layers + an AU intensity head (0-5)
     "fer2013_kd": "fer2013_kd.pt",  # the paper's CNN distilled from the default model, 100 epochs, final epoch
-    "fer2013_vgg_ens": "fer2013_vgg_ens.pt",  # the default: three vgg48, calibrated, chosen on a hold-out
+    "fer2013_vgg_ens": "fer2013_vgg_ens.pt",  # the default: five CNNs, int8, calibrated, chosen on a hold-out
 }
 
 # The most one bundled file may weigh: the package stays small enough to install anywhere.

@@ -1,0 +1,142 @@
+"""Choose the default model's members from a pool: every sub-ensemble of two or more distinct members
+that fits one bundled file (conv and linear weights at int8 with ``--int8``, else fp16), scored on the
+FER2013 Training hold-out (the faces `train --val holdout` kept out; never PublicTest) as it would be
+served: members' weights as bundled, mirror-averaged, at the temperature fitted on the hold-out.
+Each member's log-probabilities are computed once, so a pool of n members costs n passes, not one
+pass per subset. The rule is choose_on_holdout.py's: the highest accuracy; a tie goes to the higher
+balanced recall. Writes the table (JSON) and the chosen sub-ensemble as bundled, calibrated on the hold-out.
+
+    python scripts/choose_members.py POOL.pt OUT.json CHOSEN.pt [--int8]
+
+POOL.pt: an ensemble (``facsnet ensemble a.pt b.pt ... --out POOL.pt``); a member whose weights equal
+an earlier one's (an ensemble that shares members with another) counts once.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bundle_weights  # noqa: E402  (scripts/bundle_weights.py and prune_ensemble.py, beside this one)
+import prune_ensemble  # noqa: E402
+
+from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split
+from facsnet.models.checkpoint import (bundled_bytes, model_from_checkpoint, quantizable, quantized_int8,
+                                       read_checkpoint)
+from facsnet.models.ensemble import ensemble_checkpoint
+from facsnet.models.hub import BUNDLE_LIMIT_BYTES
+from facsnet.training.calibration import (calibrate, calibrate_checkpoint, expected_calibration_error,
+                                          tempered_probs)
+from facsnet.training.predict import predict_logits
+from facsnet.utils import atomic_write_json
+
+def distinct_members(members) -> list[int]:
+    """0-based positions of the members whose weights differ from every earlier member's."""
+    kept: list[int] = []
+    for i, net in enumerate(members):
+        state = net.state_dict()
+        if not any(_same_weights(state, members[j].state_dict()) for j in kept):
+            kept.append(i)
+    return kept
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a)
+
+
+def as_served(net: torch.nn.Module, int8: bool) -> torch.nn.Module:
+    """``net`` with its weights as a bundled file holds them (int8 or fp16), read back to fp32."""
+    state = {}
+    for k, v in net.state_dict().items():
+        if int8 and quantizable(v):
+            q, scale = quantized_int8(v)
+            v = (q.float().reshape(v.shape[0], -1) * scale[:, None]).reshape(v.shape)
+        elif v.is_floating_point():
+            v = v.half().float()
+        state[k] = v
+    net.load_state_dict(state)
+    return net.eval()
+
+
+def subsets_that_fit(sizes: list[int], limit: int = BUNDLE_LIMIT_BYTES) -> list[tuple[int, ...]]:
+    """0-based positions (into ``sizes``) of every subset of two or more members whose weights fit ``limit``."""
+    return [tuple(i - 1 for i in keep) for keep in prune_ensemble.subsets_that_fit(sizes, limit)]
+
+
+def mean_prob_logits(log_probs: np.ndarray, keep: tuple[int, ...]) -> np.ndarray:
+    """What the ensemble of ``keep`` outputs: the log of its members' mean probability."""
+    return np.log(np.exp(log_probs[list(keep)]).mean(0).clip(1e-30))
+
+
+def score_subset(face: np.ndarray, mirror: np.ndarray, labels: np.ndarray, keep: tuple[int, ...], name: str) -> dict:
+    """Calibrated (temperature on these faces) and mirror-averaged: accuracy, balanced recall, ECE, NLL."""
+    logits, flipped = mean_prob_logits(face, keep), mean_prob_logits(mirror, keep)
+    cal = calibrate(logits, labels, fitted_on=name, flipped_logits=flipped)
+    probs = tempered_probs(logits, cal.temperature, flipped)
+    pred = probs.argmax(1)
+    uar = np.mean([np.mean(pred[labels == c] == c) for c in np.unique(labels)])
+    return {"accuracy": round(float(np.mean(pred == labels)), 4), "uar": round(float(uar), 4),
+            "ece": round(expected_calibration_error(probs, labels), 4), "nll": round(cal.nll_after, 4),
+            "temperature": cal.temperature}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pool")
+    ap.add_argument("out_json")
+    ap.add_argument("chosen")
+    ap.add_argument("--int8", action="store_true", help="members as int8 bundles hold them (else fp16)")
+    args = ap.parse_args()
+    ck = read_checkpoint(args.pool)
+    if ck["model_name"] != "ensemble":
+        raise SystemExit(f"{args.pool}: not an ensemble")
+    pool = model_from_checkpoint(ck)
+    records = ck.get("members") or [{} for _ in pool.members]
+    distinct = distinct_members(pool.members)
+    members = [as_served(pool.members[i], args.int8) for i in distinct]
+    sizes = [bundled_bytes(net.state_dict(), args.int8) for net in members]
+    subsets = subsets_that_fit(sizes)
+    if not subsets:
+        raise SystemExit(f"{args.pool}: no two of its members fit {BUNDLE_LIMIT_BYTES} bytes together")
+    _, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
+    recorded = ((ck.get("data") or {}).get("val") or {}).get("fingerprint")
+    if recorded != held.fingerprint():
+        raise SystemExit(f"{args.pool}: its members were not validated on the FER2013 Training hold-out")
+    x, _ = held.tensors()
+    labels = np.asarray(held.labels)
+    face = np.stack([torch.log_softmax(predict_logits(net, x).float(), 1).numpy() for net in members])
+    mirror = np.stack([torch.log_softmax(predict_logits(net, x.flip(-1)).float(), 1).numpy() for net in members])
+    names = [f"{i + 1}" for i in distinct]                      # 1-based positions in the pool
+    rows = [{"members": [names[i] for i in keep], "bytes": sum(sizes[i] for i in keep) + prune_ensemble.METADATA_BYTES,
+             **score_subset(face, mirror, labels, keep, held.name)} for keep in subsets]
+    best = max(range(len(rows)), key=lambda i: (rows[i]["accuracy"], rows[i]["uar"]))
+    keep = [distinct[i] + 1 for i in subsets[best]]
+    pool_records = [{"position": i + 1, "model_name": records[i].get("model_name"), "epoch": records[i].get("epoch"),
+                     "source": str(records[i].get("source", "")).replace(str(Path.home()), "~"),
+                     "seed": (records[i].get("train_config") or {}).get("seed"),
+                     "bundled_bytes": sizes[distinct.index(i)]} for i in distinct]
+    # the chosen members as bundled (int8 or fp16), then calibrated as such: the file is ready to bundle
+    raw, small = (Path(args.chosen).with_name(f"{Path(args.chosen).stem}_{part}.pt") for part in ("pool", "bundled"))
+    try:
+        ensemble_checkpoint([args.pool], str(raw), keep=keep)
+        bundle_weights.main(str(raw), str(small), int8=args.int8)
+        cal = calibrate_checkpoint(str(small), data="fer2013", val="holdout", tta_flip=True, out=args.chosen)
+    finally:
+        raw.unlink(missing_ok=True)
+        small.unlink(missing_ok=True)
+    atomic_write_json(args.out_json, {
+        "data": held.name, "n": len(held), "weights": "int8" if args.int8 else "fp16", "pool": pool_records,
+        "rule": "highest accuracy on the hold-out; a tie goes to the higher balanced recall",
+        "candidates": sorted(rows, key=lambda r: (-r["accuracy"], -r["uar"])), "chosen": rows[best]["members"],
+        "chosen_calibration": cal.to_dict()})
+    print(f"{len(rows)} sub-ensembles of {len(members)} members scored; chosen: members "
+          f"{', '.join(rows[best]['members'])} (hold-out {rows[best]['accuracy']:.2%}, UAR {rows[best]['uar']:.2%}) "
+          f"-> {args.chosen}")
+
+
+if __name__ == "__main__":
+    main()
