@@ -17,7 +17,7 @@ KEEP = ("epoch", "metrics", "train_config", "data", "world_size", "precision", "
 
 def main(src: str, dst: str, int8: bool = False) -> None:
     ck = read_checkpoint(src)
-    model = model_from_checkpoint(ck)
+    model = model_from_checkpoint(ck, where=src)
     size, form = bundled_bytes(model.state_dict(), int8), "int8" if int8 else "fp16"
     if size >= BUNDLE_LIMIT_BYTES:
         raise SystemExit(f"{src}: {size} bytes of {form} weights, over the {BUNDLE_LIMIT_BYTES} that one bundled file "

@@ -94,7 +94,7 @@ def main() -> None:
     ck = read_checkpoint(args.pool)
     if ck["model_name"] != "ensemble":
         raise SystemExit(f"{args.pool}: not an ensemble")
-    pool = model_from_checkpoint(ck)
+    pool = model_from_checkpoint(ck, where=args.pool)
     records = ck.get("members") or [{} for _ in pool.members]
     distinct = distinct_members(pool.members)
     members = [as_served(pool.members[i], args.int8) for i in distinct]

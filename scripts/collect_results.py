@@ -469,6 +469,7 @@ def reliability_entry() -> dict | None:
 GROWN_MEMBERS = {"fer2013_vgg48_s1": "ABC", "fer2013_vgg48_s2_e90": "ABCD", "fer2013_vgg48_s3_e150": "ADE",
                  "fer2013_vgg48_s4_kd": "DEF", "fer2013_vgg48_s5_e90": "DEG"}
 PRUNED_AFTER = "D"     # `default_model.sh prune` ran after member D was grown in
+BUNDLED_BEFORE_POOL = "D + E + G"   # what was bundled (at fp16) when `default_model.sh pool` ran
 # every member of scripts/default_model.sh: (architecture, seed, epochs) -> run folder
 MEMBER_RUNS = {("vgg48", 0, 50): "fer2013_vgg48", ("vgg48_small", 1, 40): "fer2013_vgg48_small",
                ("vgg48", 1, 55): "fer2013_vgg48_s1", ("vgg48", 2, 90): "fer2013_vgg48_s2_e90",
@@ -581,7 +582,7 @@ def pool_record(folder: Path) -> dict | None:
     by_label = {r["model"]: r for r in rows}
     return {"weights": d["weights"], "pool": ", ".join(letter.values()), "rule": d["rule"], "n": d["n"],
             "candidates_scored": len(rows), "candidates": rows, "chosen": label(d["chosen"]),
-            "before": by_label.get("D + E + G"), "every_member": by_label.get(" + ".join(letter.values())),
+            "before": by_label.get(BUNDLED_BEFORE_POOL), "every_member": by_label.get(" + ".join(letter.values())),
             "command": "bash scripts/default_model.sh pool",
             "table": "results/runs/default_model/holdout_choice_pool.json"}
 

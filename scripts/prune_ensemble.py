@@ -16,12 +16,12 @@ from facsnet.training.calibration import calibrate_checkpoint
 METADATA_BYTES = 256 * 2**10   # records, configs and the pickle's own bytes beside the weights
 
 
-def member_bytes(ck: dict) -> list[int]:
-    """Each member's weights at fp16 (2 bytes a number), from the ensemble's state dict (fp16 or int8)."""
+def member_bytes(ck: dict, int8: bool = False) -> list[int]:
+    """Each member's weights as bundled (fp16, or ``int8``), from the ensemble's state dict (fp16 or int8)."""
     per_member: dict[int, dict] = {}
     for key, value in state_in_fp32(ck).items():
         per_member.setdefault(int(key.split(".")[1]), {})[key] = value      # members.{i}.…
-    return [bundled_bytes(per_member[i]) for i in sorted(per_member)]
+    return [bundled_bytes(per_member[i], int8) for i in sorted(per_member)]
 
 
 def subsets_that_fit(sizes: list[int], limit: int = BUNDLE_LIMIT_BYTES) -> list[tuple[int, ...]]:

@@ -10,7 +10,7 @@ import torch
 
 from facsnet.figures import curves_figure, save_figure_png
 from facsnet.models import load_model, read_checkpoint, resolve_weights
-from facsnet.training.calibration import tempered_probs
+from facsnet.training.calibration import calibrate, tempered_probs
 from facsnet.training.predict import predict_logits
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -177,6 +177,24 @@ def test_choosing_members_scores_each_subset_as_the_ensemble_would_serve_it():
     fits = choose.subsets_that_fit([5 * mb, 2 * mb, 5 * mb, 5 * mb], limit=16 * mb)
     assert (0, 2, 3) in fits and (0, 1, 2, 3) not in fits and len(fits) == 10
     labels = np.array([0, 1, 2, 0, 1, 2])
-    row = choose.score_subset(lp, lp, labels, (0, 1, 2), "faces")
-    pred = tempered_probs(choose.mean_prob_logits(lp, (0, 1, 2)), row["temperature"]).argmax(1)
-    assert row["accuracy"] == round(float(np.mean(pred == labels)), 4) and row["temperature"] > 0
+    mirror = np.stack([torch.log_softmax(predict_logits(n, faces.flip(-1)), 1).numpy() for n in nets])
+    row = choose.score_subset(lp, mirror, labels, (0, 1, 2), "faces")
+    logits, flipped = choose.mean_prob_logits(lp, (0, 1, 2)), choose.mean_prob_logits(mirror, (0, 1, 2))
+    assert row["temperature"] == calibrate(logits, labels, "faces", flipped_logits=flipped).temperature
+    pred = tempered_probs(logits, row["temperature"], flipped).argmax(1)
+    assert row["accuracy"] == round(float(np.mean(pred == labels)), 4)
+
+
+def test_members_are_scored_with_the_weights_an_int8_bundle_gives_back(tmp_path):
+    """choose_members.as_served(net, int8=True) holds exactly the weights that loading an int8 bundle
+    of ``net`` gives, so what the hold-out scores is what users get."""
+    choose = _script("choose_members")
+    from facsnet.models import create_model
+    from facsnet.models.checkpoint import model_from_checkpoint, save_checkpoint
+
+    torch.manual_seed(1)
+    net = create_model("vgg48_small").eval()
+    save_checkpoint(tmp_path / "int8.pt", net, "vgg48_small", int8=True)
+    loaded = model_from_checkpoint(tmp_path / "int8.pt").state_dict()
+    served = choose.as_served(net, int8=True).state_dict()
+    assert loaded.keys() == served.keys() and all(torch.equal(loaded[k], served[k]) for k in loaded)

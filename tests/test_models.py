@@ -159,7 +159,12 @@ def test_int8_bundles_hold_each_weight_within_half_a_step_in_half_the_bytes(tmp_
     size16, size8 = (tmp_path / "fp16.pt").stat().st_size, (tmp_path / "int8.pt").stat().st_size
     assert 0.45 < size8 / size16 < 0.6
     assert abs(size8 - bundled_bytes(net.state_dict(), int8=True)) < 64 * 2**10
-    ck["quantization"]["scales"][conv] = scales[conv][:-1]            # a damaged record is named, not misread
+    good = scales[conv]
+    ck["quantization"]["scales"][conv] = good[:-1]                   # a damaged record is named, not misread
     torch.save(ck, tmp_path / "bad.pt")
     with pytest.raises(CheckpointError, match=r"bad.pt: .*not int8 with one scale per output channel"):
         model_from_checkpoint(tmp_path / "bad.pt")
+    del ck["quantization"]                                           # int8 weights read as if they were weights
+    torch.save(ck, tmp_path / "unscaled.pt")
+    with pytest.raises(CheckpointError, match=r"unscaled.pt: a damaged int8 record \(int8 weights without a scale"):
+        model_from_checkpoint(tmp_path / "unscaled.pt")

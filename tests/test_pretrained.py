@@ -14,6 +14,7 @@ def test_bundled_weights_load_safely_and_describe_themselves(name):
     assert all(v.dtype == torch.float16 for v in ck["state_dict"].values() if v.is_floating_point())
     scales = (ck.get("quantization") or {}).get("scales", {})     # int8 conv and linear weights, if any
     assert {k for k, v in ck["state_dict"].items() if v.dtype == torch.int8} == set(scales)
+    assert all(scales[k].shape == (ck["state_dict"][k].shape[0],) for k in scales)
     if ck.get("task") == "au":  # an Action Unit model: FACS names, its provenance, CK+48's framing
         assert ck["class_names"][:3] == ["AU1", "AU2", "AU4"] and ck["provenance"]["n_images"] == 981
         assert ck["provenance"]["head"]["seed"] == 0 and ck["framing"]["eye_height"] > 0.4

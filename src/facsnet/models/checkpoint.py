@@ -65,15 +65,23 @@ def bundled_bytes(state: dict[str, torch.Tensor], int8: bool = False) -> int:
                for v in state.values() if v.is_floating_point())
 
 
-def state_in_fp32(ckpt: dict) -> dict[str, torch.Tensor]:
-    """A checkpoint's weights as fp32 tensors (fp16 ones widened, int8 ones multiplied by their scales)."""
+def state_in_fp32(ckpt: dict, where: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """A checkpoint's weights as fp32 tensors (fp16 ones widened, int8 ones multiplied by their scales).
+    An int8 tensor without its scale, or a scale without its tensor, is a :class:`CheckpointError`."""
     scales = (ckpt.get("quantization") or {}).get("scales") or {}
+    stored = ckpt["state_dict"]
+    unscaled = [k for k, v in stored.items() if v.dtype == torch.int8 and k not in scales]
+    orphans = sorted(set(scales) - set(stored))
+    if unscaled:
+        raise CheckpointError(f"{where}: a damaged int8 record (int8 weights without a scale: {', '.join(unscaled)})")
+    if orphans:
+        raise CheckpointError(f"{where}: a damaged int8 record (scales for missing weights: {', '.join(orphans)})")
     state = {}
-    for k, v in ckpt["state_dict"].items():
+    for k, v in stored.items():
         if k in scales:
-            if v.dtype != torch.int8 or scales[k].shape != (v.shape[0],):
-                raise KeyError(f"{k}: stored as {v.dtype} {tuple(v.shape)} with {tuple(scales[k].shape)} scales, "
-                               "not int8 with one scale per output channel")
+            if v.dtype != torch.int8 or v.dim() == 0 or tuple(scales[k].shape) != (v.shape[0],):
+                raise CheckpointError(f"{where}: {k} is stored as {v.dtype} {tuple(v.shape)} with "
+                                      f"{tuple(scales[k].shape)} scales, not int8 with one scale per output channel")
             v = (v.float().reshape(v.shape[0], -1) * scales[k].float()[:, None]).reshape(v.shape)
         state[k] = v.float() if v.is_floating_point() else v
     return state
@@ -129,15 +137,17 @@ def class_prior_of(ckpt: dict) -> list[float] | None:
     return [float(counts[c]) / total for c in names]
 
 
-def model_from_checkpoint(ckpt: dict | str | Path, device="cpu"):
+def model_from_checkpoint(ckpt: dict | str | Path, device="cpu", where: str | None = None):
     """Rebuild the model a checkpoint describes, weights in fp32, in eval mode. A checkpoint whose
-    declared architecture does not fit its weights is a :class:`CheckpointError` naming the file."""
-    where = str(ckpt) if not isinstance(ckpt, dict) else "checkpoint"
+    declared architecture does not fit its weights is a :class:`CheckpointError` naming the file
+    (``where``: the file a checkpoint given as a dict was read from)."""
+    where = where or (str(ckpt) if not isinstance(ckpt, dict) else "checkpoint")
     if not isinstance(ckpt, dict):
         ckpt = read_checkpoint(ckpt)
+    state = state_in_fp32(ckpt, where)
     try:
         model = create_model(ckpt["model_name"], class_names=ckpt["class_names"], **ckpt["model_config"])
-        model.load_state_dict(state_in_fp32(ckpt))
+        model.load_state_dict(state)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{where}: its declared model ({ckpt.get('model_name')}, "
