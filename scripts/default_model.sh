@@ -28,8 +28,14 @@ NAME=fer2013_vgg_ens
 score_once() {
   for spec in fer2013:validation:publictest ckplus48::ckplus48 ferplus:validation:ferplus_publictest; do
     IFS=: read -r data split tag <<< "$spec"
-    $PY -m facsnet evaluate --model "src/facsnet/weights/$NAME.pt" --data "$data${split:+:$split}" --json \
-      > "results/eval/${NAME}_$tag.json"
+    # written whole or not at all: a stopped evaluation leaves the earlier file, not an empty one
+    out="results/eval/${NAME}_$tag.json"
+    if $PY -m facsnet evaluate --model "src/facsnet/weights/$NAME.pt" --data "$data${split:+:$split}" --json \
+         > "$out.partial"; then
+      mv "$out.partial" "$out"
+    else
+      rm -f "$out.partial"; echo "score_once: the evaluation on $data failed; $out is left as it was" >&2; exit 1
+    fi
   done
 }
 RECIPE=(--data fer2013 --val holdout --batch-size 64 --optimizer sgd --lr 0.02 --weight-decay 5e-4
