@@ -474,7 +474,7 @@ BUNDLED_BEFORE_POOL = "D + E + G"   # what was bundled (at fp16) when `default_m
 MEMBER_RUNS = {("vgg48", 0, 50): "fer2013_vgg48", ("vgg48_small", 1, 40): "fer2013_vgg48_small",
                ("vgg48", 1, 55): "fer2013_vgg48_s1", ("vgg48", 2, 90): "fer2013_vgg48_s2_e90",
                ("vgg48", 3, 150): "fer2013_vgg48_s3_e150", ("vgg48", 4, 60): "fer2013_vgg48_s4_kd",
-               ("vgg48", 5, 90): "fer2013_vgg48_s5_e90"}
+               ("vgg48", 5, 90): "fer2013_vgg48_s5_e90", ("vgg48", 6, 90): "fer2013_vgg48_s6_e90"}
 
 
 def member_run(train_config: dict) -> str:
@@ -553,6 +553,7 @@ def default_model_entry() -> dict | None:
         "command": "; ".join(["bash scripts/default_model.sh train A", "bash scripts/default_model.sh train B",
                               "bash scripts/default_model.sh finish"]
                              + [f"bash scripts/default_model.sh {step}" for step in grown_steps(trained, pruned)]
+                             + (["bash scripts/default_model.sh train H"] if "fer2013_vgg48_s6_e90" in trained else [])
                              + (["bash scripts/default_model.sh pool"] if pool else [])),
         "weights_sha256_16": weights_digest(str(path)),
         "grow": grow_records(folder),
@@ -561,12 +562,12 @@ def default_model_entry() -> dict | None:
 
 
 def member_letter(source: str) -> str:
-    """A member's letter in scripts/default_model.sh (A-G, in the order they were trained) from its run folder."""
+    """A member's letter in scripts/default_model.sh (A, B, ..., in the order they were trained) from its run folder."""
     runs = list(MEMBER_RUNS.values())
     run = Path(source).parent.name
     if run not in runs:
         raise SystemExit(f"collect_results: {source} is no default_model.sh member; add its run folder to MEMBER_RUNS")
-    return "ABCDEFG"[runs.index(run)]
+    return "ABCDEFGH"[runs.index(run)]
 
 
 def pool_record(folder: Path) -> dict | None:

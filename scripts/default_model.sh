@@ -14,9 +14,11 @@
 #                                             # D + E (a copy kept beside the runs); then grow F
 #   bash scripts/default_model.sh train G     # member G: vgg48 (seed 5), 90 epochs as D, no teacher (about 1.8 h on a
 #                                             # 2-core AMX CPU); then grow G
+#   bash scripts/default_model.sh train H     # member H: vgg48 (seed 6), 90 epochs as G; then pool again
 #   bash scripts/default_model.sh pool        # every member still at hand (A, B, C, D as bundled at cdcd789; D, E, G
 #                                             # at d977d8e), and every sub-ensemble of them that fits one bundled
-#                                             # file with int8 weights; the hold-out chooses (scripts/choose_members.py)
+#                                             # file with int8 weights; the hold-out chooses (scripts/choose_members.py);
+#                                             # H too once its run has finished
 # Runs live outside the work tree in ${FACSNET_RUNS:-~/facsnet-runs} and checkpoint every epoch: the same
 # `train` command after any stop goes on from the last finished epoch.
 set -euo pipefail
@@ -59,6 +61,9 @@ case "${1:-} ${2:-}" in
   "train G")
     # a third network trained on its own as long as D: F, a student of D + E, repeated their errors
     bash scripts/background_train.sh fer2013_vgg48_s5_e90 train --model vgg48 --epochs 90 --seed 5 "${RECIPE[@]}" ;;
+  "train H")
+    # int8 storage left room for one more vgg48 beside the five bundled (11.9 of 16 MiB)
+    bash scripts/background_train.sh fer2013_vgg48_s6_e90 train --model vgg48 --epochs 90 --seed 6 "${RECIPE[@]}" ;;
   "grow C"|"grow D"|"grow E"|"grow F"|"grow G")
     OUT=results/runs/default_model
     case $2 in C) run=fer2013_vgg48_s1 ;; D) run=fer2013_vgg48_s2_e90 ;; E) run=fer2013_vgg48_s3_e150 ;;
@@ -138,9 +143,14 @@ PY
     mkdir -p "$RUNS"
     git show cdcd789:src/facsnet/weights/$NAME.pt > "$RUNS/${NAME}_ABCD.pt"
     git show d977d8e:src/facsnet/weights/$NAME.pt > "$RUNS/${NAME}_DEG.pt"
-    $PY -m facsnet ensemble "$RUNS/${NAME}_ABCD.pt" "$RUNS/${NAME}_DEG.pt" --out "$RUNS/${NAME}_pool.pt"
+    MORE=()
+    if [ -e "$RUNS/fer2013_vgg48_s6_e90/final.pt" ]; then       # member H, once trained
+      MORE=("$RUNS/fer2013_vgg48_s6_e90/final.pt")
+      cp "$RUNS/fer2013_vgg48_s6_e90/history.json" "$OUT/history_fer2013_vgg48_s6_e90.json"
+    fi
+    $PY -m facsnet ensemble "$RUNS/${NAME}_ABCD.pt" "$RUNS/${NAME}_DEG.pt" ${MORE[@]+"${MORE[@]}"} --out "$RUNS/${NAME}_pool.pt"
     $PY scripts/choose_members.py "$RUNS/${NAME}_pool.pt" "$OUT/holdout_choice_pool.json" "$RUNS/${NAME}_pool_chosen.pt" --int8
     $PY scripts/bundle_weights.py "$RUNS/${NAME}_pool_chosen.pt" "src/facsnet/weights/$NAME.pt" --int8
     score_once ;;
-  *) echo "usage: bash scripts/default_model.sh train A|B|C|D|E|F|G, finish, grow C|D|E|F|G, prune, or pool" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/default_model.sh train A|B|C|D|E|F|G|H, finish, grow C|D|E|F|G, prune, or pool" >&2; exit 2 ;;
 esac
