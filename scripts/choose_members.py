@@ -4,7 +4,8 @@ FER2013 Training hold-out (the faces `train --val holdout` kept out; never Publi
 served: members' weights as bundled, mirror-averaged, at the temperature fitted on the hold-out.
 Each member's log-probabilities are computed once, so a pool of n members costs n passes, not one
 pass per subset. The rule is choose_on_holdout.py's: the highest accuracy; a tie goes to the higher
-balanced recall. Writes the table (JSON) and the chosen sub-ensemble as bundled, calibrated on the hold-out.
+balanced recall. Writes the table (JSON) and the chosen sub-ensemble as bundled, with its hold-out
+temperature.
 
     python scripts/choose_members.py POOL.pt OUT.json CHOSEN.pt [--int8]
 
@@ -21,18 +22,19 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bundle_weights  # noqa: E402  (scripts/bundle_weights.py and prune_ensemble.py, beside this one)
+import bundle_weights  # noqa: E402  (scripts/bundle_weights.py, prune_ensemble.py, test_time_ablation.py: beside it)
 import prune_ensemble  # noqa: E402
+import test_time_ablation  # noqa: E402
 
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split
-from facsnet.models.checkpoint import (bundled_bytes, model_from_checkpoint, quantizable, quantized_int8,
-                                       read_checkpoint)
+from facsnet.models.checkpoint import (bundled_bytes, dequantized_int8, model_from_checkpoint, quantizable,
+                                       quantized_int8, read_checkpoint)
 from facsnet.models.ensemble import ensemble_checkpoint
 from facsnet.models.hub import BUNDLE_LIMIT_BYTES
-from facsnet.training.calibration import (calibrate, calibrate_checkpoint, expected_calibration_error,
-                                          tempered_probs)
+from facsnet.training.calibration import Calibration, calibrate, tempered_probs
 from facsnet.training.predict import predict_logits
-from facsnet.utils import atomic_write_json
+from facsnet.utils import atomic_torch_save, atomic_write_json
+
 
 def distinct_members(members) -> list[int]:
     """0-based positions of the members whose weights differ from every earlier member's."""
@@ -53,8 +55,7 @@ def as_served(net: torch.nn.Module, int8: bool) -> torch.nn.Module:
     state = {}
     for k, v in net.state_dict().items():
         if int8 and quantizable(v):
-            q, scale = quantized_int8(v)
-            v = (q.float().reshape(v.shape[0], -1) * scale[:, None]).reshape(v.shape)
+            v = dequantized_int8(*quantized_int8(v))
         elif v.is_floating_point():
             v = v.half().float()
         state[k] = v
@@ -72,16 +73,19 @@ def mean_prob_logits(log_probs: np.ndarray, keep: tuple[int, ...]) -> np.ndarray
     return np.log(np.exp(log_probs[list(keep)]).mean(0).clip(1e-30))
 
 
-def score_subset(face: np.ndarray, mirror: np.ndarray, labels: np.ndarray, keep: tuple[int, ...], name: str) -> dict:
-    """Calibrated (temperature on these faces) and mirror-averaged: accuracy, balanced recall, ECE, NLL."""
+def calibrated_subset(face: np.ndarray, mirror: np.ndarray, labels: np.ndarray, keep: tuple[int, ...],
+                      name: str) -> tuple[Calibration, np.ndarray]:
+    """The temperature of the sub-ensemble ``keep`` fitted on these faces (mirror-averaged, as served) and
+    its probabilities at that temperature."""
     logits, flipped = mean_prob_logits(face, keep), mean_prob_logits(mirror, keep)
     cal = calibrate(logits, labels, fitted_on=name, flipped_logits=flipped)
-    probs = tempered_probs(logits, cal.temperature, flipped)
-    pred = probs.argmax(1)
-    uar = np.mean([np.mean(pred[labels == c] == c) for c in np.unique(labels)])
-    return {"accuracy": round(float(np.mean(pred == labels)), 4), "uar": round(float(uar), 4),
-            "ece": round(expected_calibration_error(probs, labels), 4), "nll": round(cal.nll_after, 4),
-            "temperature": cal.temperature}
+    return cal, tempered_probs(logits, cal.temperature, flipped)
+
+
+def score_subset(face: np.ndarray, mirror: np.ndarray, labels: np.ndarray, keep: tuple[int, ...], name: str) -> dict:
+    """Calibrated (temperature on these faces) and mirror-averaged: accuracy, balanced recall, ECE, NLL."""
+    cal, probs = calibrated_subset(face, mirror, labels, keep, name)
+    return {**test_time_ablation.scores(probs, labels), "temperature": cal.temperature}
 
 
 def main() -> None:
@@ -119,15 +123,17 @@ def main() -> None:
                      "source": str(records[i].get("source", "")).replace(str(Path.home()), "~"),
                      "seed": (records[i].get("train_config") or {}).get("seed"),
                      "bundled_bytes": sizes[distinct.index(i)]} for i in distinct]
-    # the chosen members as bundled (int8 or fp16), then calibrated as such: the file is ready to bundle
-    raw, small = (Path(args.chosen).with_name(f"{Path(args.chosen).stem}_{part}.pt") for part in ("pool", "bundled"))
+    # the chosen members as bundled (int8 or fp16: the weights they were scored with), with the temperature
+    # fitted on their hold-out outputs above: the file is ready to bundle
+    cal, _ = calibrated_subset(face, mirror, labels, subsets[best], held.name)
+    raw = Path(args.chosen).with_name(f"{Path(args.chosen).stem}_pool.pt")
     try:
         ensemble_checkpoint([args.pool], str(raw), keep=keep)
-        bundle_weights.main(str(raw), str(small), int8=args.int8)
-        cal = calibrate_checkpoint(str(small), data="fer2013", val="holdout", tta_flip=True, out=args.chosen)
+        bundle_weights.main(str(raw), args.chosen, int8=args.int8)
     finally:
         raw.unlink(missing_ok=True)
-        small.unlink(missing_ok=True)
+    atomic_torch_save({**read_checkpoint(args.chosen), "calibration": cal.to_dict(), "inference": {"tta_flip": True}},
+                      args.chosen)
     atomic_write_json(args.out_json, {
         "data": held.name, "n": len(held), "weights": "int8" if args.int8 else "fp16", "pool": pool_records,
         "rule": "highest accuracy on the hold-out; a tie goes to the higher balanced recall",

@@ -58,6 +58,11 @@ def quantized_int8(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return q.reshape(v.shape), scale
 
 
+def dequantized_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """fp32 weights from int8 ``q`` and its per-output-channel ``scale`` (the inverse of :func:`quantized_int8`)."""
+    return (q.float().reshape(q.shape[0], -1) * scale.float()[:, None]).reshape(q.shape)
+
+
 def bundled_bytes(state: dict[str, torch.Tensor], int8: bool = False) -> int:
     """What ``state`` weighs as bundled: 2 bytes a floating-point number (fp16); with ``int8``, 1 byte
     a conv or linear weight plus 4 bytes a scale (one per output channel)."""
@@ -82,7 +87,7 @@ def state_in_fp32(ckpt: dict, where: str = "checkpoint") -> dict[str, torch.Tens
             if v.dtype != torch.int8 or v.dim() == 0 or tuple(scales[k].shape) != (v.shape[0],):
                 raise CheckpointError(f"{where}: {k} is stored as {v.dtype} {tuple(v.shape)} with "
                                       f"{tuple(scales[k].shape)} scales, not int8 with one scale per output channel")
-            v = (v.float().reshape(v.shape[0], -1) * scales[k].float()[:, None]).reshape(v.shape)
+            v = dequantized_int8(v, scales[k])
         state[k] = v.float() if v.is_floating_point() else v
     return state
 
