@@ -398,7 +398,8 @@ def bundled_eval_entry(name: str, run: str, run_key: str, fer: dict) -> dict | N
 
 def ablation_entries() -> dict:
     """The default recipe one choice at a time (scripts/recipe_ablation.sh, then scripts/ablation_table.py)
-    and the default model's test-time choices one at a time (scripts/test_time_ablation.py)."""
+    and the default model's test-time choices one at a time (scripts/test_time_ablation.py), and its class-prior
+    correction at each strength (scripts/prior_strength.py)."""
     out = {}
     # the recipe's table (the newest host) and the same arms run earlier on a 2-core AVX2 CPU in fp32
     for key, name in (("recipe", "recipe.json"), ("recipe_avx2_fp32", "recipe_avx2_fp32.json")):
@@ -416,6 +417,14 @@ def ablation_entries() -> dict:
                             "model": test_time["model"], "data": test_time["data"],
                             "command": test_time["provenance"]["command"], "host": test_time["provenance"]["host"],
                             "date": test_time["provenance"]["date"]}
+    prior = load(RES / "ablation" / "prior_strength.json")
+    if prior:
+        out["prior_strength"] = {
+            "rows": {"strength_" + f"{r['strength']:.1f}".replace(".", "_"): {k: r[k] for k in ("holdout", "ckplus48")}
+                     for r in prior["rows"]},
+            "chosen_on_half": prior["chosen_on_half"], "model": prior["model"], "data": prior["data"],
+            "command": prior["provenance"]["command"], "host": prior["provenance"]["host"],
+            "date": prior["provenance"]["date"]}
     return out
 
 

@@ -48,10 +48,13 @@ def views(images: torch.Tensor) -> dict[str, torch.Tensor]:
     return out
 
 
-def member_log_probs(ensemble, images: torch.Tensor) -> dict[str, np.ndarray]:
-    """view -> (members, N, classes) log-probabilities of each member (temperature 1)."""
+def member_log_probs(ensemble, images: torch.Tensor, only: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """view -> (members, N, classes) log-probabilities of each member (temperature 1); ``only`` names
+    the views to compute (default: all 10)."""
     out = {}
     for name, x in views(images).items():
+        if only is not None and name not in only:
+            continue
         per_member = [torch.log_softmax(predict_logits(net, x).float(), 1).numpy() for net in ensemble.members]
         out[name] = np.stack(per_member)
     return out

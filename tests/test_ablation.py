@@ -86,6 +86,34 @@ def test_the_prior_corrected_row_is_what_evaluate_balanced_scores():
     assert abs(tt.scores(probs, labels)["nll"] - served.nll) < 1e-3
 
 
+
+def test_choosing_the_prior_strength_on_half_the_faces_is_scored_on_the_other_half():
+    """scripts/prior_strength.py: where the unseen half's classes are as skewed as the training faces,
+    no strength beats 0 there; where every class is equally common, the chosen strength gains on it."""
+    from facsnet.training.calibration import prior_corrected
+
+    ps = _script("prior_strength")
+    rng = np.random.default_rng(0)
+    prior = np.array([0.7, 0.2, 0.1])
+
+    def faces(class_shares, n=3000):
+        """A one-number face per class, N(class, 1), and the exact posterior of a model trained on `prior`."""
+        labels = rng.choice(3, n, p=class_shares)
+        x = labels + rng.normal(0, 1, n)
+        posterior = np.exp(-0.5 * (x[:, None] - np.arange(3)) ** 2) * prior
+        return posterior / posterior.sum(1, keepdims=True), labels
+
+    for shares, gains in ((prior, False), (np.ones(3) / 3, True)):
+        served, labels = faces(shares)
+        by_strength = {s: prior_corrected(served, prior, s) for s in ps.STRENGTHS}
+        half = ps.chosen_on_half(by_strength, labels, halvings=5)
+        assert half["splits"] == 10 and sum(half["picked"].values()) == 10
+        if gains:
+            assert half["accuracy_gain_mean"] > 0.02 and half["uar_gain_mean"] > 0.02
+            assert min(float(s) for s in half["picked"]) >= 0.5
+        else:
+            assert abs(half["accuracy_gain_mean"]) < 0.01 and max(float(s) for s in half["picked"]) <= 0.3
+
 def test_pruning_offers_every_sub_ensemble_that_fits_one_bundled_file(tmp_path):
     """scripts/prune_ensemble.py: a subset is offered exactly when its fp16 weights and the metadata
     margin fit the limit, and a bundled sub-ensemble really weighs less than that estimate."""

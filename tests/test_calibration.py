@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from facsnet.training.calibration import (calibrate, expected_calibration_error, fit_temperature,
-                                          negative_log_likelihood, prior_corrected, tempered_probs)
+                                          negative_log_likelihood, prior_corrected, prior_strength,
+                                          tempered_probs)
 
 
 def _sampled(n=20000, classes=7, true_temperature=2.0, seed=0):
@@ -56,6 +57,30 @@ def test_prior_correction_treats_classes_as_equally_likely():
     assert out[0].argmax() == 1 and out[1].argmax() == 0
     np.testing.assert_allclose(out[0], [0.6 / 0.9, 0.4 / 0.1] / np.sum([0.6 / 0.9, 0.4 / 0.1]))
 
+
+
+def test_a_partial_prior_correction_divides_by_the_prior_raised_to_its_strength():
+    probs = np.array([[0.6, 0.4], [0.85, 0.15], [0.97, 0.03]])
+    prior = [0.9, 0.1]
+    np.testing.assert_allclose(prior_corrected(probs, prior, 0.0), probs)
+    np.testing.assert_allclose(prior_corrected(probs, prior, True), prior_corrected(probs, prior))
+    half = prior_corrected(probs, prior, 0.5)
+    np.testing.assert_allclose(half[1], [0.85 / 0.9 ** 0.5, 0.15 / 0.1 ** 0.5] / np.sum([0.85 / 0.9 ** 0.5,
+                                                                                          0.15 / 0.1 ** 0.5]))
+    # the rare class's probability grows with the strength: the half-way correction flips the first face
+    # only, the full one the first two, and the third stays with the common class throughout
+    assert [row.argmax() for row in half] == [1, 0, 0]
+    assert [row.argmax() for row in prior_corrected(probs, prior)] == [1, 1, 0]
+    rare = [prior_corrected(probs, prior, s)[:, 1] for s in (0, 0.25, 0.5, 0.75, 1)]
+    assert all((b > a).all() for a, b in zip(rare, rare[1:]))
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_a_prior_strength_outside_0_to_1_is_refused_with_the_range(bad):
+    with pytest.raises(ValueError, match="between 0 .* and 1"):
+        prior_strength(bad)
+    with pytest.raises(ValueError, match="between 0 .* and 1"):
+        prior_corrected(np.array([[0.5, 0.5]]), [0.5, 0.5], bad)
 
 def test_no_held_out_faces_is_a_clear_error():
     with pytest.raises(ValueError, match="no held-out faces"):
@@ -116,6 +141,14 @@ def test_balanced_correction_follows_the_training_class_shares(tmp_path):
     assert not np.allclose(expected, base.predict_proba(crops), atol=1e-3)
     res = api.evaluate(ck, str(folder), balanced=True)
     assert res.balanced and 0 <= res.uar <= 1
+    half = FaceClassifier(ck, backend="torch", precision="fp32", balanced=0.5)
+    np.testing.assert_allclose(half.predict_proba(crops), prior_corrected(base.predict_proba(crops), fair.prior, 0.5),
+                               atol=1e-6)
+    assert api.evaluate(ck, str(folder), balanced=0.5).balanced == 0.5
+    from facsnet.report.evaluation import prior_note
+    assert [prior_note(s) for s in (0.0, 1.0, 0.5)] == ["", ", prior-corrected", ", prior-corrected at strength 0.5"]
+    with pytest.raises(ValueError, match="between 0 .* and 1"):
+        FaceClassifier(ck, backend="torch", precision="fp32", balanced=2)
 
 
 def test_calibrating_on_faces_the_model_trained_on_is_refused(tmp_path, toy_folder):

@@ -199,6 +199,8 @@ def test_the_command_line_takes_its_defaults_from_the_api():
     assert parse(["transfer", "cross"]).sources == ",".join(api.CROSS_SOURCES)
     assert parse(["micro", "megc2019"]).shard == "1/1"      # the API's (1, 1), as the command line writes it
     assert parse(["analyze"]).shard == "1/1"
+    assert [parse(["evaluate", *flag]).balanced for flag in ([], ["--balanced"], ["--balanced", "0.5"])] == [0, 1, 0.5]
+    assert parse(["analyze", "--balanced", "0.25"]).balanced == 0.25
     assert parse(["transfer", "au-model"]).out == inspect.signature(api.train_au_model).parameters["out"].default
     parser_source = (Path(__file__).parents[1] / "src/facsnet/cli/parser.py").read_text()
     assert 'default="ckplus_au"' not in parser_source and "default=10" not in parser_source

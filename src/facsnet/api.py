@@ -67,7 +67,7 @@ def cv(data: str = "ckplus48", k: int = 10, protocol: str | None = None, out: st
 
 
 def evaluate(model: str | None = None, data: str = "fer2013:validation", tta_flip: bool | None = None,
-             subject_pattern: str | None = None, balanced: bool = False) -> EvalResult:
+             subject_pattern: str | None = None, balanced: bool | float = False) -> EvalResult:
     """Score a bundled model name or checkpoint on a labelled dataset (accuracy, UAR, ECE);
     ``tta_flip=None`` averages the mirror image when the model asks for it; ``model=None`` is the
     default model (:data:`facsnet.models.hub.DEFAULT_MODEL`)."""

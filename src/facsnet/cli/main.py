@@ -58,9 +58,11 @@ def main(argv=None) -> int:
 
                 print(json.dumps({**res.to_dict(), "provenance": provenance()}, indent=2))
             else:
+                from ..report.evaluation import prior_note
+
                 print(f"{res.model} on {res.dataset}: accuracy {100 * res.accuracy:.2f}%, balanced recall (UAR) "
                       f"{100 * res.uar:.2f}%, ECE {res.ece:.3f} on {res.n} images"
-                      f"{' (mirror-averaged)' if res.tta_flip else ''}")
+                      f"{' (mirror-averaged)' if res.tta_flip else ''}{prior_note(res.balanced)}")
                 for c, r in res.per_class_recall.items():
                     print(f"  {c:9s} recall {100 * r:.1f}%")
                 if res.left_out_classes:

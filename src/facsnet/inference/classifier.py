@@ -25,7 +25,7 @@ from ..utils import cache_dir
 from ..faces.align import AlignSpec
 from ..hardware import resolve_precision
 from ..models.hub import DEFAULT_MODEL, framing_of, resolve_weights
-from ..training.calibration import prior_corrected
+from ..training.calibration import prior_corrected, prior_strength
 from ..models.checkpoint import class_prior_of, inference_settings, model_from_checkpoint, read_checkpoint
 from .onnx_export import OnnxModel, OpenVinoModel, export_onnx
 
@@ -98,7 +98,7 @@ class FaceClassifier:
     """Probabilities for (N, H, W) uint8 crops, or (N, H, W, 3) for a colour model."""
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, backend: str = "auto", num_threads: int | None = None,
-                 precision: str = "auto", tta_flip: bool | None = None, balanced: bool = False,
+                 precision: str = "auto", tta_flip: bool | None = None, balanced: bool | float = False,
                  device: str = "cpu"):
         """``device``: ``cpu`` (the fastest installed runtime), or ``cuda``/``cuda:N``/``auto`` (a GPU
         when there is one; the PyTorch runtime runs there)."""
@@ -141,8 +141,9 @@ class FaceClassifier:
         emotion = self.task == "emotion"
         self.temperature = temperature if emotion else 1.0
         self.tta_flip = emotion and (tta_flip if tta_flip is not None else own_flip)   # AUs can be one-sided
-        self.prior = prior if balanced else None
-        if balanced and (self.prior is None or self.task != "emotion"):
+        self.prior_strength = prior_strength(balanced)
+        self.prior = prior if self.prior_strength else None
+        if self.prior_strength and (self.prior is None or self.task != "emotion"):
             raise ValueError(f"{model}: the balanced correction needs an emotion model that records its "
                              "training class counts")
         self.parity_gap = 0.0
@@ -207,8 +208,8 @@ class FaceClassifier:
         probs = self.probabilities(runtime.logits(x))
         if self.tta_flip:   # the mean with the mirror image's probabilities
             probs = 0.5 * (probs + self.probabilities(runtime.logits(np.ascontiguousarray(x[..., ::-1]))))
-        if self.prior is not None:   # equally likely classes instead of the training faces' shares
-            probs = prior_corrected(probs, self.prior).astype(np.float32)
+        if self.prior is not None:   # (more) equally likely classes instead of the training faces' shares
+            probs = prior_corrected(probs, self.prior, self.prior_strength).astype(np.float32)
         return probs
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:

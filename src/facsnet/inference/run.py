@@ -27,14 +27,15 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
             detector: str = "blazeface", backend: str = "auto", stride: int = 1, max_frames: int | None = None,
             min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = "ckplus_au",
             au_intensity: str | None = "ckplus_au_intensity",
-            detect_every: int = 1, precision: str = "auto", balanced: bool = False, num_threads: int | None = None,
+            detect_every: int = 1, precision: str = "auto", balanced: bool | float = False, num_threads: int | None = None,
             progress: bool = True, device: str = "cpu", landmarks: bool = True, eyes: str = "detector"):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
     (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video;
     ``aus`` an Action Unit model (bundled ``ckplus_au`` or a checkpoint) adds one probability column per AU
     and ``au_intensity`` (bundled ``ckplus_au_intensity``) one 0-5 intensity column per AU (None: none);
-    ``balanced`` treats the emotions as equally likely (corrects for the training class shares);
+    ``balanced`` treats the emotions as equally likely (corrects for the training class shares; a number
+    between 0 and 1 corrects part of the way, see :func:`facsnet.training.calibration.prior_corrected`);
     ``landmarks`` adds head pose and named face-mesh points per face (False: none, a little faster);
     ``eyes`` ("detector" or "mesh") names the eye points that level and frame each crop."""
     if isinstance(inputs, (str, Path)):

@@ -57,12 +57,26 @@ def tempered_probs(logits: np.ndarray, temperature: float = 1.0, flipped_logits:
     return p
 
 
-def prior_corrected(probs: np.ndarray, prior) -> np.ndarray:
+def prior_corrected(probs: np.ndarray, prior, strength: float = 1.0) -> np.ndarray:
     """Probabilities for equally likely classes: each divided by its class's share of the training
     faces, renormalised (Bayes' rule with the training prior swapped for a uniform one). Raises the
-    recall of rare classes (FER2013's disgust is 1.5% of its faces) at some cost in accuracy."""
-    p = np.asarray(probs, dtype=np.float64) / np.asarray(prior, dtype=np.float64)
+    recall of rare classes (FER2013's disgust is 1.5% of its faces) at some cost in accuracy.
+
+    ``strength`` in [0, 1] goes part of the way: each probability is divided by its share raised to
+    ``strength`` (0: unchanged; 1: equally likely classes; 0.5: the square root of the prior)."""
+    strength = prior_strength(strength)
+    p = np.asarray(probs, dtype=np.float64) / np.asarray(prior, dtype=np.float64) ** strength
     return p / p.sum(axis=1, keepdims=True)
+
+
+def prior_strength(balanced: bool | float) -> float:
+    """The strength of the class-prior correction that ``balanced`` asks for: False -> 0, True -> 1,
+    a number in [0, 1] as it is. Anything else is a ValueError that says what is allowed."""
+    strength = float(balanced)
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"balanced={balanced!r}: the prior correction's strength must lie between 0 (the training "
+                         "class shares, as trained) and 1 (equally likely classes)")
+    return strength
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray, flipped_logits: np.ndarray | None = None,

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..data.faceset import FaceSet
-from .calibration import expected_calibration_error, negative_log_likelihood, prior_corrected, tempered_probs
+from .calibration import (expected_calibration_error, negative_log_likelihood, prior_corrected, prior_strength,
+                          tempered_probs)
 from .predict import predict_logits
 from .metrics import classification_metrics
 
@@ -22,7 +23,7 @@ class EvalResult:
     nll: float                             # mean negative log-likelihood of the true class
     temperature: float                     # softmax temperature used (the model's calibration; 1.0 if none)
     tta_flip: bool                         # probabilities averaged with the mirror image
-    balanced: bool                         # probabilities corrected for the training class prior
+    balanced: float                        # strength of the class-prior correction (0: none, 1: equally likely classes)
     per_class_recall: dict[str, float]
     confusion: list[list[int]]
     class_names: list[str]                 # the model's classes (rows/columns of confusion)
@@ -69,16 +70,18 @@ def faces_of_known_classes(data: FaceSet, model_classes: list[str]) -> tuple[Fac
 
 
 def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | None = None,
-                batch_size: int = 512, balanced: bool = False) -> EvalResult:
+                batch_size: int = 512, balanced: bool | float = False) -> EvalResult:
     """Accuracy, balanced recall (UAR) and calibration of ``model`` on the images of ``data`` whose
     class the model knows, read the way the model is meant to be read: its calibrated temperature,
     and mirror averaging when it asks for it (``tta_flip=None``) or when told.
 
     Predictions range over all of the model's classes; images of classes the model lacks are
     left out and counted in ``left_out_classes``. ``balanced`` corrects the probabilities for the
-    training class prior (:func:`~facsnet.training.calibration.prior_corrected`).
+    training class prior (:func:`~facsnet.training.calibration.prior_corrected`): True or 1 in full,
+    a number between 0 and 1 part of the way.
     """
     prior = getattr(model, "class_prior", None)
+    balanced = prior_strength(balanced)
     if balanced and prior is None:
         raise ValueError(f"{model_label or 'the model'}: its checkpoint does not record the training class counts "
                          "that the balanced correction needs")
@@ -99,7 +102,7 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | No
     flipped = predict_logits(model, x.flip(-1), batch_size).numpy() if tta_flip else None
     probs = tempered_probs(logits, temperature, flipped)
     if balanced:
-        probs = prior_corrected(probs, prior)
+        probs = prior_corrected(probs, prior, balanced)
     m = classification_metrics(y_true, probs.argmax(1), model_classes)
     recall = {str(c): r for c, r in m.per_class_recall.items() if c in {model_classes[i] for i in np.unique(y_true)}}
     return EvalResult(
