@@ -516,7 +516,8 @@ def default_model_entry() -> dict | None:
 
     name = "fer2013_vgg_ens"
     folder = RES / "runs" / "default_model"
-    evals = {tag: load(RES / "eval" / f"{name}_{tag}.json") for tag in ("publictest", "ckplus48", "ferplus_publictest")}
+    evals = {tag: load(RES / "eval" / f"{name}_{tag}.json")
+             for tag in ("publictest", "ckplus48", "ckplus48_data_classes", "ferplus_publictest")}
     pool = pool_record(folder)
     choice = pool or load(folder / "holdout_choice.json")
     path = ROOT / "src" / "facsnet" / "weights" / f"{name}.pt"
@@ -544,6 +545,10 @@ def default_model_entry() -> dict | None:
                        "temperature": evals["publictest"]["temperature"],
                        "data": "FER2013 validation/ = PublicTest (3,589), scored once, on the final weights"},
         "ckplus48": scored(evals["ckplus48"]) if evals["ckplus48"] else None,
+        # the same faces on the label set both share: neutral, which CK+48 lacks, never predicted
+        **({"ckplus48_data_classes": {**scored(evals["ckplus48_data_classes"]),
+                                      "command": f"facsnet evaluate --model {name} --data ckplus48 --data-classes-only"}}
+           if evals["ckplus48_data_classes"] else {}),
         "ferplus_publictest": scored(evals["ferplus_publictest"]) if evals["ferplus_publictest"] else None,
         "holdout": {"accuracy": chosen["accuracy"], "uar": chosen["uar"], "n": choice["n"],
                     "ece_before": round(cal.get("ece_before", float("nan")), 4),
@@ -1006,10 +1011,13 @@ def model_card_scores_table(s: dict) -> str | None:
             ("FER2013 PublicTest, scored once", d["publictest"]["n"], d["publictest"]["accuracy"], d["publictest"]["uar"],
              f"{d['publictest']['ece']:.3f}")]
     left_out = lambda e: ", ".join(e["left_out_classes"]) + " left out" if e["left_out_classes"] else ""  # noqa: E731
-    ck, fp = d["ckplus48"], d["ferplus_publictest"]
+    ck, fp, ck6 = d["ckplus48"], d["ferplus_publictest"], d.get("ckplus48_data_classes")
     if ck:
         rows.append((f"CK+48, all, as-is (never trained on{'; ' + left_out(ck) if left_out(ck) else ''})",
                      ck["n"], ck["accuracy"], ck["uar"], f"{ck['ece']:.3f}"))
+    if ck6:
+        rows.append(("the same, predicting only the classes CK+48 has (`--data-classes-only`: never neutral)",
+                     ck6["n"], ck6["accuracy"], ck6["uar"], f"{ck6['ece']:.3f}"))
     if fp:
         rows.append((f"FER+ majority labels of PublicTest, as-is{' (' + left_out(fp) + ')' if left_out(fp) else ''}",
                      fp["n"], fp["accuracy"], fp["uar"], f"{fp['ece']:.3f}"))

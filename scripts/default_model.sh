@@ -26,13 +26,15 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 RUNS=${FACSNET_RUNS:-$HOME/facsnet-runs}
 NAME=fer2013_vgg_ens
-# the bundled model scored once: PublicTest, CK+48 and FER+ PublicTest, as-is
+# the bundled model scored once: PublicTest, CK+48 (predicting all seven classes, and only the six both share) and
+# FER+ PublicTest, as-is
 score_once() {
-  for spec in fer2013:validation:publictest ckplus48::ckplus48 ferplus:validation:ferplus_publictest; do
-    IFS=: read -r data split tag <<< "$spec"
+  for spec in fer2013:validation:publictest ckplus48::ckplus48 ckplus48::ckplus48_data_classes:--data-classes-only \
+              ferplus:validation:ferplus_publictest; do
+    IFS=: read -r data split tag flags <<< "$spec"
     # written whole or not at all: a stopped evaluation leaves the earlier file, not an empty one
     out="results/eval/${NAME}_$tag.json"
-    if $PY -m facsnet evaluate --model "src/facsnet/weights/$NAME.pt" --data "$data${split:+:$split}" --json \
+    if $PY -m facsnet evaluate --model "src/facsnet/weights/$NAME.pt" --data "$data${split:+:$split}" $flags --json \
          > "$out.partial"; then
       mv "$out.partial" "$out"
     else

@@ -76,7 +76,8 @@ def markdown(result: dict) -> str:
             f"{result['data']}. Strength 0 is the model as served; 1 is `--balanced` (equally likely classes).\n\n"
             f"{head}{body}\n"
             f"Choosing the strength for accuracy on half of the hold-out and scoring it on the other half "
-            f"({half['splits']} halvings): accuracy {100 * half['accuracy_gain_mean']:+.2f} points "
+            f"({half['splits']} splits: {half['splits'] // 2} random halvings, each half in turn; the temperature was "
+            f"fitted on the whole hold-out): accuracy {100 * half['accuracy_gain_mean']:+.2f} points "
             f"(sd {100 * half['accuracy_gain_sd']:.2f}), balanced recall {100 * half['uar_gain_mean']:+.2f} points "
             f"(sd {100 * half['uar_gain_sd']:.2f}) over strength 0; strengths picked: {half['picked']}.\n\n"
             f"`{result['provenance']['command']}` ({result['provenance']['host']}, {result['provenance']['date']})\n")

@@ -113,6 +113,13 @@ def test_choosing_the_prior_strength_on_half_the_faces_is_scored_on_the_other_ha
             assert min(float(s) for s in half["picked"]) >= 0.5
         else:
             assert abs(half["accuracy_gain_mean"]) < 0.01 and max(float(s) for s in half["picked"]) <= 0.3
+    # each face right at exactly one of two strengths, half and half: whichever wins on the choosing half
+    # loses on the other, so a choice scored where it was made would show a gain, and this one cannot
+    labels = np.zeros(100, dtype=int)
+    right_at_1 = np.arange(100) % 2 == 1
+    by_strength = {0.0: np.eye(2)[np.where(right_at_1, 1, 0)], 1.0: np.eye(2)[np.where(right_at_1, 0, 1)]}
+    half = ps.chosen_on_half(by_strength, labels, halvings=5)
+    assert half["accuracy_gain_mean"] < 0 and half["picked"].get("1.0", 0) > 0
 
 def test_pruning_offers_every_sub_ensemble_that_fits_one_bundled_file(tmp_path):
     """scripts/prune_ensemble.py: a subset is offered exactly when its fp16 weights and the metadata

@@ -218,3 +218,31 @@ def test_an_ensemble_is_the_mean_of_its_members_probabilities_and_serves_like_on
     api.train(str(toy_folder), val="none", out=str(tmp_path / "other"), epochs=1, batch_size=8, progress=False)
     with pytest.raises(ValueError, match="other faces"):
         api.ensemble([paths[0], str(tmp_path / "other" / "final.pt")], str(tmp_path / "bad.pt"))
+
+
+def test_data_classes_only_never_predicts_a_class_the_data_lacks_and_keeps_the_rest():
+    """evaluate --data-classes-only: the model's classes absent from the data get no prediction, the
+    others keep their proportions, and a face already predicted as one of the data's classes keeps it,
+    so accuracy can only rise."""
+    from facsnet.data.faceset import FaceSet
+    from facsnet.models import load_model
+    from facsnet.training import evaluate_on
+    from facsnet.training.evaluate import restricted_to
+
+    p = restricted_to(np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]), [False, True, True])
+    np.testing.assert_allclose(p, [[0, 0.6, 0.4], [0, 2 / 3, 1 / 3]])
+    with pytest.raises(ValueError, match="no class left"):
+        restricted_to(p, [False, False, False])
+    net = load_model("fer2013_bn")
+    names = ["happy", "sadness", "surprise"]
+    faces = np.random.default_rng(2).integers(0, 256, (30, 48, 48), dtype=np.uint8)
+    data = FaceSet(name="toy", images=faces, labels=np.arange(30) % 3, class_names=names,
+                   paths=[f"f{i}.png" for i in range(30)])
+    every, only = evaluate_on(net, data), evaluate_on(net, data, data_classes_only=True)
+    kept = [net.class_names.index(c) for c in names]
+    others = [i for i in range(len(net.class_names)) if i not in kept]
+    assert only.data_classes_only and not every.data_classes_only
+    assert np.asarray(only.confusion)[:, others].sum() == 0
+    assert np.asarray(every.confusion)[:, others].sum() > 0          # random faces: some went elsewhere before
+    assert (np.asarray(only.confusion)[:, kept] >= np.asarray(every.confusion)[:, kept]).all()
+    assert only.accuracy >= every.accuracy and only.n == every.n == 30

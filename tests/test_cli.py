@@ -199,8 +199,15 @@ def test_the_command_line_takes_its_defaults_from_the_api():
     assert parse(["transfer", "cross"]).sources == ",".join(api.CROSS_SOURCES)
     assert parse(["micro", "megc2019"]).shard == "1/1"      # the API's (1, 1), as the command line writes it
     assert parse(["analyze"]).shard == "1/1"
-    assert [parse(["evaluate", *flag]).balanced for flag in ([], ["--balanced"], ["--balanced", "0.5"])] == [0, 1, 0.5]
-    assert parse(["analyze", "--balanced", "0.25"]).balanced == 0.25
+    from facsnet.cli.main import _prior_strength
+    asked = [_prior_strength(parse(["evaluate", *flags])) for flags in
+             ([], ["--balanced"], ["--balanced-strength", "0.5"], ["--balanced", "--balanced-strength", "1"])]
+    assert asked == [0, 1, 0.5, 1]
+    assert parse(["analyze", "--balanced", "photo.jpg"]).inputs == ["photo.jpg"]     # the flag takes no value
+    assert _prior_strength(parse(["analyze", "--balanced-strength", "0.25", "photo.jpg"])) == 0.25
+    with pytest.raises(ValueError, match="give one"):
+        _prior_strength(parse(["analyze", "--balanced", "--balanced-strength", "0.5"]))
+    assert parse(["evaluate", "--data-classes-only"]).data_classes_only and not parse(["evaluate"]).data_classes_only
     assert parse(["transfer", "au-model"]).out == inspect.signature(api.train_au_model).parameters["out"].default
     parser_source = (Path(__file__).parents[1] / "src/facsnet/cli/parser.py").read_text()
     assert 'default="ckplus_au"' not in parser_source and "default=10" not in parser_source

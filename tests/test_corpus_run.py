@@ -231,3 +231,19 @@ def test_the_python_api_runs_and_merges_a_corpus(tmp_path):
     assert len(table) == 1 + 3 and table["emotion"].iloc[0] == "happy"
     again = facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1)
     assert (again.done, again.already_done) == (0, 2)
+
+
+def test_a_prior_strength_is_checked_before_a_run_is_recorded_and_true_is_one(tmp_path):
+    """balanced=True and balanced=1.0 are one run (the second finds everything done); a strength out of
+    range is refused before the run folder records anything."""
+    import facsnet
+
+    media = tmp_path / "m"
+    media.mkdir()
+    (media / "astronaut.jpg").write_bytes(sample_path("astronaut.jpg").read_bytes())
+    with pytest.raises(ValueError, match="between 0 .* and 1"):
+        facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1, balanced=2)
+    assert not (tmp_path / "run" / "config.json").exists()
+    first = facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1, balanced=True)
+    again = facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1, balanced=1.0)
+    assert (first.done, again.done, again.already_done) == (1, 0, 1)

@@ -67,10 +67,12 @@ def cv(data: str = "ckplus48", k: int = 10, protocol: str | None = None, out: st
 
 
 def evaluate(model: str | None = None, data: str = "fer2013:validation", tta_flip: bool | None = None,
-             subject_pattern: str | None = None, balanced: bool | float = False) -> EvalResult:
+             subject_pattern: str | None = None, balanced: bool | float = False,
+             data_classes_only: bool = False) -> EvalResult:
     """Score a bundled model name or checkpoint on a labelled dataset (accuracy, UAR, ECE);
     ``tta_flip=None`` averages the mirror image when the model asks for it; ``model=None`` is the
     default model (:data:`facsnet.models.hub.DEFAULT_MODEL`)."""
     model = model or DEFAULT_MODEL
     data_set = dataset(data, "validation", subject_pattern)
-    return evaluate_on(load_model(model), data_set, model_label=str(model), tta_flip=tta_flip, balanced=balanced)
+    return evaluate_on(load_model(model), data_set, model_label=str(model), tta_flip=tta_flip, balanced=balanced,
+                       data_classes_only=data_classes_only)

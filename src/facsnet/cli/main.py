@@ -47,7 +47,7 @@ def main(argv=None) -> int:
 
                 check_writable_file(Path(args.out) / "report.html")
             res = api.evaluate(args.model, args.data, tta_flip=args.tta_flip, subject_pattern=args.subject_pattern,
-                               balanced=args.balanced)
+                               balanced=_prior_strength(args), data_classes_only=args.data_classes_only)
             if args.out:
                 from ..report import write_evaluation
 
@@ -58,11 +58,11 @@ def main(argv=None) -> int:
 
                 print(json.dumps({**res.to_dict(), "provenance": provenance()}, indent=2))
             else:
-                from ..report.evaluation import prior_note
+                from ..report.evaluation import settings_note
 
                 print(f"{res.model} on {res.dataset}: accuracy {100 * res.accuracy:.2f}%, balanced recall (UAR) "
                       f"{100 * res.uar:.2f}%, ECE {res.ece:.3f} on {res.n} images"
-                      f"{' (mirror-averaged)' if res.tta_flip else ''}{prior_note(res.balanced)}")
+                      f"{settings_note(res)}")
                 for c, r in res.per_class_recall.items():
                     print(f"  {c:9s} recall {100 * r:.1f}%")
                 if res.left_out_classes:
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
                 backend=args.backend, stride=args.stride, max_frames=args.max_frames,
                 min_face_score=args.min_face_score, level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
                 aus=None if args.no_aus else args.aus, au_intensity=_au_intensity(args),
-                detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
+                detect_every=args.detect_every, precision=args.precision, balanced=_prior_strength(args),
                 num_threads=args.threads, landmarks=args.landmarks, eyes=args.eyes)
             print(res.to_text(), file=sys.stderr)
             if res.inputs and not res.frames and not res.already_done:     # nothing of this shard could be read
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
                               level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
                               aus=None if args.no_aus else args.aus,
                               au_intensity=_au_intensity(args), device=args.device, landmarks=args.landmarks, eyes=args.eyes,
-                              detect_every=args.detect_every, precision=args.precision, balanced=args.balanced,
+                              detect_every=args.detect_every, precision=args.precision, balanced=_prior_strength(args),
                               num_threads=args.threads)
             _print_analysis(res, args, time.perf_counter() - t0)
             if res.skipped and not res.frames:
@@ -162,6 +162,16 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _prior_strength(args) -> bool | float:
+    """The class-prior correction asked for: ``--balanced`` (all the way) or ``--balanced-strength S``."""
+    if args.balanced_strength is None:
+        return args.balanced
+    if args.balanced and args.balanced_strength != 1:
+        raise ValueError(f"--balanced and --balanced-strength {args.balanced_strength:g} ask for two different "
+                         "corrections: give one of them")
+    return args.balanced_strength
 
 
 def _au_intensity(args) -> str | None:

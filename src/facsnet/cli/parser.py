@@ -116,9 +116,14 @@ def build_parser() -> Parser:
     p.add_argument("--subject-pattern")
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
                    help="average with the mirror image (default: as the model's card says)")
-    p.add_argument("--balanced", nargs="?", type=float, const=1.0, default=0.0, metavar="STRENGTH",
-                   help="treat the classes as equally likely (correct for their shares in the training faces); "
-                        "a STRENGTH between 0 and 1 corrects part of the way (default when given: 1)")
+    p.add_argument("--balanced", action="store_true",
+                   help="treat the classes as equally likely (correct for their shares in the training faces)")
+    p.add_argument("--balanced-strength", type=float, metavar="S",
+                   help="--balanced part of the way: each probability divided by its class's training share to "
+                        "the power S, between 0 (as trained) and 1 (the same as --balanced)")
+    p.add_argument("--data-classes-only", action="store_true",
+                   help="predict only the model's classes that the data has (e.g. never neutral on CK+48, which "
+                        "has none): the usual protocol when scoring on another dataset's label set")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--out", default=None, help="a folder for eval.json, confusion.png and report.html "
                    "(summary, confusion matrix, precision / recall / F1 per class)")
@@ -163,9 +168,11 @@ def build_parser() -> Parser:
                    "one result file per input, written as each finishes, and a rerun does only what is missing")
     p.add_argument("--annotate", help="folder for annotated photos/videos, or OUT.mp4 for one video")
     p.add_argument("--model", help=f"bundled name, checkpoint or .onnx (default: {DEFAULT_MODEL})")
-    p.add_argument("--balanced", nargs="?", type=float, const=1.0, default=0.0, metavar="STRENGTH",
-                   help="treat the emotions as equally likely (correct for their shares in the training faces); "
-                        "a STRENGTH between 0 and 1 corrects part of the way (default when given: 1)")
+    p.add_argument("--balanced", action="store_true",
+                   help="treat the emotions as equally likely (correct for their shares in the training faces)")
+    p.add_argument("--balanced-strength", type=float, metavar="S",
+                   help="--balanced part of the way: each probability divided by its class's training share to "
+                        "the power S, between 0 (as trained) and 1 (the same as --balanced)")
     p.add_argument("--detector")
     p.add_argument("--backend", choices=["auto", "openvino", "onnx", "torch"],
                    help="classifier runtime (auto: the fastest installed: openvino, onnx, torch)")

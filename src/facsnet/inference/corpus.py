@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..training.calibration import prior_strength
 from ..training.run_folder import check_run_folder
 from ..utils import atomic_write_json, shard_of
 from .corpus_inputs import CorpusInput, corpus_inputs
@@ -132,6 +133,9 @@ def analyze_corpus(inputs, out_dir: str | Path, shard: tuple[int, int] = (1, 1),
         if value and Path(value).exists():
             analyzer_settings[key] = os.path.abspath(value)
     analyzer_settings.setdefault("model", DEFAULT_MODEL)
+    if "balanced" in analyzer_settings:   # checked before anything is recorded; False and 0.0 are one run, not two
+        strength = prior_strength(analyzer_settings["balanced"])
+        analyzer_settings["balanced"] = bool(strength) if strength in (0.0, 1.0) else strength
     out = Path(os.path.abspath(out_dir))
     ignored: list[tuple[str, str]] = []
     everything = corpus_inputs(inputs, ignored, run_dir=out)

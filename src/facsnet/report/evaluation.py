@@ -17,6 +17,13 @@ def prior_note(strength: float) -> str:
         return ""
     return ", prior-corrected" if strength == 1 else f", prior-corrected at strength {strength:g}"
 
+
+def settings_note(res) -> str:
+    """How an evaluation read the model, as the summary lines say it: mirror averaging, the class-prior
+    correction, predictions restricted to the data's classes."""
+    return (f"{' (mirror-averaged)' if res.tta_flip else ''}{prior_note(res.balanced)}"
+            f"{', predictions among the data classes only' if getattr(res, 'data_classes_only', False) else ''}")
+
 def write_evaluation(res, out_dir: str | Path, command: str = "") -> Path:
     """``eval.json`` (every figure), ``confusion.png`` and ``report.html`` (the summary on top, the
     confusion matrix, precision / recall / F1 per class)."""
@@ -28,7 +35,7 @@ def write_evaluation(res, out_dir: str | Path, command: str = "") -> Path:
                        title=f"{res.model} on {res.dataset} ({res.n} images)")
     summary = (f"<p class='summary'><b>{100 * res.accuracy:.2f}%</b> accuracy, <b>{100 * res.uar:.2f}%</b> balanced "
                f"recall (UAR), macro F1 <b>{res.macro_f1:.3f}</b>, ECE {res.ece:.3f}, NLL {res.nll:.3f} on {res.n} images"
-               f"{' (mirror-averaged)' if res.tta_flip else ''}{prior_note(res.balanced)}; "
+               f"{settings_note(res)}; "
                f"temperature {res.temperature:.3f}</p>")
     rows = [[c, f"{100 * r['precision']:.1f}%", f"{100 * r['recall']:.1f}%", f"{r['f1']:.3f}", r["support"]]
             for c, r in res.per_class().items()]

@@ -72,7 +72,10 @@ def prior_corrected(probs: np.ndarray, prior, strength: float = 1.0) -> np.ndarr
 def prior_strength(balanced: bool | float) -> float:
     """The strength of the class-prior correction that ``balanced`` asks for: False -> 0, True -> 1,
     a number in [0, 1] as it is. Anything else is a ValueError that says what is allowed."""
-    strength = float(balanced)
+    try:
+        strength = float(balanced)
+    except (TypeError, ValueError):
+        strength = float("nan")
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"balanced={balanced!r}: the prior correction's strength must lie between 0 (the training "
                          "class shares, as trained) and 1 (equally likely classes)")

@@ -29,6 +29,7 @@ class EvalResult:
     class_names: list[str]                 # the model's classes (rows/columns of confusion)
     left_out_classes: dict[str, int]       # dataset classes the model lacks -> images left out
     skipped_files: list[list[str]]
+    data_classes_only: bool = False        # predictions restricted to the model's classes that the dataset has
 
     def per_class(self) -> dict[str, dict]:
         """Precision, recall, F1 and support of each class with images (rows of ``confusion``)."""
@@ -70,7 +71,8 @@ def faces_of_known_classes(data: FaceSet, model_classes: list[str]) -> tuple[Fac
 
 
 def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | None = None,
-                batch_size: int = 512, balanced: bool | float = False) -> EvalResult:
+                batch_size: int = 512, balanced: bool | float = False,
+                data_classes_only: bool = False) -> EvalResult:
     """Accuracy, balanced recall (UAR) and calibration of ``model`` on the images of ``data`` whose
     class the model knows, read the way the model is meant to be read: its calibrated temperature,
     and mirror averaging when it asks for it (``tta_flip=None``) or when told.
@@ -79,6 +81,10 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | No
     left out and counted in ``left_out_classes``. ``balanced`` corrects the probabilities for the
     training class prior (:func:`~facsnet.training.calibration.prior_corrected`): True or 1 in full,
     a number between 0 and 1 part of the way.
+
+    ``data_classes_only`` scores on the label set both share, the usual protocol across datasets: the
+    model's classes that ``data`` does not have (neutral, on CK+48) are never predicted (their
+    probability is set to 0 and the rest renormalised).
     """
     prior = getattr(model, "class_prior", None)
     balanced = prior_strength(balanced)
@@ -103,6 +109,8 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | No
     probs = tempered_probs(logits, temperature, flipped)
     if balanced:
         probs = prior_corrected(probs, prior, balanced)
+    if data_classes_only:
+        probs = restricted_to(probs, [c in data.class_names for c in model_classes])
     m = classification_metrics(y_true, probs.argmax(1), model_classes)
     recall = {str(c): r for c, r in m.per_class_recall.items() if c in {model_classes[i] for i in np.unique(y_true)}}
     return EvalResult(
@@ -111,5 +119,15 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | No
         nll=negative_log_likelihood(probs, y_true), temperature=temperature, tta_flip=tta_flip, balanced=balanced,
         per_class_recall=recall,
         confusion=m.confusion, class_names=model_classes, left_out_classes=left_out,
-        skipped_files=[list(s) for s in data.skipped],
+        skipped_files=[list(s) for s in data.skipped], data_classes_only=data_classes_only,
     )
+
+
+def restricted_to(probs: np.ndarray, allowed) -> np.ndarray:
+    """Probabilities over the ``allowed`` classes only (a boolean per column): the others set to 0, each
+    row renormalised."""
+    allowed = np.asarray(allowed, dtype=bool)
+    if not allowed.any():
+        raise ValueError("no class left to predict: the data shares none of the model's classes")
+    p = np.where(allowed, np.asarray(probs, dtype=np.float64), 0.0)
+    return p / p.sum(axis=1, keepdims=True).clip(1e-300)
