@@ -207,6 +207,9 @@ def test_the_command_line_takes_its_defaults_from_the_api():
     assert _prior_strength(parse(["analyze", "--balanced-strength", "0.25", "photo.jpg"])) == 0.25
     with pytest.raises(ValueError, match="give one"):
         _prior_strength(parse(["analyze", "--balanced", "--balanced-strength", "0.5"]))
+    for bad in ("-1", "1.5", "nan"):
+        with pytest.raises(ValueError, match="--balanced-strength .*between 0"):
+            _prior_strength(parse(["evaluate", "--balanced-strength", bad]))
     assert parse(["evaluate", "--data-classes-only"]).data_classes_only and not parse(["evaluate"]).data_classes_only
     assert parse(["transfer", "au-model"]).out == inspect.signature(api.train_au_model).parameters["out"].default
     parser_source = (Path(__file__).parents[1] / "src/facsnet/cli/parser.py").read_text()

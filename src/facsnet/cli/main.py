@@ -168,6 +168,9 @@ def _prior_strength(args) -> bool | float:
     """The class-prior correction asked for: ``--balanced`` (all the way) or ``--balanced-strength S``."""
     if args.balanced_strength is None:
         return args.balanced
+    if not 0 <= args.balanced_strength <= 1:
+        raise ValueError(f"--balanced-strength {args.balanced_strength:g}: give a number between 0 (the training "
+                         "class shares, as trained) and 1 (equally likely classes, the same as --balanced)")
     if args.balanced and args.balanced_strength != 1:
         raise ValueError(f"--balanced and --balanced-strength {args.balanced_strength:g} ask for two different "
                          "corrections: give one of them")
