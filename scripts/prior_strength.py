@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_time_ablation import combine, labelled, member_log_probs, scores  # noqa: E402
+from test_time_ablation import accuracy, combine, labelled, member_log_probs, scores, uar  # noqa: E402
 
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E402
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
@@ -35,15 +35,6 @@ from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
 STRENGTHS = tuple(round(0.1 * i, 1) for i in range(11))
 HALVINGS = 20
-
-
-def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(probs.argmax(1) == labels))
-
-
-def uar(probs: np.ndarray, labels: np.ndarray) -> float:
-    pred = probs.argmax(1)
-    return float(np.mean([np.mean(pred[labels == c] == c) for c in np.unique(labels)]))
 
 
 def chosen_on_half(by_strength: dict[float, np.ndarray], labels: np.ndarray, seed: int = 0,

@@ -74,10 +74,18 @@ def combine(lp: dict[str, np.ndarray], members: list[int], view_names: list[str]
     return prior_corrected(p, prior) if prior is not None else p
 
 
-def scores(probs: np.ndarray, labels: np.ndarray) -> dict:
+def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(probs.argmax(1) == labels))
+
+
+def uar(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Balanced recall: the mean over the classes present of the share of their faces called right."""
     pred = probs.argmax(1)
-    uar = np.mean([np.mean(pred[labels == c] == c) for c in np.unique(labels)])
-    return {"accuracy": round(float(np.mean(pred == labels)), 4), "uar": round(float(uar), 4),
+    return float(np.mean([np.mean(pred[labels == c] == c) for c in np.unique(labels)]))
+
+
+def scores(probs: np.ndarray, labels: np.ndarray) -> dict:
+    return {"accuracy": round(accuracy(probs, labels), 4), "uar": round(uar(probs, labels), 4),
             "ece": round(expected_calibration_error(probs, labels), 4),
             "nll": round(negative_log_likelihood(probs, labels), 4)}
 
