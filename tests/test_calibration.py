@@ -151,6 +151,47 @@ def test_balanced_correction_follows_the_training_class_shares(tmp_path):
         FaceClassifier(ck, backend="torch", precision="fp32", balanced=2)
 
 
+def test_a_checkpoint_serves_the_prior_strength_recorded_in_it(tmp_path):
+    """record_prior_strength writes the strength a model is read with: the classifier (torch and ONNX) and
+    evaluate apply it unless told otherwise, balanced=False reads the model uncorrected, and a strength
+    out of range is refused before the file changes."""
+    import shutil
+
+    from conftest import write_class_folder
+
+    from facsnet import api
+    from facsnet.inference import FaceClassifier
+    from facsnet.models.checkpoint import CheckpointError, read_checkpoint, record_prior_strength, served_prior_strength
+
+    folder = write_class_folder(tmp_path / "toy", per_class=12)
+    for f in sorted((folder / "sad").iterdir())[3:]:     # 12 happy, 3 sad, 12 angry
+        f.unlink()
+    api.train(str(folder), val="none", out=str(tmp_path / "run"), epochs=1, batch_size=8, progress=False)
+    plain, served = tmp_path / "run" / "final.pt", tmp_path / "served.pt"
+    shutil.copy(plain, served)
+    assert served_prior_strength(read_checkpoint(plain)) == 0.0                      # nothing recorded: uncorrected
+    record_prior_strength(served, 0.25, {"rule": "test"})
+    assert read_checkpoint(served)["inference"]["prior_strength_chosen"] == {"rule": "test"}
+    crops = np.random.default_rng(2).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    base = FaceClassifier(plain, backend="torch", precision="fp32")
+    default = FaceClassifier(served, backend="torch", precision="fp32")
+    prior = FaceClassifier(plain, backend="torch", precision="fp32", balanced=True).prior
+    assert default.prior_strength == 0.25 and base.prior_strength == 0.0
+    np.testing.assert_allclose(default.predict_proba(crops), prior_corrected(base.predict_proba(crops), prior, 0.25),
+                               atol=1e-6)
+    np.testing.assert_allclose(FaceClassifier(served, backend="torch", precision="fp32", balanced=False)
+                               .predict_proba(crops), base.predict_proba(crops), atol=1e-6)
+    exported = FaceClassifier(served, backend="onnx")                                # the ONNX metadata carries it
+    assert exported.prior_strength == 0.25
+    np.testing.assert_allclose(exported.predict_proba(crops), default.predict_proba(crops), atol=1e-4)
+    assert api.evaluate(str(served), str(folder)).balanced == 0.25
+    assert api.evaluate(str(served), str(folder), balanced=False).balanced == 0.0
+    before = served.read_bytes()
+    with pytest.raises(CheckpointError, match="prior_strength"):
+        record_prior_strength(served, 1.5)
+    assert served.read_bytes() == before
+
+
 def test_calibrating_on_faces_the_model_trained_on_is_refused(tmp_path, toy_folder):
     from facsnet import api
 

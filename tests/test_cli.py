@@ -202,7 +202,8 @@ def test_the_command_line_takes_its_defaults_from_the_api():
     from facsnet.cli.main import _prior_strength
     asked = [_prior_strength(parse(["evaluate", *flags])) for flags in
              ([], ["--balanced"], ["--balanced-strength", "0.5"], ["--balanced", "--balanced-strength", "1"])]
-    assert asked == [0, 1, 0.5, 1]
+    assert asked == [None, 1, 0.5, 1]          # None: as far as the model asks (the API's own default)
+    assert inspect.signature(api.evaluate).parameters["balanced"].default is None
     assert parse(["analyze", "--balanced", "photo.jpg"]).inputs == ["photo.jpg"]     # the flag takes no value
     assert _prior_strength(parse(["analyze", "--balanced-strength", "0.25", "photo.jpg"])) == 0.25
     with pytest.raises(ValueError, match="give one"):

@@ -126,4 +126,5 @@ def test_the_default_model_is_calibrated_on_the_training_hold_out():
     assert held.fingerprint() == ck["data"]["val"]["fingerprint"]     # the faces its run kept out
     res = evaluate_on(load_model(DEFAULT_MODEL), held)
     assert res.tta_flip and res.temperature == ck["calibration"]["temperature"]
+    assert res.balanced == ck.get("inference", {}).get("prior_strength", 0.0)   # the correction it records
     assert res.ece <= 0.05 and res.accuracy > 0.65

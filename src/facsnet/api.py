@@ -67,11 +67,12 @@ def cv(data: str = "ckplus48", k: int = 10, protocol: str | None = None, out: st
 
 
 def evaluate(model: str | None = None, data: str = "fer2013:validation", tta_flip: bool | None = None,
-             subject_pattern: str | None = None, balanced: bool | float = False,
+             subject_pattern: str | None = None, balanced: bool | float | None = None,
              data_classes_only: bool = False) -> EvalResult:
     """Score a bundled model name or checkpoint on a labelled dataset (accuracy, UAR, ECE);
-    ``tta_flip=None`` averages the mirror image when the model asks for it; ``model=None`` is the
-    default model (:data:`facsnet.models.hub.DEFAULT_MODEL`)."""
+    ``tta_flip=None`` averages the mirror image when the model asks for it, ``balanced=None`` corrects for
+    the training class prior as far as the model asks (False: not at all; True: equally likely classes;
+    a number in 0-1: part of the way); ``model=None`` is the default model (:data:`facsnet.models.hub.DEFAULT_MODEL`)."""
     model = model or DEFAULT_MODEL
     data_set = dataset(data, "validation", subject_pattern)
     return evaluate_on(load_model(model), data_set, model_label=str(model), tta_flip=tta_flip, balanced=balanced,

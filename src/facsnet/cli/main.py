@@ -164,10 +164,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def _prior_strength(args) -> bool | float:
-    """The class-prior correction asked for: ``--balanced`` (all the way) or ``--balanced-strength S``."""
+def _prior_strength(args) -> bool | float | None:
+    """The class-prior correction asked for: ``--balanced`` (all the way), ``--balanced-strength S``, or
+    neither (None: as far as the model's checkpoint asks)."""
     if args.balanced_strength is None:
-        return args.balanced
+        return True if args.balanced else None
     if not 0 <= args.balanced_strength <= 1:
         raise ValueError(f"--balanced-strength {args.balanced_strength:g}: give a number between 0 (the training "
                          "class shares, as trained) and 1 (equally likely classes, the same as --balanced)")

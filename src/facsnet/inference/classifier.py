@@ -26,7 +26,8 @@ from ..faces.align import AlignSpec
 from ..hardware import resolve_precision
 from ..models.hub import DEFAULT_MODEL, framing_of, resolve_weights
 from ..training.calibration import prior_corrected, prior_strength
-from ..models.checkpoint import class_prior_of, inference_settings, model_from_checkpoint, read_checkpoint
+from ..models.checkpoint import (class_prior_of, inference_settings, model_from_checkpoint, read_checkpoint,
+                                 served_prior_strength)
 from .onnx_export import OnnxModel, OpenVinoModel, export_onnx
 
 log = logging.getLogger("facsnet")
@@ -98,7 +99,7 @@ class FaceClassifier:
     """Probabilities for (N, H, W) uint8 crops, or (N, H, W, 3) for a colour model."""
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, backend: str = "auto", num_threads: int | None = None,
-                 precision: str = "auto", tta_flip: bool | None = None, balanced: bool | float = False,
+                 precision: str = "auto", tta_flip: bool | None = None, balanced: bool | float | None = None,
                  device: str = "cpu"):
         """``device``: ``cpu`` (the fastest installed runtime), or ``cuda``/``cuda:N``/``auto`` (a GPU
         when there is one; the PyTorch runtime runs there)."""
@@ -135,13 +136,14 @@ class FaceClassifier:
         # class shares): from the checkpoint when there is one, else from the ONNX metadata
         if ckpt is not None:
             temperature, own_flip = inference_settings(ckpt)
-            prior = class_prior_of(ckpt)
+            prior, served = class_prior_of(ckpt), served_prior_strength(ckpt)
         else:
             temperature, own_flip, prior = self.model.temperature, self.model.tta_flip, self.model.class_prior
+            served = self.model.prior_strength
         emotion = self.task == "emotion"
         self.temperature = temperature if emotion else 1.0
         self.tta_flip = emotion and (tta_flip if tta_flip is not None else own_flip)   # AUs can be one-sided
-        self.prior_strength = prior_strength(balanced)
+        self.prior_strength = prior_strength(balanced, served if self.task == "emotion" else 0.0)
         self.prior = prior if self.prior_strength else None
         if self.prior_strength and (self.prior is None or self.task != "emotion"):
             raise ValueError(f"{model}: the balanced correction needs an emotion model that records its "

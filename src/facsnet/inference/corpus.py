@@ -133,7 +133,8 @@ def analyze_corpus(inputs, out_dir: str | Path, shard: tuple[int, int] = (1, 1),
         if value and Path(value).exists():
             analyzer_settings[key] = os.path.abspath(value)
     analyzer_settings.setdefault("model", DEFAULT_MODEL)
-    if "balanced" in analyzer_settings:   # checked before anything is recorded; False and 0.0 are one run, not two
+    if analyzer_settings.get("balanced") is not None:   # checked before anything is recorded; False and 0.0 are one
+        # run, not two (None, as the model asks, is recorded as None: the model's digest covers what it asks)
         strength = prior_strength(analyzer_settings["balanced"])
         analyzer_settings["balanced"] = bool(strength) if strength in (0.0, 1.0) else strength
     out = Path(os.path.abspath(out_dir))

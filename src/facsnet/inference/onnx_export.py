@@ -34,7 +34,8 @@ def export_onnx(model: torch.nn.Module, path: str | Path, framing: AlignSpec | N
             "producer": "facsnet", "task": task or getattr(model, "task", "emotion"),
             "temperature": json.dumps(float(getattr(model, "temperature", 1.0))),
             "tta_flip": json.dumps(bool(getattr(model, "tta_flip", False))),
-            "class_prior": json.dumps(getattr(model, "class_prior", None))}
+            "class_prior": json.dumps(getattr(model, "class_prior", None)),
+            "prior_strength": json.dumps(float(getattr(model, "prior_strength", 0.0)))}
     if framing is not None:
         meta["framing"] = json.dumps({"eye_distance": framing.eye_distance, "eye_height": framing.eye_height})
     buf = io.BytesIO()
@@ -56,7 +57,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, framing: AlignSpec | N
 
 def read_onnx_metadata(path: Path) -> dict:
     """The facsnet metadata of an exported ONNX file (class names, input size, task, framing,
-    softmax temperature, mirror averaging)."""
+    softmax temperature, mirror averaging, class prior and the strength of its correction)."""
     import onnx
 
     try:
@@ -73,7 +74,8 @@ def read_onnx_metadata(path: Path) -> dict:
             "framing": AlignSpec(input_size[1], **framing) if framing else None,
             "temperature": float(json.loads(meta.get("temperature", "1.0"))),
             "tta_flip": bool(json.loads(meta.get("tta_flip", "false"))),
-            "class_prior": json.loads(meta.get("class_prior", "null"))}
+            "class_prior": json.loads(meta.get("class_prior", "null")),
+            "prior_strength": float(json.loads(meta.get("prior_strength", "0.0")))}
 
 
 class _ExportedModel:
@@ -85,7 +87,7 @@ class _ExportedModel:
         self.class_names, self.input_size = meta["class_names"], meta["input_size"]
         self.task, self.framing = meta["task"], meta["framing"]
         self.temperature, self.tta_flip = meta["temperature"], meta["tta_flip"]
-        self.class_prior = meta["class_prior"]
+        self.class_prior, self.prior_strength = meta["class_prior"], meta["prior_strength"]
 
 
 class OnnxModel(_ExportedModel):

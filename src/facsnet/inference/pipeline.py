@@ -40,7 +40,7 @@ class Analyzer:
     def __init__(self, model: str | Path = DEFAULT_MODEL, detector: str = "blazeface", backend: str = "auto",
                  min_face_score: float = 0.5, batch_frames: int = 32, photo_tiles: int = 2, level_eyes: bool = True,
                  au_model: str | Path | None = None, detect_every: int = 1, precision: str = "auto",
-                 balanced: bool | float = False, num_threads: int | None = None,
+                 balanced: bool | float | None = None, num_threads: int | None = None,
                  au_intensity_model: str | Path | None = None, device: str = "cpu", landmarks: bool = False,
                  eyes: str = "detector"):
         _check_range("min_face_score", min_face_score, 0.0, 1.0)

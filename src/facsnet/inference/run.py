@@ -27,7 +27,7 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
             detector: str = "blazeface", backend: str = "auto", stride: int = 1, max_frames: int | None = None,
             min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = "ckplus_au",
             au_intensity: str | None = "ckplus_au_intensity",
-            detect_every: int = 1, precision: str = "auto", balanced: bool | float = False, num_threads: int | None = None,
+            detect_every: int = 1, precision: str = "auto", balanced: bool | float | None = None, num_threads: int | None = None,
             progress: bool = True, device: str = "cpu", landmarks: bool = True, eyes: str = "detector"):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
@@ -35,7 +35,8 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
     ``aus`` an Action Unit model (bundled ``ckplus_au`` or a checkpoint) adds one probability column per AU
     and ``au_intensity`` (bundled ``ckplus_au_intensity``) one 0-5 intensity column per AU (None: none);
     ``balanced`` treats the emotions as equally likely (corrects for the training class shares; a number
-    between 0 and 1 corrects part of the way, see :func:`facsnet.training.calibration.prior_corrected`);
+    between 0 and 1 corrects part of the way, see :func:`facsnet.training.calibration.prior_corrected`;
+    None, the default: as far as the model's checkpoint asks, False: not at all);
     ``landmarks`` adds head pose and named face-mesh points per face (False: none, a little faster);
     ``eyes`` ("detector" or "mesh") names the eye points that level and frame each crop."""
     if isinstance(inputs, (str, Path)):

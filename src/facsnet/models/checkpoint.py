@@ -142,6 +142,37 @@ def class_prior_of(ckpt: dict) -> list[float] | None:
     return [float(counts[c]) / total for c in names]
 
 
+def served_prior_strength(ckpt: dict) -> float:
+    """How far a checkpoint asks its probabilities to be corrected for its training class prior
+    (``inference.prior_strength``, chosen on held-out faces; 0, no correction, when it does not say):
+    the strength that ``balanced=None`` means (:func:`facsnet.training.calibration.prior_strength`)."""
+    value = (ckpt.get("inference") or {}).get("prior_strength", 0.0)
+    try:
+        strength = float(value)
+    except (TypeError, ValueError):
+        strength = float("nan")
+    if not 0.0 <= strength <= 1.0:
+        raise CheckpointError(f"checkpoint: inference.prior_strength {value!r} is not a number between 0 and 1")
+    if strength and class_prior_of(ckpt) is None:
+        raise CheckpointError("checkpoint: inference.prior_strength asks for a class-prior correction, but the "
+                              "checkpoint does not record the training class counts it needs")
+    return strength
+
+
+def record_prior_strength(path: str | Path, strength: float, chosen: dict | None = None) -> None:
+    """Write ``strength`` into the checkpoint at ``path`` as the class-prior correction it is served with
+    (``inference.prior_strength``), with ``chosen`` (how it was chosen) beside it; weights untouched,
+    the file replaced atomically."""
+    ckpt = read_checkpoint(path)
+    inference = {k: v for k, v in (ckpt.get("inference") or {}).items() if k != "prior_strength_chosen"}
+    ckpt["inference"] = {**inference, "prior_strength": strength, **({"prior_strength_chosen": chosen} if chosen else {})}
+    try:                                        # refused before anything is written
+        ckpt["inference"]["prior_strength"] = served_prior_strength(ckpt)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {str(exc).removeprefix('checkpoint: ')}") from None
+    atomic_torch_save(ckpt, path)
+
+
 def model_from_checkpoint(ckpt: dict | str | Path, device="cpu", where: str | None = None):
     """Rebuild the model a checkpoint describes, weights in fp32, in eval mode. A checkpoint whose
     declared architecture does not fit its weights is a :class:`CheckpointError` naming the file
@@ -160,4 +191,5 @@ def model_from_checkpoint(ckpt: dict | str | Path, device="cpu", where: str | No
     model.task = ckpt.get("task", "emotion")  # "au": one sigmoid output per Action Unit
     model.temperature, model.tta_flip = inference_settings(ckpt)
     model.class_prior = class_prior_of(ckpt)
+    model.prior_strength = served_prior_strength(ckpt)
     return model.to(device).eval()

@@ -69,9 +69,12 @@ def prior_corrected(probs: np.ndarray, prior, strength: float = 1.0) -> np.ndarr
     return p / p.sum(axis=1, keepdims=True)
 
 
-def prior_strength(balanced: bool | float) -> float:
-    """The strength of the class-prior correction that ``balanced`` asks for: False -> 0, True -> 1,
-    a number in [0, 1] as it is. Anything else is a ValueError that says what is allowed."""
+def prior_strength(balanced: bool | float | None, served: float = 0.0) -> float:
+    """The strength of the class-prior correction that ``balanced`` asks for: None -> ``served`` (what the
+    model's checkpoint asks for, :func:`facsnet.models.checkpoint.served_prior_strength`), False -> 0,
+    True -> 1, a number in [0, 1] as it is. Anything else is a ValueError that says what is allowed."""
+    if balanced is None:
+        balanced = served
     try:
         strength = float(balanced)
     except (TypeError, ValueError):

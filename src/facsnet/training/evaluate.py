@@ -71,7 +71,7 @@ def faces_of_known_classes(data: FaceSet, model_classes: list[str]) -> tuple[Fac
 
 
 def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | None = None,
-                batch_size: int = 512, balanced: bool | float = False,
+                batch_size: int = 512, balanced: bool | float | None = None,
                 data_classes_only: bool = False) -> EvalResult:
     """Accuracy, balanced recall (UAR) and calibration of ``model`` on the images of ``data`` whose
     class the model knows, read the way the model is meant to be read: its calibrated temperature,
@@ -80,14 +80,15 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | No
     Predictions range over all of the model's classes; images of classes the model lacks are
     left out and counted in ``left_out_classes``. ``balanced`` corrects the probabilities for the
     training class prior (:func:`~facsnet.training.calibration.prior_corrected`): True or 1 in full,
-    a number between 0 and 1 part of the way.
+    a number between 0 and 1 part of the way, False or 0 not at all; None (the default) as far as the
+    model's checkpoint asks (``inference.prior_strength``, chosen on held-out faces; 0 when it does not say).
 
     ``data_classes_only`` scores on the label set both share, the usual protocol across datasets: the
     model's classes that ``data`` does not have (neutral, on CK+48) are never predicted (their
     probability is set to 0 and the rest renormalised).
     """
     prior = getattr(model, "class_prior", None)
-    balanced = prior_strength(balanced)
+    balanced = prior_strength(balanced, getattr(model, "prior_strength", 0.0))
     if balanced and prior is None:
         raise ValueError(f"{model_label or 'the model'}: its checkpoint does not record the training class counts "
                          "that the balanced correction needs")
