@@ -422,7 +422,9 @@ def ablation_entries() -> dict:
         out["prior_strength"] = {
             "rows": {"strength_" + f"{r['strength']:.1f}".replace(".", "_"): {k: r[k] for k in ("holdout", "ckplus48")}
                      for r in prior["rows"]},
-            "chosen_on_half": prior["chosen_on_half"], "model": prior["model"], "data": prior["data"],
+            "chosen_on_half": prior["chosen_on_half"], "chosen": prior.get("chosen"),
+            "chosen_on_half_uar_keeping_accuracy": prior.get("chosen_on_half_uar_keeping_accuracy"),
+            "model": prior["model"], "data": prior["data"],
             "command": prior["provenance"]["command"], "host": prior["provenance"]["host"],
             "date": prior["provenance"]["date"]}
     return out
@@ -512,12 +514,13 @@ def default_model_entry() -> dict | None:
     """The default expression model: chosen on the FER2013 Training hold-out among the calibrated
     candidates; PublicTest scored once on the chosen, final weights; CK+48 and FER+ as-is."""
     from facsnet.models.hub import DEFAULT_MODEL, resolve_weights
-    from facsnet.models.checkpoint import read_checkpoint
+    from facsnet.models.checkpoint import read_checkpoint, served_prior_strength
 
     name = "fer2013_vgg_ens"
     folder = RES / "runs" / "default_model"
     evals = {tag: load(RES / "eval" / f"{name}_{tag}.json")
-             for tag in ("publictest", "ckplus48", "ckplus48_data_classes", "ferplus_publictest")}
+             for tag in ("publictest", "publictest_uncorrected", "ckplus48", "ckplus48_data_classes",
+                         "ferplus_publictest")}
     pool = pool_record(folder)
     choice = pool or load(folder / "holdout_choice.json")
     path = ROOT / "src" / "facsnet" / "weights" / f"{name}.pt"
@@ -543,7 +546,18 @@ def default_model_entry() -> dict | None:
         "members": members if ck["model_name"] == "ensemble" else None,
         "publictest": {**scored(evals["publictest"]), "tta_flip": evals["publictest"]["tta_flip"],
                        "temperature": evals["publictest"]["temperature"],
+                       "prior_strength": float(evals["publictest"].get("balanced", 0.0)),
                        "data": "FER2013 validation/ = PublicTest (3,589), scored once, on the final weights"},
+        # how far the served probabilities are corrected for FER2013's class prior, chosen on the hold-out
+        "prior_strength": {"strength": served_prior_strength(ck),
+                           **((ck.get("inference") or {}).get("prior_strength_chosen") or {}),
+                           "command": "python scripts/prior_strength.py --record"},
+        # the same weights read without that correction (--balanced-strength 0)
+        **({"publictest_uncorrected": {**scored(evals["publictest_uncorrected"]),
+                                       "prior_strength": float(evals["publictest_uncorrected"].get("balanced", 0.0)),
+                                       "command": f"facsnet evaluate --model {name} --data fer2013:validation "
+                                                  "--balanced-strength 0"}}
+           if evals["publictest_uncorrected"] else {}),
         "ckplus48": scored(evals["ckplus48"]) if evals["ckplus48"] else None,
         # the same faces on the label set both share: neutral, which CK+48 lacks, never predicted
         **({"ckplus48_data_classes": {**scored(evals["ckplus48_data_classes"]),
@@ -1005,11 +1019,20 @@ def model_card_scores_table(s: dict) -> str | None:
     d = s.get("default_model")
     if not d:
         return None
-    h = d["holdout"]
-    rows = [("FER2013 Training hold-out (choice, calibration)", h["n"], h["accuracy"], h["uar"],
-             f"{h['ece_after']:.3f} (before the temperature: {h['ece_before']:.3f})"),
-            ("FER2013 PublicTest, scored once", d["publictest"]["n"], d["publictest"]["accuracy"], d["publictest"]["uar"],
-             f"{d['publictest']['ece']:.3f}")]
+    h, strength = d["holdout"], (d.get("prior_strength") or {}).get("strength", 0.0)
+    served = (s.get("ablation", {}).get("prior_strength", {}).get("rows", {})
+              .get("strength_" + f"{strength:.1f}".replace(".", "_"), {}).get("holdout")) if strength else None
+    rows = [(f"FER2013 Training hold-out (choice, calibration{'; no prior correction' if strength else ''})",
+             h["n"], h["accuracy"], h["uar"], f"{h['ece_after']:.3f} (before the temperature: {h['ece_before']:.3f})")]
+    if served:
+        rows.append((f"the same, as served (class prior corrected at strength {strength:g}, chosen there)",
+                     h["n"], served["accuracy"], served["uar"], f"{served['ece']:.3f}"))
+    rows.append(("FER2013 PublicTest, scored once" + (", as served" if strength else ""), d["publictest"]["n"],
+                 d["publictest"]["accuracy"], d["publictest"]["uar"], f"{d['publictest']['ece']:.3f}"))
+    raw = d.get("publictest_uncorrected")
+    if strength and raw:
+        rows.append(("the same, no prior correction (`--balanced-strength 0`)", raw["n"], raw["accuracy"], raw["uar"],
+                     f"{raw['ece']:.3f}"))
     left_out = lambda e: ", ".join(e["left_out_classes"]) + " left out" if e["left_out_classes"] else ""  # noqa: E731
     ck, fp, ck6 = d["ckplus48"], d["ferplus_publictest"], d.get("ckplus48_data_classes")
     if ck:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split
 from facsnet.models import load_model, read_checkpoint, resolve_weights
-from facsnet.models.checkpoint import class_prior_of, inference_settings
+from facsnet.models.checkpoint import class_prior_of, inference_settings, served_prior_strength
 from facsnet.provenance import provenance
 from facsnet.training.evaluate import faces_of_known_classes
 from facsnet.training.calibration import expected_calibration_error, negative_log_likelihood, prior_corrected
@@ -61,8 +61,9 @@ def member_log_probs(ensemble, images: torch.Tensor, only: tuple[str, ...] | Non
 
 
 def combine(lp: dict[str, np.ndarray], members: list[int], view_names: list[str], temperature: float,
-            prior=None) -> np.ndarray:
-    """Mean over views of the tempered softmax of the members' mean probability (as the ensemble serves)."""
+            prior=None, strength: float = 1.0) -> np.ndarray:
+    """Mean over views of the tempered softmax of the members' mean probability (as the ensemble serves),
+    corrected for the training class ``prior`` at ``strength`` when one is given."""
     probs = []
     for v in view_names:
         logit = np.log(np.exp(lp[v][members]).mean(0).clip(1e-30))
@@ -71,7 +72,7 @@ def combine(lp: dict[str, np.ndarray], members: list[int], view_names: list[str]
         p = np.exp(z)
         probs.append(p / p.sum(1, keepdims=True))
     p = np.mean(probs, 0)
-    return prior_corrected(p, prior) if prior is not None else p
+    return prior_corrected(p, prior, strength) if prior is not None and strength else p
 
 
 def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -97,28 +98,34 @@ def labelled(model_classes: list[str], data) -> tuple[torch.Tensor, np.ndarray, 
     return sub.tensors()[0], labels, left_out
 
 
-def rows_of(n_members: int, temperature: float, served_mirror: bool = True
-            ) -> list[tuple[str, str, list[int], list[str], float, bool]]:
-    """(key, what changes, members, views, temperature, prior-corrected) of each row; the default
-    (every member, the calibrated temperature, the mirror image if the model is served with it) first."""
+def rows_of(n_members: int, temperature: float, served_mirror: bool = True, served_strength: float = 0.0
+            ) -> list[tuple[str, str, list[int], list[str], float, float]]:
+    """(key, what changes, members, views, temperature, prior-correction strength) of each row; the default
+    (every member, the calibrated temperature, the mirror image and the prior correction the model is
+    served with) first. The single members and pairs are read raw: temperature 1, no prior correction."""
     mirror, every = ["face", "mirror"], ["face", "mirror"] + [f"shift{dx:+d}{dy:+d}{m}" for dx, dy in SHIFTS
                                                               for m in ("", "_mirror")]
     all_members = list(range(n_members))
     served = mirror if served_mirror else ["face"]
+    s = served_strength
     rows = [("default", f"as served: every member, {'mirror-averaged' if served_mirror else 'no mirror'}, "
-             "calibrated temperature", all_members, served, temperature, False),
-            (("no_mirror", "the face alone, no mirror image", all_members, ["face"], temperature, False)
-             if served_mirror else ("mirror", "mirror-averaged", all_members, mirror, temperature, False)),
-            ("prior_corrected", "probabilities corrected for the training class prior (--balanced)", all_members,
-             mirror, temperature, True),
-            ("shifts_1px", "also averaged over one-pixel shifts (10 passes per member)", all_members, every,
-             temperature, False)]
-    rows += [(f"member_{i + 1}", f"member {i + 1} alone (mirror-averaged, temperature 1)", [i], mirror, 1.0, False)
+             "calibrated temperature" + (f", class prior corrected at strength {s:g}" if s else ""),
+             all_members, served, temperature, s),
+            (("no_mirror", "the face alone, no mirror image", all_members, ["face"], temperature, s)
+             if served_mirror else ("mirror", "mirror-averaged", all_members, mirror, temperature, s))]
+    if s:
+        rows.append(("no_prior_correction", "probabilities not corrected for the training class prior "
+                     "(--balanced-strength 0)", all_members, served, temperature, 0.0))
+    rows += [("prior_corrected", "probabilities corrected for the training class prior in full (--balanced)",
+              all_members, served, temperature, 1.0),
+             ("shifts_1px", "also averaged over one-pixel shifts (10 passes per member)", all_members, every,
+              temperature, s)]
+    rows += [(f"member_{i + 1}", f"member {i + 1} alone (mirror-averaged, temperature 1)", [i], mirror, 1.0, 0.0)
              for i in range(n_members)]
     if n_members > 2:
         rows += [(f"members_{i + 1}_{j + 1}", f"members {i + 1} and {j + 1} (mirror-averaged, temperature 1)", [i, j],
-                  mirror, 1.0, False) for i in range(n_members) for j in range(i + 1, n_members)]
-    rows.append(("all_members", "every member (mirror-averaged, temperature 1)", all_members, mirror, 1.0, False))
+                  mirror, 1.0, 0.0) for i in range(n_members) for j in range(i + 1, n_members)]
+    rows.append(("all_members", "every member (mirror-averaged, temperature 1)", all_members, mirror, 1.0, 0.0))
     return rows
 
 
@@ -144,7 +151,7 @@ def main() -> None:
         raise SystemExit(f"{args.model}: not an ensemble; this table compares an ensemble's members")
     net = load_model(args.model)
     temperature, served_mirror = inference_settings(ckpt)
-    prior = class_prior_of(ckpt)
+    prior, served_strength = class_prior_of(ckpt), served_prior_strength(ckpt)
     _, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
     sets = {"holdout": held, "ckplus48": dataset("ckplus48", "train")}
     scored = {}
@@ -152,12 +159,13 @@ def main() -> None:
         x, labels, left_out = labelled(list(net.class_names), data)
         scored[key] = (member_log_probs(net, x), labels, left_out)
     rows = []
-    for key, change, members, view_names, t, balanced in rows_of(len(net.members), temperature, served_mirror):
-        if balanced and prior is None:
+    for key, change, members, view_names, t, strength in rows_of(len(net.members), temperature, served_mirror,
+                                                                 served_strength):
+        if strength and prior is None:
             print(f"{args.model}: no training class counts in the checkpoint; the prior_corrected row is left out")
             continue
         rows.append({"row": key, "change": change, "members": [m + 1 for m in members], "views": len(view_names),
-                     **{s: scores(combine(lp, members, view_names, t, prior if balanced else None), labels)
+                     **{s: scores(combine(lp, members, view_names, t, prior, strength), labels)
                         for s, (lp, labels, _) in scored.items()}})
     members = [f"{m['model_name']} epoch {m.get('epoch')} ({Path(m.get('source', '?')).parent.name})"
                for m in ckpt.get("members", [])]

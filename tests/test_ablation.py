@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from facsnet.figures import curves_figure, save_figure_png
+from facsnet.inference import FaceClassifier
 from facsnet.models import load_model, read_checkpoint, resolve_weights
-from facsnet.training.calibration import calibrate, tempered_probs
+from facsnet.models.checkpoint import class_prior_of
+from facsnet.training.calibration import calibrate, prior_corrected, tempered_probs
 from facsnet.training.predict import predict_logits
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -26,14 +28,19 @@ def _script(name: str):
 def test_the_default_row_is_what_the_bundled_ensemble_serves():
     tt = _script("test_time_ablation")
     net = load_model("fer2013_vgg_ens")
-    temperature = read_checkpoint(resolve_weights("fer2013_vgg_ens"))["calibration"]["temperature"]
+    ckpt = read_checkpoint(resolve_weights("fer2013_vgg_ens"))
+    temperature, prior = ckpt["calibration"]["temperature"], class_prior_of(ckpt)
     faces = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (12, 1, 48, 48), dtype=np.uint8))
     lp = tt.member_log_probs(net, faces)
     assert len(lp) == 10 and lp["face"].shape == (len(net.members), 12, 7)
     served = tempered_probs(predict_logits(net, faces).numpy(), temperature, predict_logits(net, faces.flip(-1)).numpy())
-    rows = {r[0]: r for r in tt.rows_of(len(net.members), temperature)}
-    _, _, members, views, t, _ = rows["default"]
-    assert np.allclose(tt.combine(lp, members, views, t), served, atol=1e-5)
+    served = prior_corrected(served, prior, net.prior_strength)          # the strength its checkpoint records
+    classifier = FaceClassifier("fer2013_vgg_ens", backend="torch", precision="fp32")
+    assert np.allclose(classifier.predict_proba(faces[:, 0].numpy()), served, atol=1e-4)
+    rows = {r[0]: r for r in tt.rows_of(len(net.members), temperature, served_strength=net.prior_strength)}
+    _, _, members, views, t, strength = rows["default"]
+    assert strength == net.prior_strength
+    assert np.allclose(tt.combine(lp, members, views, t, prior, strength), served, atol=1e-5)
     one = tt.combine(lp, [0], ["face"], 1.0)                        # one member, one view: its own softmax
     assert np.allclose(one, torch.softmax(predict_logits(net.members[0], faces), 1).numpy(), atol=1e-5)
     assert {f"member_{i + 1}" for i in range(len(net.members))} | {"all_members", "shifts_1px"} <= set(rows)
@@ -67,7 +74,6 @@ def test_the_recipe_table_names_what_an_arm_changes():
 
 def test_the_prior_corrected_row_is_what_evaluate_balanced_scores():
     from facsnet.data.faceset import FaceSet
-    from facsnet.models.checkpoint import class_prior_of
     from facsnet.training import evaluate_on
 
     tt = _script("test_time_ablation")
@@ -79,8 +85,9 @@ def test_the_prior_corrected_row_is_what_evaluate_balanced_scores():
                    paths=[f"f{i}.png" for i in range(14)])
     x, labels, _ = tt.labelled(list(net.class_names), data)
     rows = {r[0]: r for r in tt.rows_of(len(net.members), ckpt["calibration"]["temperature"])}
-    _, _, members, views, t, balanced = rows["prior_corrected"]
-    probs = tt.combine(tt.member_log_probs(net, x), members, views, t, class_prior_of(ckpt) if balanced else None)
+    _, _, members, views, t, strength = rows["prior_corrected"]
+    assert strength == 1.0
+    probs = tt.combine(tt.member_log_probs(net, x), members, views, t, class_prior_of(ckpt), strength)
     served = evaluate_on(net, data, tta_flip=True, balanced=True)
     assert tt.scores(probs, labels)["accuracy"] == round(served.accuracy, 4)
     assert abs(tt.scores(probs, labels)["nll"] - served.nll) < 1e-3
@@ -90,8 +97,6 @@ def test_the_prior_corrected_row_is_what_evaluate_balanced_scores():
 def test_choosing_the_prior_strength_on_half_the_faces_is_scored_on_the_other_half():
     """scripts/prior_strength.py: where the unseen half's classes are as skewed as the training faces,
     no strength beats 0 there; where every class is equally common, the chosen strength gains on it."""
-    from facsnet.training.calibration import prior_corrected
-
     ps = _script("prior_strength")
     rng = np.random.default_rng(0)
     prior = np.array([0.7, 0.2, 0.1])
@@ -113,6 +118,14 @@ def test_choosing_the_prior_strength_on_half_the_faces_is_scored_on_the_other_ha
             assert min(float(s) for s in half["picked"]) >= 0.5
         else:
             assert abs(half["accuracy_gain_mean"]) < 0.01 and max(float(s) for s in half["picked"]) <= 0.3
+        # the served rule: the best balanced recall among the strengths that lose no accuracy where it chooses
+        everyone = np.arange(len(labels))
+        pick = ps.best_recall_keeping_accuracy(by_strength, labels, everyone)
+        assert ps.accuracy(by_strength[pick], labels) >= ps.accuracy(by_strength[0.0], labels)
+        assert all(ps.uar(by_strength[s], labels) <= ps.uar(by_strength[pick], labels) for s in ps.STRENGTHS
+                   if ps.accuracy(by_strength[s], labels) >= ps.accuracy(by_strength[0.0], labels))
+        kept = ps.chosen_on_half(by_strength, labels, halvings=5, rule=ps.best_recall_keeping_accuracy)
+        assert kept["uar_gain_mean"] > (0.02 if gains else -0.01)
     # each face right at exactly one of two strengths, half and half: whichever wins on the choosing half
     # loses on the other, so a choice scored where it was made would show a gain, and this one cannot
     labels = np.zeros(100, dtype=int)
