@@ -163,6 +163,10 @@ def test_version_and_the_bundled_models(capsys):
     assert legend.startswith("* the default model")
     assert any(line[1:].startswith("ckplus_au") and " au " in line for line in lines)
     assert any(line[1:].startswith("fer2013 ") and "7 classes" in line for line in lines)
+    from facsnet.models.checkpoint import read_checkpoint, served_prior_strength
+    from facsnet.models.hub import resolve_weights
+    corrected = {line[1:].split()[0] for line in lines if "class prior corrected at strength" in line}
+    assert corrected == {n for n in BUNDLED if served_prior_strength(read_checkpoint(resolve_weights(n)))}
 
 
 def test_every_option_of_every_verb_has_help_text():

@@ -203,6 +203,7 @@ def _what_was_kept(args, exc: KeyboardInterrupt) -> str:
 
 def _print_models() -> None:
     """One line per bundled model, from the checkpoints themselves."""
+    from ..models.checkpoint import served_prior_strength
     from ..models.hub import BUNDLED, resolve_weights
 
     for name in BUNDLED:
@@ -211,8 +212,11 @@ def _print_models() -> None:
         mark = "*" if name == DEFAULT_MODEL else " "
         metrics, val = ck.get("metrics") or {}, ((ck.get("data") or {}).get("val") or {}).get("name")
         scored = f"  [{100 * metrics['accuracy']:.1f}% on {val} when trained]" if metrics.get("accuracy") and val else ""
+        strength = served_prior_strength(ck)
+        served = f"  [class prior corrected at strength {strength:g}]" if strength else ""
         print(f"{mark}{name:15s} {ck.get('task', 'emotion'):7s} {ck['model_name']:14s} "
-              f"{cfg.get('in_chans', 1)}x{cfg['img_size']}x{cfg['img_size']}  {len(classes)} classes: {' '.join(classes)}{scored}")
+              f"{cfg.get('in_chans', 1)}x{cfg['img_size']}x{cfg['img_size']}  {len(classes)} classes: {' '.join(classes)}"
+              f"{scored}{served}")
     print("* the default model of analyze and evaluate")
 
 
