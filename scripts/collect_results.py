@@ -968,7 +968,7 @@ def headline_table(s: dict) -> str:
     if d:
         p = d["publictest"]
         rows.append(f"| default model on FER2013 PublicTest, scored once: accuracy / balanced recall / calibration error | "
-                    f"{pct(p['accuracy'])} / {pct(p['uar'])} / {p['ece']:.3f} | `default_model.publictest` |")
+                    f"{fmt_pct(p['accuracy'])} / {fmt_pct(p['uar'])} / {p['ece']:.3f} | `default_model.publictest` |")
         rows.append(f"| default model on all of CK+48, never trained on it | {pct(d['ckplus48']['accuracy'])} | `default_model.ckplus48` |")
     fer = s["fer2013"]["publictest"]
     final, paper_recipe = fer.get("accuracy_final"), fer.get("accuracy_final_paper_recipe")
