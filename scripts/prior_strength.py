@@ -36,10 +36,10 @@ from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E40
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
 from facsnet.models.checkpoint import class_prior_of, inference_settings, record_prior_strength  # noqa: E402
 from facsnet.provenance import provenance  # noqa: E402
-from facsnet.training.calibration import prior_corrected  # noqa: E402
+from facsnet.training.calibration import PRIOR_STRENGTHS, prior_corrected, strength_keeping_accuracy  # noqa: E402
 from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
-STRENGTHS = tuple(round(0.1 * i, 1) for i in range(11))
+STRENGTHS = PRIOR_STRENGTHS
 HALVINGS = 20
 
 
@@ -50,10 +50,9 @@ def most_accurate(by_strength: dict[float, np.ndarray], labels: np.ndarray, idx:
 
 def best_recall_keeping_accuracy(by_strength: dict[float, np.ndarray], labels: np.ndarray, idx: np.ndarray) -> float:
     """The strength with the highest balanced recall on the faces ``idx`` among those whose accuracy there
-    is no lower than the uncorrected model's (ties to the smaller strength): UAR bought without losing accuracy."""
-    floor = accuracy(by_strength[0.0][idx], labels[idx])
-    keeping = [s for s in by_strength if accuracy(by_strength[s][idx], labels[idx]) >= floor]
-    return max(keeping, key=lambda s: (uar(by_strength[s][idx], labels[idx]), -s))
+    is no lower than the uncorrected model's (ties to the smaller strength): UAR bought without losing accuracy.
+    The rule ``facsnet calibrate --prior-strength auto`` uses (:func:`strength_keeping_accuracy`)."""
+    return strength_keeping_accuracy({s: p[idx] for s, p in by_strength.items()}, labels[idx])
 
 
 RULES = {"accuracy": most_accurate, "uar_keeping_accuracy": best_recall_keeping_accuracy}

@@ -25,6 +25,7 @@ from facsnet.models import load_model, read_checkpoint, resolve_weights
 from facsnet.models.checkpoint import class_prior_of, inference_settings, served_prior_strength
 from facsnet.provenance import provenance
 from facsnet.training.evaluate import faces_of_known_classes
+from facsnet.training.calibration import balanced_recall as uar
 from facsnet.training.calibration import expected_calibration_error, negative_log_likelihood, prior_corrected
 from facsnet.training.predict import predict_logits
 from facsnet.utils import atomic_write_json, atomic_write_text
@@ -77,12 +78,6 @@ def combine(lp: dict[str, np.ndarray], members: list[int], view_names: list[str]
 
 def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(probs.argmax(1) == labels))
-
-
-def uar(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Balanced recall: the mean over the classes present of the share of their faces called right."""
-    pred = probs.argmax(1)
-    return float(np.mean([np.mean(pred[labels == c] == c) for c in np.unique(labels)]))
 
 
 def scores(probs: np.ndarray, labels: np.ndarray) -> dict:

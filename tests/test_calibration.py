@@ -192,6 +192,49 @@ def test_a_checkpoint_serves_the_prior_strength_recorded_in_it(tmp_path):
     assert served.read_bytes() == before
 
 
+def test_calibrate_can_choose_the_served_prior_strength_on_the_held_out_faces(tmp_path, capsys):
+    """calibrate(prior_strength="auto") records the strength that the rule picks on the very faces the
+    temperature was fitted on (never losing accuracy there); a number is recorded as given; a strength out of
+    range or a word other than auto is refused by the command line, naming the option."""
+    from conftest import write_class_folder
+
+    from facsnet import api
+    from facsnet.cli import main
+    from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split
+    from facsnet.inference import FaceClassifier
+    from facsnet.models.checkpoint import read_checkpoint
+    from facsnet.training.calibration import choose_prior_strength
+
+    folder = write_class_folder(tmp_path / "toy", per_class=16)
+    for f in sorted((folder / "sad").iterdir())[5:]:     # 16 happy, 5 sad, 16 angry
+        f.unlink()
+    api.train(str(folder), val="holdout", val_fraction=0.25, out=str(tmp_path / "run"), epochs=1, batch_size=8,
+              progress=False)
+    plain = str(tmp_path / "run" / "final.pt")
+    auto = api.calibrate(plain, str(folder), val_fraction=0.25, tta_flip=True, out=str(tmp_path / "auto.pt"),
+                         prior_strength="auto")
+    _, held = holdout_split(dataset(str(folder), "train"), 0.25, HOLDOUT_SEED)
+    served = FaceClassifier(str(tmp_path / "auto.pt"), backend="torch", precision="fp32", balanced=False)
+    probs = served.predict_proba(held.images)
+    prior = FaceClassifier(plain, backend="torch", precision="fp32", balanced=True).prior
+    assert auto.prior_strength == choose_prior_strength(probs, held.labels, prior)
+    assert auto.prior_strength_rule == "uar_keeping_accuracy"
+    corrected = prior_corrected(probs, prior, auto.prior_strength)
+    assert np.mean(corrected.argmax(1) == held.labels) >= np.mean(probs.argmax(1) == held.labels)
+    ck = read_checkpoint(tmp_path / "auto.pt")
+    assert ck["inference"]["prior_strength"] == auto.prior_strength and ck["inference"]["tta_flip"]
+    given = api.calibrate(plain, str(folder), val_fraction=0.25, out=str(tmp_path / "given.pt"), prior_strength=0.4)
+    assert (given.prior_strength, given.prior_strength_rule) == (0.4, "given")
+    assert FaceClassifier(str(tmp_path / "given.pt"), backend="torch", precision="fp32").prior_strength == 0.4
+    capsys.readouterr()
+    assert main(["calibrate", "--model", plain, "--data", str(folder), "--val-fraction", "0.25",
+                 "--prior-strength", "1.5", "--out", str(tmp_path / "bad.pt")]) == 2
+    assert "--prior-strength 1.5" in capsys.readouterr().err and not (tmp_path / "bad.pt").exists()
+    with pytest.raises(SystemExit):
+        main(["calibrate", "--model", plain, "--prior-strength", "most", "--out", str(tmp_path / "bad.pt")])
+    assert "'most': give 'auto' or a number" in capsys.readouterr().err
+
+
 def test_calibrating_on_faces_the_model_trained_on_is_refused(tmp_path, toy_folder):
     from facsnet import api
 

@@ -70,11 +70,18 @@ def main(argv=None) -> int:
                 if res.skipped_files:
                     print(f"  skipped files: {len(res.skipped_files)}")
         elif args.command == "calibrate":
+            if args.prior_strength not in (None, "auto") and not 0 <= args.prior_strength <= 1:
+                raise ValueError(f"--prior-strength {args.prior_strength:g}: give 'auto' or a number between 0 "
+                                 "(uncorrected) and 1 (equally likely classes)")
             res = api.calibrate(args.model, args.data, val=args.val, val_fraction=args.val_fraction,
-                                tta_flip=args.tta_flip, out=args.out, subject_pattern=args.subject_pattern)
+                                tta_flip=args.tta_flip, out=args.out, subject_pattern=args.subject_pattern,
+                                prior_strength=args.prior_strength)
+            served = (f"; class prior corrected at strength {res.prior_strength:g}"
+                      f"{' (chosen there)' if res.prior_strength_rule == 'uar_keeping_accuracy' else ''}"
+                      if args.prior_strength is not None else "")
             print(f"temperature {res.temperature:.3f} fitted on {res.n} faces of {res.fitted_on}: "
-                  f"ECE {res.ece_before:.4f} -> {res.ece_after:.4f}, NLL {res.nll_before:.4f} -> {res.nll_after:.4f}; "
-                  f"written to {args.out}")
+                  f"ECE {res.ece_before:.4f} -> {res.ece_after:.4f}, NLL {res.nll_before:.4f} -> {res.nll_after:.4f}"
+                  f"{served}; written to {args.out}")
         elif args.command == "ensemble":
             out = api.ensemble(args.models, args.out, keep=args.keep)
             members = len(read_checkpoint(out).get("members", []))       # an ensemble among the inputs counts its members

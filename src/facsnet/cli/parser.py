@@ -137,6 +137,10 @@ def build_parser() -> Parser:
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
                    help="the model predicts with mirror averaging (default: as it was trained to be scored)")
     p.add_argument("--subject-pattern", help="regex whose group 1 is the subject id in file names")
+    p.add_argument("--prior-strength", type=_auto_or_strength, metavar="auto|S",
+                   help="also record the class-prior correction to serve it with: 'auto' chooses it on the same "
+                        "faces (the best balanced recall that keeps the uncorrected accuracy), or a strength S "
+                        "in 0-1 (default: none)")
     p.add_argument("--out", required=True, help="the calibrated checkpoint (.pt) to write")
     p = sub.add_parser("ensemble", help="one model that averages the probabilities of several")
     p.add_argument("models", nargs="+", help="checkpoints (or bundled names) with the same classes and data")
@@ -309,6 +313,16 @@ API_OF_VERB = {
     ("transfer", "au-intensity-model"): (api.train_au_intensity_model,),
     ("micro", "megc2019"): (api.micro_megc2019,), ("micro", "loso"): (api.micro_loso,),
 }
+
+
+def _auto_or_strength(text: str) -> str | float:
+    """--prior-strength: 'auto', or a number (its range is checked where it is used, naming the option)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 'auto' or a number between 0 and 1") from None
 
 
 def _sub_parser(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> argparse.ArgumentParser:

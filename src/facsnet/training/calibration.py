@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 
 from ..data.specs import HOLDOUT_SEED, dataset, holdout_split
-from ..models.checkpoint import model_from_checkpoint, read_checkpoint
+from ..models.checkpoint import class_prior_of, model_from_checkpoint, read_checkpoint
 from ..models.hub import resolve_weights
 from ..utils import atomic_torch_save, check_writable_file
 
@@ -85,6 +85,31 @@ def prior_strength(balanced: bool | float | None, served: float = 0.0) -> float:
     return strength
 
 
+PRIOR_STRENGTHS = tuple(round(0.1 * i, 1) for i in range(11))   # the strengths a choice ranges over
+
+
+def balanced_recall(probs: np.ndarray, labels: np.ndarray) -> float:
+    """The mean over the classes present in ``labels`` of the share of their faces predicted right (UAR)."""
+    pred, labels = np.asarray(probs).argmax(1), np.asarray(labels)
+    return float(np.mean([np.mean(pred[labels == c] == c) for c in np.unique(labels)]))
+
+
+def strength_keeping_accuracy(by_strength: dict[float, np.ndarray], labels: np.ndarray) -> float:
+    """Of held-out probabilities corrected at several strengths (``by_strength[0.0]``: uncorrected), the
+    strength with the highest balanced recall among those whose accuracy is no lower than the uncorrected
+    one (ties to the smaller strength): recall for the rare classes bought without losing faces there."""
+    labels = np.asarray(labels)
+    accuracy = {s: float(np.mean(p.argmax(1) == labels)) for s, p in by_strength.items()}
+    keeping = [s for s in by_strength if accuracy[s] >= accuracy[0.0]]
+    return max(keeping, key=lambda s: (balanced_recall(by_strength[s], labels), -s))
+
+
+def choose_prior_strength(probs: np.ndarray, labels: np.ndarray, prior, strengths=PRIOR_STRENGTHS) -> float:
+    """:func:`strength_keeping_accuracy` over ``strengths`` for held-out ``probs`` (as the model serves them,
+    uncorrected) and the training class ``prior``."""
+    return strength_keeping_accuracy({float(s): prior_corrected(probs, prior, s) for s in {0.0, *strengths}}, labels)
+
+
 def fit_temperature(logits: np.ndarray, labels: np.ndarray, flipped_logits: np.ndarray | None = None,
                     bounds: tuple[float, float] = (0.05, 20.0), iterations: int = 80) -> float:
     """The temperature minimising the held-out NLL of :func:`tempered_probs` (golden-section search
@@ -123,6 +148,8 @@ class Calibration:
     nll_after: float
     ece_before: float
     ece_after: float
+    prior_strength: float = 0.0     # the class-prior correction recorded with it (0: none)
+    prior_strength_rule: str = ""   # how it was set: "uar_keeping_accuracy" (chosen on these faces) or "given"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -140,10 +167,21 @@ def calibrate(logits: np.ndarray, labels: np.ndarray, fitted_on: str,
     )
 
 
+def _strength_in_range(value) -> float:
+    """:func:`prior_strength` for a parameter that shares its name: 0-1 as a float, anything else refused."""
+    return prior_strength(value)
+
+
 def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout", val_fraction: float = 0.1,
-                         tta_flip: bool | None = None, out: str | None = None, subject_pattern: str | None = None):
+                         tta_flip: bool | None = None, out: str | None = None, subject_pattern: str | None = None,
+                         prior_strength: str | float | None = None):
     """Fit the softmax temperature of ``model`` on held-out faces and write a copy of the
     checkpoint that carries it (and ``tta_flip``, how its predictions are to be made) to ``out``.
+
+    ``prior_strength`` also records the class-prior correction the model is to be served with
+    (``inference.prior_strength``, what ``balanced=None`` applies): ``"auto"`` chooses it on the same
+    faces (:func:`choose_prior_strength`: the best balanced recall that keeps the uncorrected accuracy),
+    a number in [0, 1] sets it; None records none (uncorrected).
 
     ``val="holdout"`` fits on the ``val_fraction`` of ``data``'s training split that
     ``train(val="holdout")`` kept out of training (the same faces, checked against the run's
@@ -154,7 +192,13 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
 
     if out:
         check_writable_file(out, (".pt",))
+    if prior_strength is not None and prior_strength != "auto":
+        prior_strength = _strength_in_range(prior_strength)
     ckpt = read_checkpoint(resolve_weights(model))
+    prior = class_prior_of(ckpt)
+    if prior_strength not in (None, 0.0) and prior is None:
+        raise ValueError(f"{model}: its checkpoint does not record the training class counts that a class-prior "
+                         "correction needs")
     net = model_from_checkpoint(ckpt)
     if val.lower() == "holdout":
         if not 0 < val_fraction < 1:
@@ -178,7 +222,18 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
     result = calibrate(logits, held.labels, fitted_on=held.name, flipped_logits=flipped)
     log.info("temperature %.3f on %d faces of %s: ECE %.4f -> %.4f, NLL %.4f -> %.4f", result.temperature,
              result.n, held.name, result.ece_before, result.ece_after, result.nll_before, result.nll_after)
+    inference = {"tta_flip": bool(tta_flip)}
+    if prior_strength is not None:
+        if prior_strength == "auto":
+            served = tempered_probs(logits, result.temperature, flipped)
+            strength, rule = choose_prior_strength(served, held.labels, prior), "uar_keeping_accuracy"
+        else:
+            strength, rule = prior_strength, "given"
+        result = replace(result, prior_strength=strength, prior_strength_rule=rule)
+        inference.update(prior_strength=strength, prior_strength_chosen={"rule": rule, "fitted_on": f"{held.name} "
+                                                                           f"({result.n} faces)"})
+        log.info("class prior corrected at strength %g (%s)", strength, rule)
     if out:
-        atomic_torch_save({**ckpt, "calibration": result.to_dict(), "inference": {"tta_flip": bool(tta_flip)}}, out)
+        atomic_torch_save({**ckpt, "calibration": result.to_dict(), "inference": inference}, out)
     return result
 
