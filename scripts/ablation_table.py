@@ -83,8 +83,8 @@ def main() -> None:
     for folder in sorted(arms, key=lambda p: (not p.name.startswith("recipe"), p.name)):
         record, net = arm_record(folder), load_model(str(folder / "final.pt"))
         rows.append({"arm": folder.name, "change": change_of(base_record, record),
-                     "holdout": scored(evaluate_on(net, held, folder.name, tta_flip=True)),
-                     "ckplus48": scored(evaluate_on(net, ckplus, folder.name, tta_flip=True)),
+                     "holdout": scored(evaluate_on(net, held, folder.name, tta_flip=True, balanced=False)),
+                     "ckplus48": scored(evaluate_on(net, ckplus, folder.name, tta_flip=True, balanced=False)),
                      **{k: v for k, v in record.items() if k != "config"}})
     by_arm = {r["arm"]: r for r in rows}
     noise = ""

@@ -818,7 +818,9 @@ def readme_table(s: dict) -> str:
                     f"{p['ece']:.3f} | `{d['name']}` ({d['architecture']}{': ' + ' + '.join(d['members']) if d['members'] else ''}), "
                     f"final epochs, chosen on the FER2013 Training hold-out, scored once; "
                     f"mirror-averaged, temperature {p['temperature']:.2f} fitted on the FER2013 Training hold-out "
-                    f"(ECE there {h['ece_before']:.3f} -> {h['ece_after']:.3f}) |")
+                    f"(ECE there {h['ece_before']:.3f} -> {h['ece_after']:.3f}, uncorrected)"
+                    + (f", class prior corrected at strength {p['prior_strength']:g} (chosen there)"
+                       if p.get("prior_strength") else "") + " |")
         for key, what in (("ckplus48", "all of CK+48 as-is (never trained on it)"),
                           ("ferplus_publictest", "FER+ majority labels on PublicTest as-is")):
             if d.get(key):

@@ -113,7 +113,7 @@ def plot(result: dict, path: Path) -> None:
                 label=f"{name}: accuracy")
         ax.plot(s, [100 * r[data]["uar"] for r in result["rows"]], "C1" + style, marker="o", ms=3,
                 label=f"{name}: balanced recall")
-    ax.set_xlabel("prior-correction strength (0: as served, 1: --balanced)")
+    ax.set_xlabel("prior-correction strength (0: uncorrected, 1: --balanced)")
     ax.set_ylabel("%")
     ax.set_title(f"{result['model']}: class-prior correction")
     ax.grid(alpha=0.3)

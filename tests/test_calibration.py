@@ -181,7 +181,8 @@ def test_a_checkpoint_serves_the_prior_strength_recorded_in_it(tmp_path):
                                atol=1e-6)
     np.testing.assert_allclose(FaceClassifier(served, backend="torch", precision="fp32", balanced=False)
                                .predict_proba(crops), base.predict_proba(crops), atol=1e-6)
-    exported = FaceClassifier(served, backend="onnx")                                # the ONNX metadata carries it
+    onnx_file = api.export(str(served), str(tmp_path / "served.onnx"))
+    exported = FaceClassifier(str(onnx_file), backend="onnx")                        # the ONNX metadata carries it
     assert exported.prior_strength == 0.25
     np.testing.assert_allclose(exported.predict_proba(crops), default.predict_proba(crops), atol=1e-4)
     assert api.evaluate(str(served), str(folder)).balanced == 0.25
@@ -226,6 +227,10 @@ def test_calibrate_can_choose_the_served_prior_strength_on_the_held_out_faces(tm
     given = api.calibrate(plain, str(folder), val_fraction=0.25, out=str(tmp_path / "given.pt"), prior_strength=0.4)
     assert (given.prior_strength, given.prior_strength_rule) == (0.4, "given")
     assert FaceClassifier(str(tmp_path / "given.pt"), backend="torch", precision="fp32").prior_strength == 0.4
+    assert api.calibrate(plain, str(folder), val_fraction=0.25, tta_flip=True, prior_strength="AUTO").prior_strength \
+        == auto.prior_strength
+    with pytest.raises(ValueError, match="prior_strength=1.5"):
+        api.calibrate(plain, str(folder), val_fraction=0.25, prior_strength=1.5)
     capsys.readouterr()
     assert main(["calibrate", "--model", plain, "--data", str(folder), "--val-fraction", "0.25",
                  "--prior-strength", "1.5", "--out", str(tmp_path / "bad.pt")]) == 2

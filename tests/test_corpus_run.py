@@ -247,3 +247,17 @@ def test_a_prior_strength_is_checked_before_a_run_is_recorded_and_true_is_one(tm
     first = facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1, balanced=True)
     again = facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1, balanced=1.0)
     assert (first.done, again.done, again.already_done) == (1, 0, 1)
+    # None (as the model asks) is the model's own strength: on a model that records none, the same run as False;
+    # on one that records 0.3, the same run as 0.3
+    first = facsnet.analyze_corpus([media], tmp_path / "plain", model="fer2013", num_threads=1)
+    again = facsnet.analyze_corpus([media], tmp_path / "plain", model="fer2013", num_threads=1, balanced=False)
+    assert (first.done, again.done, again.already_done) == (1, 0, 1)
+    from facsnet.models.checkpoint import record_prior_strength
+    from facsnet.models.hub import resolve_weights
+
+    served = tmp_path / "served.pt"
+    served.write_bytes(resolve_weights("fer2013").read_bytes())
+    record_prior_strength(served, 0.3)
+    first = facsnet.analyze_corpus([media], tmp_path / "served", model=str(served), num_threads=1)
+    again = facsnet.analyze_corpus([media], tmp_path / "served", model=str(served), num_threads=1, balanced=0.3)
+    assert (first.done, again.done, again.already_done) == (1, 0, 1)

@@ -99,6 +99,17 @@ def _plain(row: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------- a run
+def served_strength_of(model: str) -> float:
+    """The class-prior correction ``model`` (bundled name, checkpoint or .onnx) is served with unless told otherwise."""
+    from ..models.checkpoint import read_checkpoint, served_prior_strength
+    from ..models.hub import resolve_weights
+    from .onnx_export import read_onnx_metadata
+
+    if str(model).endswith(".onnx"):
+        return read_onnx_metadata(Path(model))["prior_strength"]
+    return served_prior_strength(read_checkpoint(resolve_weights(model)))
+
+
 def analysis_settings(model: str, aus: str | None = None, au_intensity: str | None = None, stride: int = 1,
                       max_frames: int | None = None, **settings) -> dict:
     """What decides the rows: the analysis options and the content digests of the weights."""
@@ -133,10 +144,10 @@ def analyze_corpus(inputs, out_dir: str | Path, shard: tuple[int, int] = (1, 1),
         if value and Path(value).exists():
             analyzer_settings[key] = os.path.abspath(value)
     analyzer_settings.setdefault("model", DEFAULT_MODEL)
-    if analyzer_settings.get("balanced") is not None:   # checked before anything is recorded; False and 0.0 are one
-        # run, not two (None, as the model asks, is recorded as None: the model's digest covers what it asks)
-        strength = prior_strength(analyzer_settings["balanced"])
-        analyzer_settings["balanced"] = bool(strength) if strength in (0.0, 1.0) else strength
+    # the correction the rows will have, checked before anything is recorded: None (as the model asks) becomes the
+    # model's own strength, so that False, 0.0 and None on an uncorrected model are one run, not three
+    strength = prior_strength(analyzer_settings.get("balanced"), served_strength_of(analyzer_settings["model"]))
+    analyzer_settings["balanced"] = bool(strength) if strength in (0.0, 1.0) else strength
     out = Path(os.path.abspath(out_dir))
     ignored: list[tuple[str, str]] = []
     everything = corpus_inputs(inputs, ignored, run_dir=out)

@@ -170,6 +170,9 @@ def record_prior_strength(path: str | Path, strength: float, chosen: dict | None
         ckpt["inference"]["prior_strength"] = served_prior_strength(ckpt)
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {str(exc).removeprefix('checkpoint: ')}") from None
+    if isinstance(ckpt.get("calibration"), dict) and "prior_strength" in ckpt["calibration"]:   # calibrate's copy
+        ckpt["calibration"] = {**ckpt["calibration"], "prior_strength": ckpt["inference"]["prior_strength"],
+                               "prior_strength_rule": (chosen or {}).get("rule", "given")}
     atomic_torch_save(ckpt, path)
 
 

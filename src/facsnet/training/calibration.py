@@ -167,9 +167,18 @@ def calibrate(logits: np.ndarray, labels: np.ndarray, fitted_on: str,
     )
 
 
-def _strength_in_range(value) -> float:
-    """:func:`prior_strength` for a parameter that shares its name: 0-1 as a float, anything else refused."""
-    return prior_strength(value)
+def _strength_asked(value: str | float | None) -> str | float | None:
+    """calibrate's ``prior_strength``: None, "auto" (any case) or a number in [0, 1]; anything else refused."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None if value is None else "auto"
+    try:
+        strength = float(value)
+    except (TypeError, ValueError):
+        strength = float("nan")
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"prior_strength={value!r}: give 'auto' or a number between 0 (uncorrected) and 1 "
+                         "(equally likely classes)")
+    return strength
 
 
 def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout", val_fraction: float = 0.1,
@@ -192,8 +201,7 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
 
     if out:
         check_writable_file(out, (".pt",))
-    if prior_strength is not None and prior_strength != "auto":
-        prior_strength = _strength_in_range(prior_strength)
+    prior_strength = _strength_asked(prior_strength)
     ckpt = read_checkpoint(resolve_weights(model))
     prior = class_prior_of(ckpt)
     if prior_strength not in (None, 0.0) and prior is None:
@@ -223,6 +231,10 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
     log.info("temperature %.3f on %d faces of %s: ECE %.4f -> %.4f, NLL %.4f -> %.4f", result.temperature,
              result.n, held.name, result.ece_before, result.ece_after, result.nll_before, result.nll_after)
     inference = {"tta_flip": bool(tta_flip)}
+    recorded = (ckpt.get("inference") or {}).get("prior_strength")
+    if prior_strength is None and recorded:
+        log.warning("%s recorded a class-prior correction (strength %g) chosen with its old temperature; the "
+                    "calibrated copy records none (--prior-strength auto chooses one again)", model, recorded)
     if prior_strength is not None:
         if prior_strength == "auto":
             served = tempered_probs(logits, result.temperature, flipped)

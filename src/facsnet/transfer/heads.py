@@ -89,6 +89,7 @@ def attach_head(model: nn.Module, head: DenseHead, class_names: list[str], task:
     new.config["num_classes"] = len(class_names)
     new.task = task
     new.temperature, new.tta_flip, new.class_prior = 1.0, False, None   # the backbone's readings do not carry over
+    new.prior_strength = 0.0
     return new.eval()
 
 
