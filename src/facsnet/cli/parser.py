@@ -116,12 +116,7 @@ def build_parser() -> Parser:
     p.add_argument("--subject-pattern")
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
                    help="average with the mirror image (default: as the model's card says)")
-    p.add_argument("--balanced", action="store_const", const=True,
-                   help="treat the classes as equally likely (correct for their shares in the training faces)")
-    p.add_argument("--balanced-strength", type=float, metavar="S",
-                   help="--balanced part of the way: each probability divided by its class's training share to "
-                        "the power S, between 0 (as trained) and 1 (the same as --balanced); default: as far as "
-                        "the model asks (the default model: the strength chosen on its hold-out)")
+    _add_prior_options(p, "classes")
     p.add_argument("--data-classes-only", action="store_true",
                    help="predict only the model's classes that the data has (e.g. never neutral on CK+48, which "
                         "has none): the usual protocol when scoring on another dataset's label set")
@@ -173,12 +168,7 @@ def build_parser() -> Parser:
                    "one result file per input, written as each finishes, and a rerun does only what is missing")
     p.add_argument("--annotate", help="folder for annotated photos/videos, or OUT.mp4 for one video")
     p.add_argument("--model", help=f"bundled name, checkpoint or .onnx (default: {DEFAULT_MODEL})")
-    p.add_argument("--balanced", action="store_const", const=True,
-                   help="treat the emotions as equally likely (correct for their shares in the training faces)")
-    p.add_argument("--balanced-strength", type=float, metavar="S",
-                   help="--balanced part of the way: each probability divided by its class's training share to "
-                        "the power S, between 0 (as trained) and 1 (the same as --balanced); default: as far as "
-                        "the model asks (the default model: the strength chosen on its hold-out)")
+    _add_prior_options(p, "emotions")
     p.add_argument("--detector")
     p.add_argument("--backend", choices=["auto", "openvino", "onnx", "torch"],
                    help="classifier runtime (auto: the fastest installed: openvino, onnx, torch)")
@@ -313,6 +303,16 @@ API_OF_VERB = {
     ("transfer", "au-intensity-model"): (api.train_au_intensity_model,),
     ("micro", "megc2019"): (api.micro_megc2019,), ("micro", "loso"): (api.micro_loso,),
 }
+
+
+def _add_prior_options(p: argparse.ArgumentParser, what: str) -> None:
+    """--balanced and --balanced-strength (evaluate, analyze): the class-prior correction; neither: as the model asks."""
+    p.add_argument("--balanced", action="store_const", const=True,
+                   help=f"treat the {what} as equally likely (correct for their shares in the training faces)")
+    p.add_argument("--balanced-strength", type=float, metavar="S",
+                   help="--balanced part of the way: each probability divided by its class's training share to "
+                        "the power S, between 0 (as trained) and 1 (the same as --balanced); default: as far as "
+                        "the model asks (the default model: the strength chosen on its hold-out)")
 
 
 def _auto_or_strength(text: str) -> str | float:

@@ -69,16 +69,21 @@ def prior_corrected(probs: np.ndarray, prior, strength: float = 1.0) -> np.ndarr
     return p / p.sum(axis=1, keepdims=True)
 
 
+def _number_or_nan(value) -> float:
+    """``value`` as a float; NaN (which every range check refuses) when it is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def prior_strength(balanced: bool | float | None, served: float = 0.0) -> float:
     """The strength of the class-prior correction that ``balanced`` asks for: None -> ``served`` (what the
     model's checkpoint asks for, :func:`facsnet.models.checkpoint.served_prior_strength`), False -> 0,
     True -> 1, a number in [0, 1] as it is. Anything else is a ValueError that says what is allowed."""
     if balanced is None:
         balanced = served
-    try:
-        strength = float(balanced)
-    except (TypeError, ValueError):
-        strength = float("nan")
+    strength = _number_or_nan(balanced)
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"balanced={balanced!r}: the prior correction's strength must lie between 0 (the training "
                          "class shares, as trained) and 1 (equally likely classes)")
@@ -171,10 +176,7 @@ def _strength_asked(value: str | float | None) -> str | float | None:
     """calibrate's ``prior_strength``: None, "auto" (any case) or a number in [0, 1]; anything else refused."""
     if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
         return None if value is None else "auto"
-    try:
-        strength = float(value)
-    except (TypeError, ValueError):
-        strength = float("nan")
+    strength = _number_or_nan(value)
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"prior_strength={value!r}: give 'auto' or a number between 0 (uncorrected) and 1 "
                          "(equally likely classes)")
