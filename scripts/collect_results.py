@@ -398,8 +398,9 @@ def bundled_eval_entry(name: str, run: str, run_key: str, fer: dict) -> dict | N
 
 def ablation_entries() -> dict:
     """The default recipe one choice at a time (scripts/recipe_ablation.sh, then scripts/ablation_table.py)
-    and the default model's test-time choices one at a time (scripts/test_time_ablation.py), and its class-prior
-    correction at each strength (scripts/prior_strength.py)."""
+    and the default model's test-time choices one at a time (scripts/test_time_ablation.py), its class-prior
+    correction at each strength (scripts/prior_strength.py) and the ways of combining its members
+    (scripts/combination_rule.py)."""
     out = {}
     # the recipe's table (the newest host) and the same arms run earlier on a 2-core AVX2 CPU in fp32
     for key, name in (("recipe", "recipe.json"), ("recipe_avx2_fp32", "recipe_avx2_fp32.json")):
@@ -427,6 +428,13 @@ def ablation_entries() -> dict:
             "model": prior["model"], "data": prior["data"],
             "command": prior["provenance"]["command"], "host": prior["provenance"]["host"],
             "date": prior["provenance"]["date"]}
+    rule = load(RES / "ablation" / "combination_rule.json")
+    if rule:
+        out["combination_rule"] = {
+            "rows": {r["rule"]: {k: r[k] for k in ("holdout", "ckplus48", "weights")} for r in rule["rows"]},
+            "cross_fitted": rule["cross_fitted"], "model": rule["model"], "data": rule["data"],
+            "prior_strength": rule["prior_strength"], "command": rule["provenance"]["command"],
+            "host": rule["provenance"]["host"], "date": rule["provenance"]["date"]}
     return out
 
 

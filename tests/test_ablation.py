@@ -246,3 +246,34 @@ def test_members_are_scored_with_the_weights_an_int8_bundle_gives_back(tmp_path)
     loaded = model_from_checkpoint(tmp_path / "int8.pt").state_dict()
     served = choose.as_served(net, int8=True).state_dict()
     assert loaded.keys() == served.keys() and all(torch.equal(loaded[k], served[k]) for k in loaded)
+
+
+def test_the_combination_rules_agree_with_the_ensemble_and_weights_find_the_informative_member():
+    """scripts/combination_rule.py: the unweighted mean-probability rule is what an Ensemble outputs;
+    the geometric mean is the members' mean log-probability; fitted weights go to the member whose
+    outputs carry the labels, away from the ones that guess."""
+    rule = _script("combination_rule")
+    from facsnet.models import create_model
+    from facsnet.models.ensemble import Ensemble
+
+    torch.manual_seed(0)
+    nets = [create_model("vgg48_small").eval() for _ in range(2)]
+    ens = Ensemble(members=[{"model_name": "vgg48_small", "model_config": {}}] * 2).eval()
+    for member, src in zip(ens.members, nets):
+        member.load_state_dict(src.state_dict())
+    faces = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (5, 1, 48, 48), dtype=np.uint8))
+    lp = np.stack([torch.log_softmax(predict_logits(n, faces), 1).numpy() for n in nets])
+    assert np.allclose(rule.mean_probability(lp), predict_logits(ens, faces).numpy(), atol=1e-5)
+    assert np.allclose(rule.mean_log_probability(lp), lp.mean(0))
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 7, 400)
+    informed = np.full((400, 7), 0.05)
+    informed[np.arange(400), labels] = 0.7
+    guessing = rng.dirichlet(np.ones(7), (2, 400))
+    member_lp = np.log(np.concatenate([guessing[:1], informed[None], guessing[1:]]))
+    w = rule.fitted_weights(member_lp, member_lp, labels)
+    assert w.argmax() == 1 and w[1] > 0.8 and np.isclose(w.sum(), 1)
+    fitted = rule.fit_rule("weighted_mean_probability", member_lp, member_lp, labels)
+    probs = rule.served_probs("weighted_mean_probability", fitted, member_lp, member_lp, None, 0.0)
+    assert np.mean(probs.argmax(1) == labels) == 1.0
