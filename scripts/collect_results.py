@@ -399,8 +399,8 @@ def bundled_eval_entry(name: str, run: str, run_key: str, fer: dict) -> dict | N
 def ablation_entries() -> dict:
     """The default recipe one choice at a time (scripts/recipe_ablation.sh, then scripts/ablation_table.py)
     and the default model's test-time choices one at a time (scripts/test_time_ablation.py), its class-prior
-    correction at each strength (scripts/prior_strength.py) and the ways of combining its members
-    (scripts/combination_rule.py)."""
+    correction at each strength (scripts/prior_strength.py), that correction on collections with other class
+    shares (scripts/prior_adaptation.py) and the ways of combining its members (scripts/combination_rule.py)."""
     out = {}
     # the recipe's table (the newest host) and the same arms run earlier on a 2-core AVX2 CPU in fp32
     for key, name in (("recipe", "recipe.json"), ("recipe_avx2_fp32", "recipe_avx2_fp32.json")):
@@ -428,6 +428,14 @@ def ablation_entries() -> dict:
             "model": prior["model"], "data": prior["data"],
             "command": prior["provenance"]["command"], "host": prior["provenance"]["host"],
             "date": prior["provenance"]["date"]}
+    adaptation = load(RES / "ablation" / "prior_adaptation.json")
+    if adaptation:
+        out["prior_adaptation"] = {
+            "collections": adaptation["collections"], "ckplus48": adaptation["ckplus48"],
+            "ckplus48_estimated_shares": dict(zip(adaptation["classes"], adaptation["ckplus48_estimated_shares"])),
+            "ckplus48_label_shares": dict(zip(adaptation["classes"], adaptation["ckplus48_label_shares"])),
+            "model": adaptation["model"], "data": adaptation["data"], "command": adaptation["provenance"]["command"],
+            "host": adaptation["provenance"]["host"], "date": adaptation["provenance"]["date"]}
     rule = load(RES / "ablation" / "combination_rule.json")
     if rule:
         out["combination_rule"] = {

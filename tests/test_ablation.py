@@ -277,3 +277,22 @@ def test_the_combination_rules_agree_with_the_ensemble_and_weights_find_the_info
     fitted = rule.fit_rule("weighted_mean_probability", member_lp, member_lp, labels)
     probs = rule.served_probs("weighted_mean_probability", fitted, member_lp, member_lp, None, 0.0)
     assert np.mean(probs.argmax(1) == labels) == 1.0
+
+
+def test_em_recovers_the_class_shares_of_a_collection_from_exact_posteriors():
+    """scripts/prior_adaptation.py: where the probabilities are the true posteriors under the training
+    shares (three classes, one-dimensional Gaussian faces), EM finds the collection's own shares, and the
+    adapted probabilities classify those faces at least as well as the training-prior ones."""
+    adapt = _script("prior_adaptation")
+    rng = np.random.default_rng(0)
+    means, train, shares = np.array([-2.0, 0.0, 2.0]), np.array([0.6, 0.3, 0.1]), np.array([0.1, 0.3, 0.6])
+    labels = rng.choice(3, 6000, p=shares)
+    x = rng.normal(means[labels], 1.0)
+    likelihood = np.exp(-0.5 * (x[:, None] - means[None]) ** 2)
+    posterior = likelihood * train / (likelihood * train).sum(1, keepdims=True)
+    adapted, estimated, iterations = adapt.adapted_to_collection(posterior, train)
+    assert np.allclose(estimated, shares, atol=0.03) and iterations < 200
+    assert np.allclose(adapted.sum(1), 1)
+    assert np.mean(adapted.argmax(1) == labels) > np.mean(posterior.argmax(1) == labels) + 0.05
+    with pytest.raises(ValueError, match="do not match"):
+        adapt.adapted_to_collection(posterior, train[:2])
