@@ -26,9 +26,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_time_ablation import accuracy, labelled, member_log_probs, scores, uar  # noqa: E402
+from test_time_ablation import accuracy, face_and_mirror_outputs, scores, uar  # noqa: E402
 
-from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E402
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
 from facsnet.models.checkpoint import class_prior_of, served_prior_strength  # noqa: E402
 from facsnet.provenance import provenance  # noqa: E402
@@ -142,13 +141,7 @@ def main() -> None:
         raise SystemExit(f"{args.model}: not an ensemble; this table compares ways of combining members")
     net = load_model(args.model)
     prior, strength = class_prior_of(ckpt), served_prior_strength(ckpt)
-    _, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
-    sets = {"holdout": held, "ckplus48": dataset("ckplus48", "train")}
-    outputs = {}
-    for key, data in sets.items():
-        x, labels, _ = labelled(list(net.class_names), data)
-        lp = member_log_probs(net, x, only=("face", "mirror"))
-        outputs[key] = (lp["face"], lp["mirror"], labels)
+    outputs = {key: out[:3] for key, out in face_and_mirror_outputs(net, list(net.class_names)).items()}
     face, mirror, labels = outputs["holdout"]
     rows = []
     for rule in RULES:

@@ -25,9 +25,9 @@ from types import SimpleNamespace
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_time_ablation import accuracy, labelled, member_log_probs, scores, uar  # noqa: E402
+from combination_rule import mean_probability  # noqa: E402
+from test_time_ablation import accuracy, face_and_mirror_outputs, scores, uar  # noqa: E402
 
-from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E402
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
 from facsnet.models.checkpoint import class_prior_of, served_prior_strength  # noqa: E402
 from facsnet.provenance import provenance  # noqa: E402
@@ -62,12 +62,6 @@ def adapted_to_collection(probs: np.ndarray, prior, max_iter: int = 200, tol: fl
             break
     adapted = p * (shares / train)
     return adapted / adapted.sum(axis=1, keepdims=True), [round(float(s), 6) for s in shares], iteration
-
-
-def ensemble_logits(lp: np.ndarray) -> np.ndarray:
-    """The ensemble's logits (log of the members' mean probability) from (members, N, classes) log-probabilities."""
-    top = lp.max(0)
-    return top + np.log(np.exp(lp - top).mean(0))
 
 
 def methods(probs: np.ndarray, prior, served: float) -> dict[str, np.ndarray]:
@@ -150,12 +144,8 @@ def main() -> None:
         raise SystemExit(f"{args.model}: no training class counts in the checkpoint; nothing to adapt from")
     # one network reads as an ensemble of one
     carrier = net if ckpt["model_name"] == "ensemble" else SimpleNamespace(members=[net])
-    _, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
-    out = {}
-    for key, data in {"holdout": held, "ckplus48": dataset("ckplus48", "train")}.items():
-        x, labels, left_out = labelled(list(net.class_names), data)
-        lp = member_log_probs(carrier, x, only=("face", "mirror"))
-        out[key] = (ensemble_logits(lp["face"]), ensemble_logits(lp["mirror"]), labels, left_out)
+    out = {key: (mean_probability(face), mean_probability(mirror), labels, left_out)
+           for key, (face, mirror, labels, left_out) in face_and_mirror_outputs(carrier, list(net.class_names)).items()}
     face, mirror, labels, _ = out["holdout"]
     collections = shifted_collections(face, mirror, labels, prior, served)
     t = fit_temperature(face, labels, mirror)

@@ -93,6 +93,18 @@ def labelled(model_classes: list[str], data) -> tuple[torch.Tensor, np.ndarray, 
     return sub.tensors()[0], labels, left_out
 
 
+def face_and_mirror_outputs(ensemble, model_classes: list[str]) -> dict[str, tuple]:
+    """For the FER2013 Training hold-out and all of CK+48 as-is: each member's log-probabilities on the
+    face and on its mirror ((members, N, classes) each), the labels, and the faces left out per class."""
+    _, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
+    out = {}
+    for key, data in {"holdout": held, "ckplus48": dataset("ckplus48", "train")}.items():
+        x, labels, left_out = labelled(model_classes, data)
+        lp = member_log_probs(ensemble, x, only=("face", "mirror"))
+        out[key] = (lp["face"], lp["mirror"], labels, left_out)
+    return out
+
+
 def rows_of(n_members: int, temperature: float, served_mirror: bool = True, served_strength: float = 0.0
             ) -> list[tuple[str, str, list[int], list[str], float, float]]:
     """(key, what changes, members, views, temperature, prior-correction strength) of each row; the default
