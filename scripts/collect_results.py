@@ -432,6 +432,9 @@ def ablation_entries() -> dict:
     if adaptation:
         out["prior_adaptation"] = {
             "collections": adaptation["collections"], "ckplus48": adaptation["ckplus48"],
+            "by_share_distance": adaptation.get("by_share_distance"),
+            "share_distance_for_balanced": adaptation.get("share_distance_for_balanced"),
+            "ckplus48_share_distance": adaptation.get("ckplus48_share_distance"),
             "ckplus48_estimated_shares": dict(zip(adaptation["classes"], adaptation["ckplus48_estimated_shares"])),
             "ckplus48_label_shares": dict(zip(adaptation["classes"], adaptation["ckplus48_label_shares"])),
             "model": adaptation["model"], "data": adaptation["data"], "command": adaptation["provenance"]["command"],

@@ -7,7 +7,11 @@ Collections with known shares are drawn from the FER2013 Training hold-out (neve
 split into two random halves; the temperature is fitted on one; from the other, collections of 1,000 faces
 are drawn (with replacement within each class) at the hold-out's own shares (no shift), at equal shares,
 at shares drawn around equal ones (Dirichlet, concentration 5 per class) and at shares drawn around
-FER2013's own (Dirichlet, 20 times the training shares: drift from a similar source). CK+48, another source
+FER2013's own (Dirichlet, 20 times the training shares: drift from a similar source). Then, over collections
+at shares spread between FER2013's and equal ones, the gain of equally likely classes over the served strength
+by how far the collection's shares lie from the training shares (total variation): where it turns positive
+is ``facsnet.training.calibration.SHARE_DISTANCE_FOR_BALANCED``, past which ``facsnet evaluate`` suggests
+``--balanced``. CK+48, another source
 with other shares (19% disgust), is scored as a whole, as-is, and reported only. PublicTest is not looked at.
 
     python scripts/prior_adaptation.py [--model fer2013_vgg_ens] [--out results/ablation/prior_adaptation.json]
@@ -31,13 +35,15 @@ from test_time_ablation import accuracy, face_and_mirror_outputs, scores, uar  #
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
 from facsnet.models.checkpoint import class_prior_of, served_prior_strength  # noqa: E402
 from facsnet.provenance import provenance  # noqa: E402
-from facsnet.training.calibration import (PRIOR_STRENGTHS, fit_temperature, prior_corrected,  # noqa: E402
-                                          tempered_probs)
+from facsnet.training.calibration import (PRIOR_STRENGTHS, SHARE_DISTANCE_FOR_BALANCED,  # noqa: E402
+                                          fit_temperature, prior_corrected, tempered_probs)
 from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
 HALVINGS = 10
 COLLECTION = 1000
 DRAWS = 10          # random shares per family and halving
+SPREAD_DRAWS = 60   # collections per halving for the gain by distance
+DISTANCE_BINS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 1.0)
 
 
 def adapted_to_collection(probs: np.ndarray, prior, max_iter: int = 200, tol: float = 1e-6
@@ -105,6 +111,43 @@ def shifted_collections(face: np.ndarray, mirror: np.ndarray, labels: np.ndarray
                      for method, v in by_method.items()} for family, by_method in got.items()}
 
 
+def share_distance(shares, prior) -> float:
+    """Total variation distance between two sets of class shares."""
+    return float(0.5 * np.abs(np.asarray(shares) - np.asarray(prior)).sum())
+
+
+def gain_by_share_distance(face: np.ndarray, mirror: np.ndarray, labels: np.ndarray, prior, served: float,
+                           seed: int = 1) -> list[dict]:
+    """Collections at shares spread between the training ones and equal ones (a random mix of the two, then
+    Dirichlet around it at concentration 5, 20 or 100 per class), from unseen halves of the hold-out: the
+    mean accuracy gain of equally likely classes over the served strength, by distance bin."""
+    rng = np.random.default_rng(seed)
+    prior = np.asarray(prior)
+    n_classes = len(prior)
+    got = []
+    for _ in range(HALVINGS // 2):
+        order = rng.permutation(len(labels))
+        for fit_idx, score_idx in ((order[::2], order[1::2]), (order[1::2], order[::2])):
+            t = fit_temperature(face[fit_idx], labels[fit_idx], mirror[fit_idx])
+            probs, y = tempered_probs(face[score_idx], t, mirror[score_idx]), labels[score_idx]
+            for _ in range(SPREAD_DRAWS):
+                mix = rng.uniform()
+                shares = rng.dirichlet(rng.choice([5, 20, 100]) * n_classes * (mix * prior + (1 - mix) / n_classes))
+                idx = drawn_collection(y, shares, COLLECTION, rng)
+                gain = (accuracy(prior_corrected(probs[idx], prior, 1.0), y[idx])
+                        - accuracy(prior_corrected(probs[idx], prior, served), y[idx]))
+                got.append((share_distance(shares, prior), gain))
+    got = np.array(got)
+    rows = []
+    for lo, hi in zip(DISTANCE_BINS, DISTANCE_BINS[1:]):
+        inside = (got[:, 0] >= lo) & (got[:, 0] < hi)
+        if inside.any():
+            rows.append({"from": lo, "to": hi, "collections": int(inside.sum()),
+                         "accuracy_gain_mean": round(float(got[inside, 1].mean()), 5),
+                         "accuracy_gain_sd": round(float(got[inside, 1].std()), 5)})
+    return rows
+
+
 def markdown(result: dict) -> str:
     meths = [m for m in next(iter(result["collections"].values())) if not m.startswith("strength_")]
     strengths = [m for m in next(iter(result["collections"].values())) if m.startswith("strength_")]
@@ -121,6 +164,13 @@ def markdown(result: dict) -> str:
     for family, by_method in result["collections"].items():
         lines.append(f"| {family} | " + " | ".join(f"{100 * by_method[m]['accuracy']:.1f} / {100 * by_method[m]['uar']:.1f}"
                                                    for m in strengths) + " |")
+    lines += ["", f"Gain in accuracy of `--balanced` over the served strength, by how far a collection's shares lie "
+              f"from the training shares (total variation; `facsnet evaluate` suggests `--balanced` from "
+              f"{result['share_distance_for_balanced']:g}):", "",
+              "| distance | collections | accuracy gain, points (sd) |", "|---|---|---|"]
+    for r in result["by_share_distance"]:
+        lines.append(f"| {r['from']:.2f}-{r['to']:.2f} | {r['collections']} | "
+                     f"{100 * r['accuracy_gain_mean']:+.2f} ({100 * r['accuracy_gain_sd']:.2f}) |")
     lines += ["", "All of CK+48 as-is (accuracy / UAR / ECE):", "", "| method | accuracy | UAR | ECE |",
               "|---|---|---|---|"]
     for method, s in result["ckplus48"].items():
@@ -148,6 +198,7 @@ def main() -> None:
            for key, (face, mirror, labels, left_out) in face_and_mirror_outputs(carrier, list(net.class_names)).items()}
     face, mirror, labels, _ = out["holdout"]
     collections = shifted_collections(face, mirror, labels, prior, served)
+    by_distance = gain_by_share_distance(face, mirror, labels, prior, served)
     t = fit_temperature(face, labels, mirror)
     cf, cm, cy, left_out = out["ckplus48"]
     ck_probs = tempered_probs(cf, t, cm)
@@ -159,7 +210,10 @@ def main() -> None:
               "data": f"FER2013 Training hold-out ({len(labels)} faces, fixed seed; {HALVINGS} halvings each way, "
                       f"temperature fitted on one half); CK+48 all {len(cy)} faces as-is (left out: {left_out}), "
                       f"at the temperature fitted on the whole hold-out",
-              "collections": collections, "ckplus48": ck,
+              "collections": collections, "by_share_distance": by_distance,
+              "share_distance_for_balanced": SHARE_DISTANCE_FOR_BALANCED,
+              "ckplus48_share_distance": round(share_distance(np.bincount(cy, minlength=n_classes) / len(cy), prior), 4),
+              "ckplus48": ck,
               "ckplus48_estimated_shares": estimated_shares, "ckplus48_em_iterations": iterations,
               "ckplus48_label_shares": [round(float(v), 4) for v in np.bincount(cy, minlength=n_classes) / len(cy)],
               "provenance": {**provenance(), "command": "python " + shlex.join(sys.argv)}}

@@ -58,7 +58,7 @@ def main(argv=None) -> int:
 
                 print(json.dumps({**res.to_dict(), "provenance": provenance()}, indent=2))
             else:
-                from ..report.evaluation import settings_note
+                from ..report.evaluation import balanced_hint, settings_note
 
                 print(f"{res.model} on {res.dataset}: accuracy {100 * res.accuracy:.2f}%, balanced recall (UAR) "
                       f"{100 * res.uar:.2f}%, ECE {res.ece:.3f} on {res.n} images"
@@ -69,6 +69,9 @@ def main(argv=None) -> int:
                     print(f"  left out (model lacks the class): {res.left_out_classes}")
                 if res.skipped_files:
                     print(f"  skipped files: {len(res.skipped_files)}")
+                hint = balanced_hint(res)
+                if hint:
+                    print(f"  {hint}")
         elif args.command == "calibrate":
             if args.prior_strength not in (None, "auto") and not 0 <= args.prior_strength <= 1:
                 raise ValueError(f"--prior-strength {args.prior_strength:g}: give 'auto' or a number between 0 "

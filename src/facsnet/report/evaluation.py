@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from ..provenance import provenance
+from ..training.calibration import SHARE_DISTANCE_FOR_BALANCED
 from ..utils import atomic_write_json
 from ..figures import save_confusion_png
 from .page import img_file, table, write_page
@@ -23,6 +24,22 @@ def settings_note(res) -> str:
     correction, predictions restricted to the data's classes."""
     return (f"{' (mirror-averaged)' if res.tta_flip else ''}{prior_note(res.balanced)}"
             f"{', predictions among the data classes only' if getattr(res, 'data_classes_only', False) else ''}")
+
+def balanced_hint(res) -> str:
+    """A line for evaluations whose faces' class shares lie far from the training faces' and that were not
+    read with equally likely classes: there ``--balanced`` was the more accurate reading on average
+    (:data:`~facsnet.training.calibration.SHARE_DISTANCE_FOR_BALANCED`). Empty otherwise."""
+    distance = res.class_share_distance
+    if distance is None or distance < SHARE_DISTANCE_FOR_BALANCED or res.balanced >= 1:
+        return ""
+    counts = [sum(row) for row in res.confusion]
+    shares = {c: k / sum(counts) for c, k in zip(res.class_names, counts)}
+    widest = max(shares, key=lambda c: abs(shares[c] - res.training_shares.get(c, 0.0)))
+    return (f"these faces' class shares lie {distance:.2f} from the training faces' (total variation; {widest} "
+            f"{shares[widest]:.1%} against {res.training_shares.get(widest, 0.0):.1%}): beyond "
+            f"{SHARE_DISTANCE_FOR_BALANCED:g}, --balanced (equally likely classes) read such faces more accurately "
+            "on average (measured on the default model: results/ablation/prior_adaptation.md)")
+
 
 def write_evaluation(res, out_dir: str | Path, command: str = "") -> Path:
     """``eval.json`` (every figure), ``confusion.png`` and ``report.html`` (the summary on top, the
@@ -44,6 +61,8 @@ def write_evaluation(res, out_dir: str | Path, command: str = "") -> Path:
         notes.append("left out (the model lacks the class): " + ", ".join(f"{k} ({v})" for k, v in res.left_out_classes.items()))
     if res.skipped_files:
         notes.append(f"{len(res.skipped_files)} unreadable file(s) skipped (listed in eval.json)")
+    if balanced_hint(res):
+        notes.append(balanced_hint(res))
     title = f"{res.model} on {res.dataset}"
     parts = [f"<h1>{html.escape(title)}</h1>", summary, *(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
              img_file(out / "confusion.png"), "<h2>Per class</h2>",

@@ -90,6 +90,12 @@ def prior_strength(balanced: bool | float | None, served: float = 0.0) -> float:
     return strength
 
 
+# Faces whose class shares lie at least this far (total variation) from the training faces' were, on average,
+# read more accurately with equally likely classes (``balanced=True``) than at the default model's served
+# strength: collections drawn from the FER2013 Training hold-out at other shares (scripts/prior_adaptation.py,
+# results/ablation/prior_adaptation.md, ``ablation.prior_adaptation.by_share_distance``)
+SHARE_DISTANCE_FOR_BALANCED = 0.15
+
 PRIOR_STRENGTHS = tuple(round(0.1 * i, 1) for i in range(11))   # the strengths a choice ranges over
 
 

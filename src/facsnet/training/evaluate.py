@@ -30,6 +30,7 @@ class EvalResult:
     left_out_classes: dict[str, int]       # dataset classes the model lacks -> images left out
     skipped_files: list[list[str]]
     data_classes_only: bool = False        # predictions restricted to the model's classes that the dataset has
+    training_shares: dict[str, float] | None = None   # the model's training class shares (None: not recorded)
 
     def per_class(self) -> dict[str, dict]:
         """Precision, recall, F1 and support of each class with images (rows of ``confusion``)."""
@@ -52,8 +53,20 @@ class EvalResult:
         rows = self.per_class().values()
         return float(np.mean([r["f1"] for r in rows])) if rows else float("nan")
 
+    @property
+    def class_share_distance(self) -> float | None:
+        """How far the scored faces' class shares lie from the model's training shares: the total variation
+        distance, half the sum of the absolute differences (0: the same shares; 1: no class in common).
+        None when the checkpoint does not record its training class counts."""
+        if not self.training_shares:
+            return None
+        counts = np.asarray(self.confusion, dtype=float).sum(1)
+        shares = counts / counts.sum()
+        return float(0.5 * sum(abs(shares[i] - self.training_shares.get(c, 0.0)) for i, c in enumerate(self.class_names)))
+
     def to_dict(self) -> dict:
-        d = {**asdict(self), "macro_f1": self.macro_f1, "per_class": self.per_class()}
+        d = {**asdict(self), "macro_f1": self.macro_f1, "per_class": self.per_class(),
+             "class_share_distance": self.class_share_distance}
         return {k: (None if isinstance(v, float) and v != v else v) for k, v in d.items()}   # NaN is no JSON
 
 
@@ -121,6 +134,7 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | No
         per_class_recall=recall,
         confusion=m.confusion, class_names=model_classes, left_out_classes=left_out,
         skipped_files=[list(s) for s in data.skipped], data_classes_only=data_classes_only,
+        training_shares=None if prior is None else {c: float(p) for c, p in zip(model_classes, prior)},
     )
 
 
