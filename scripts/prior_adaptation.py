@@ -9,7 +9,8 @@ are drawn (with replacement within each class) at the hold-out's own shares (no 
 at shares drawn around equal ones (Dirichlet, concentration 5 per class) and at shares drawn around
 FER2013's own (Dirichlet, 20 times the training shares: drift from a similar source). Then, over collections
 at shares spread between FER2013's and equal ones, the gain of equally likely classes over the served strength
-by how far the collection's shares lie from the training shares (total variation): where it turns positive
+by how far the collection's shares lie from the training shares (total variation over the classes drawn, as
+``facsnet evaluate`` measures it): where it turns positive
 is ``facsnet.training.calibration.SHARE_DISTANCE_FOR_BALANCED``, past which ``facsnet evaluate`` suggests
 ``--balanced``. CK+48, another source
 with other shares (19% disgust), is scored as a whole, as-is, and reported only. PublicTest is not looked at.
@@ -36,7 +37,7 @@ from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa:
 from facsnet.models.checkpoint import class_prior_of, served_prior_strength  # noqa: E402
 from facsnet.provenance import provenance  # noqa: E402
 from facsnet.training.calibration import (PRIOR_STRENGTHS, SHARE_DISTANCE_FOR_BALANCED,  # noqa: E402
-                                          fit_temperature, prior_corrected, tempered_probs)
+                                          class_share_distance, fit_temperature, prior_corrected, tempered_probs)
 from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
 HALVINGS = 10
@@ -111,11 +112,6 @@ def shifted_collections(face: np.ndarray, mirror: np.ndarray, labels: np.ndarray
                      for method, v in by_method.items()} for family, by_method in got.items()}
 
 
-def share_distance(shares, prior) -> float:
-    """Total variation distance between two sets of class shares."""
-    return float(0.5 * np.abs(np.asarray(shares) - np.asarray(prior)).sum())
-
-
 def gain_by_share_distance(face: np.ndarray, mirror: np.ndarray, labels: np.ndarray, prior, served: float,
                            seed: int = 1) -> list[dict]:
     """Collections at shares spread between the training ones and equal ones (a random mix of the two, then
@@ -136,7 +132,8 @@ def gain_by_share_distance(face: np.ndarray, mirror: np.ndarray, labels: np.ndar
                 idx = drawn_collection(y, shares, COLLECTION, rng)
                 gain = (accuracy(prior_corrected(probs[idx], prior, 1.0), y[idx])
                         - accuracy(prior_corrected(probs[idx], prior, served), y[idx]))
-                got.append((share_distance(shares, prior), gain))
+                # the distance as `facsnet evaluate` measures it: from the faces drawn, over the classes they have
+                got.append((class_share_distance(np.bincount(y[idx], minlength=n_classes), prior), gain))
     got = np.array(got)
     rows = []
     for lo, hi in zip(DISTANCE_BINS, DISTANCE_BINS[1:]):
@@ -212,7 +209,7 @@ def main() -> None:
                       f"at the temperature fitted on the whole hold-out",
               "collections": collections, "by_share_distance": by_distance,
               "share_distance_for_balanced": SHARE_DISTANCE_FOR_BALANCED,
-              "ckplus48_share_distance": round(share_distance(np.bincount(cy, minlength=n_classes) / len(cy), prior), 4),
+              "ckplus48_share_distance": round(class_share_distance(np.bincount(cy, minlength=n_classes), prior), 4),
               "ckplus48": ck,
               "ckplus48_estimated_shares": estimated_shares, "ckplus48_em_iterations": iterations,
               "ckplus48_label_shares": [round(float(v), 4) for v in np.bincount(cy, minlength=n_classes) / len(cy)],

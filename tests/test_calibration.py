@@ -339,36 +339,41 @@ def test_data_classes_only_never_predicts_a_class_the_data_lacks_and_keeps_the_r
 
 def test_evaluate_measures_how_far_the_faces_class_shares_lie_and_suggests_balanced_past_the_line(tmp_path, capsys):
     """The distance is the total variation between the scored faces' class shares and the training shares
-    the checkpoint records; past SHARE_DISTANCE_FOR_BALANCED the summary suggests --balanced, naming the
-    class that differs most, and says nothing once the faces are read with equally likely classes."""
+    the checkpoint records, both over the classes the faces have; past SHARE_DISTANCE_FOR_BALANCED, and
+    with enough faces for the shares to mean something, the summary suggests --balanced, naming the class
+    that differs most, and says nothing once the faces are read with equally likely classes."""
     from conftest import write_class_folder
     from facsnet.cli import main
     from facsnet.data.faceset import FaceSet
     from facsnet.models import load_model
     from facsnet.report.evaluation import balanced_hint
-    from facsnet.training.calibration import SHARE_DISTANCE_FOR_BALANCED
+    from facsnet.training.calibration import MIN_FACES_FOR_SHARE_DISTANCE, SHARE_DISTANCE_FOR_BALANCED
     from facsnet.training.evaluate import evaluate_on
 
     net = load_model("fer2013_bn")
     train = dict(zip(net.class_names, net.class_prior))
-    faces = np.random.default_rng(3).integers(0, 256, (40, 48, 48), dtype=np.uint8)
-    skewed = FaceSet(name="toy", images=faces, labels=np.arange(40) % 2, class_names=["disgust", "happy"],
-                     paths=[f"f{i}.png" for i in range(40)])
+    n = MIN_FACES_FOR_SHARE_DISTANCE
+    faces = np.random.default_rng(3).integers(0, 256, (n, 48, 48), dtype=np.uint8)
+    skewed = FaceSet(name="toy", images=faces, labels=np.arange(n) % 2, class_names=["disgust", "happy"],
+                     paths=[f"f{i}.png" for i in range(n)])
     res = evaluate_on(net, skewed, balanced=0.3)
-    others = sum(v for c, v in train.items() if c not in ("disgust", "happy"))
-    expected = 0.5 * (abs(0.5 - train["disgust"]) + abs(0.5 - train["happy"]) + others)
-    assert res.class_share_distance == pytest.approx(expected) and expected > SHARE_DISTANCE_FOR_BALANCED
-    assert res.to_dict()["class_share_distance"] == pytest.approx(expected)
-    assert "disgust 50.0% against 1.5%" in balanced_hint(res) and "--balanced" in balanced_hint(res)
+    disgust_among_two = train["disgust"] / (train["disgust"] + train["happy"])      # 5.7%: neutral & co. not counted
+    assert res.class_share_distance == pytest.approx(0.5 - disgust_among_two)
+    assert res.class_share_distance > SHARE_DISTANCE_FOR_BALANCED
+    assert res.to_dict()["class_share_distance"] == pytest.approx(0.5 - disgust_among_two)
+    assert f"disgust 50.0% against {disgust_among_two:.1%}" in balanced_hint(res)
     assert balanced_hint(evaluate_on(net, skewed, balanced=True)) == ""
+    few = skewed.subset(np.arange(n // 2))                                     # too few faces to say
+    assert evaluate_on(net, few).class_share_distance > SHARE_DISTANCE_FOR_BALANCED
+    assert balanced_hint(evaluate_on(net, few)) == ""
     # faces at the training shares, to the nearest face: no suggestion
-    counts = np.round(np.asarray(net.class_prior) * 200).astype(int)
+    counts = np.round(np.asarray(net.class_prior) * 400).astype(int)
     labels = np.repeat(np.arange(len(counts)), counts)
     alike = FaceSet(name="alike", images=np.zeros((len(labels), 48, 48), np.uint8), labels=labels,
                     class_names=list(net.class_names), paths=[f"a{i}.png" for i in range(len(labels))])
     res = evaluate_on(net, alike)
     assert res.class_share_distance < 0.01 and balanced_hint(res) == ""
 
-    folder = write_class_folder(tmp_path / "d", classes=("disgust", "happy"), per_class=3)
+    folder = write_class_folder(tmp_path / "d", classes=("disgust", "happy"), per_class=n // 2)
     assert main(["-q", "evaluate", "--model", "fer2013_bn", "--data", str(folder)]) == 0
     assert "--balanced (equally likely classes) read such faces more accurately" in capsys.readouterr().out

@@ -6,7 +6,8 @@ from datetime import date
 from pathlib import Path
 
 from ..provenance import provenance
-from ..training.calibration import SHARE_DISTANCE_FOR_BALANCED
+from ..training.calibration import (MIN_FACES_FOR_SHARE_DISTANCE, SHARE_DISTANCE_FOR_BALANCED,
+                                    compared_class_shares)
 from ..utils import atomic_write_json
 from ..figures import save_confusion_png
 from .page import img_file, table, write_page
@@ -26,18 +27,21 @@ def settings_note(res) -> str:
             f"{', predictions among the data classes only' if getattr(res, 'data_classes_only', False) else ''}")
 
 def balanced_hint(res) -> str:
-    """A line for evaluations whose faces' class shares lie far from the training faces' and that were not
-    read with equally likely classes: there ``--balanced`` was the more accurate reading on average
+    """A line for evaluations of enough faces (:data:`~facsnet.training.calibration.MIN_FACES_FOR_SHARE_DISTANCE`)
+    whose class shares lie far from the training faces' and that were not read with equally likely classes:
+    there ``--balanced`` was the more accurate reading on average
     (:data:`~facsnet.training.calibration.SHARE_DISTANCE_FOR_BALANCED`). Empty otherwise."""
     distance = res.class_share_distance
-    if distance is None or distance < SHARE_DISTANCE_FOR_BALANCED or res.balanced >= 1:
+    if (distance is None or distance < SHARE_DISTANCE_FOR_BALANCED or res.balanced >= 1
+            or res.n < MIN_FACES_FOR_SHARE_DISTANCE):
         return ""
     counts = [sum(row) for row in res.confusion]
-    shares = {c: k / sum(counts) for c, k in zip(res.class_names, counts)}
-    widest = max(shares, key=lambda c: abs(shares[c] - res.training_shares.get(c, 0.0)))
-    return (f"these faces' class shares lie {distance:.2f} from the training faces' (total variation; {widest} "
-            f"{shares[widest]:.1%} against {res.training_shares.get(widest, 0.0):.1%}): beyond "
-            f"{SHARE_DISTANCE_FOR_BALANCED:g}, --balanced (equally likely classes) read such faces more accurately "
+    data, train, present = compared_class_shares(counts, [res.training_shares.get(c, 0.0) for c in res.class_names])
+    names = [c for c, kept in zip(res.class_names, present) if kept]
+    widest = max(range(len(names)), key=lambda i: abs(data[i] - train[i]))
+    return (f"these {res.n} faces' class shares lie {distance:.2f} from the training faces' (total variation over "
+            f"the classes they have; {names[widest]} {data[widest]:.1%} against {train[widest]:.1%}): from "
+            f"{SHARE_DISTANCE_FOR_BALANCED:g} on, --balanced (equally likely classes) read such faces more accurately "
             "on average (measured on the default model: results/ablation/prior_adaptation.md)")
 
 
@@ -61,8 +65,9 @@ def write_evaluation(res, out_dir: str | Path, command: str = "") -> Path:
         notes.append("left out (the model lacks the class): " + ", ".join(f"{k} ({v})" for k, v in res.left_out_classes.items()))
     if res.skipped_files:
         notes.append(f"{len(res.skipped_files)} unreadable file(s) skipped (listed in eval.json)")
-    if balanced_hint(res):
-        notes.append(balanced_hint(res))
+    hint = balanced_hint(res)
+    if hint:
+        notes.append(hint)
     title = f"{res.model} on {res.dataset}"
     parts = [f"<h1>{html.escape(title)}</h1>", summary, *(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
              img_file(out / "confusion.png"), "<h2>Per class</h2>",

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..data.faceset import FaceSet
-from .calibration import (expected_calibration_error, negative_log_likelihood, prior_corrected, prior_strength,
-                          tempered_probs)
+from .calibration import (class_share_distance, expected_calibration_error, negative_log_likelihood,
+                          prior_corrected, prior_strength, tempered_probs)
 from .predict import predict_logits
 from .metrics import classification_metrics
 
@@ -55,14 +55,13 @@ class EvalResult:
 
     @property
     def class_share_distance(self) -> float | None:
-        """How far the scored faces' class shares lie from the model's training shares: the total variation
-        distance, half the sum of the absolute differences (0: the same shares; 1: no class in common).
-        None when the checkpoint does not record its training class counts."""
+        """How far the scored faces' class shares lie from the model's training shares, over the classes with
+        faces (:func:`~facsnet.training.calibration.class_share_distance`, the total variation). None when the
+        checkpoint does not record its training class counts."""
         if not self.training_shares:
             return None
-        counts = np.asarray(self.confusion, dtype=float).sum(1)
-        shares = counts / counts.sum()
-        return float(0.5 * sum(abs(shares[i] - self.training_shares.get(c, 0.0)) for i, c in enumerate(self.class_names)))
+        return class_share_distance(np.asarray(self.confusion).sum(1),
+                                    [self.training_shares.get(c, 0.0) for c in self.class_names])
 
     def to_dict(self) -> dict:
         d = {**asdict(self), "macro_f1": self.macro_f1, "per_class": self.per_class(),
