@@ -162,8 +162,9 @@ def markdown(result: dict) -> str:
         lines.append(f"| {family} | " + " | ".join(f"{100 * by_method[m]['accuracy']:.1f} / {100 * by_method[m]['uar']:.1f}"
                                                    for m in strengths) + " |")
     lines += ["", f"Gain in accuracy of `--balanced` over the served strength, by how far a collection's shares lie "
-              f"from the training shares (total variation; `facsnet evaluate` suggests `--balanced` from "
-              f"{result['share_distance_for_balanced']:g}):", "",
+              f"from the training shares (total variation over the classes drawn, measured on the faces drawn; "
+              f"`facsnet evaluate` suggests `--balanced` from {result['share_distance_for_balanced']:g}, for 200 "
+              f"labelled faces or more):", "",
               "| distance | collections | accuracy gain, points (sd) |", "|---|---|---|"]
     for r in result["by_share_distance"]:
         lines.append(f"| {r['from']:.2f}-{r['to']:.2f} | {r['collections']} | "

@@ -353,19 +353,22 @@ def test_evaluate_measures_how_far_the_faces_class_shares_lie_and_suggests_balan
     net = load_model("fer2013_bn")
     train = dict(zip(net.class_names, net.class_prior))
     n = MIN_FACES_FOR_SHARE_DISTANCE
-    faces = np.random.default_rng(3).integers(0, 256, (n, 48, 48), dtype=np.uint8)
-    skewed = FaceSet(name="toy", images=faces, labels=np.arange(n) % 2, class_names=["disgust", "happy"],
-                     paths=[f"f{i}.png" for i in range(n)])
+    # half disgust, a quarter each happy and neutral, and 20 contempt faces that the model has no class for
+    labels = np.concatenate([np.repeat([0, 1, 2], [n // 2, n // 4, n // 4]), np.full(20, 3)])
+    faces = np.random.default_rng(3).integers(0, 256, (len(labels), 48, 48), dtype=np.uint8)
+    skewed = FaceSet(name="toy", images=faces, labels=labels, class_names=["disgust", "happy", "neutral", "contempt"],
+                     paths=[f"f{i}.png" for i in range(len(labels))])
     res = evaluate_on(net, skewed, balanced=0.3)
-    disgust_among_two = train["disgust"] / (train["disgust"] + train["happy"])      # 5.7%: neutral & co. not counted
-    assert res.class_share_distance == pytest.approx(0.5 - disgust_among_two)
-    assert res.class_share_distance > SHARE_DISTANCE_FOR_BALANCED
-    assert res.to_dict()["class_share_distance"] == pytest.approx(0.5 - disgust_among_two)
-    assert f"disgust 50.0% against {disgust_among_two:.1%}" in balanced_hint(res)
+    assert res.n == n and res.left_out_classes == {"contempt": 20}
+    among = {c: train[c] / (train["disgust"] + train["happy"] + train["neutral"]) for c in ("disgust", "happy", "neutral")}
+    expected = 0.5 * (abs(0.5 - among["disgust"]) + abs(0.25 - among["happy"]) + abs(0.25 - among["neutral"]))
+    assert res.class_share_distance == pytest.approx(expected) and expected > SHARE_DISTANCE_FOR_BALANCED
+    assert res.to_dict()["class_share_distance"] == pytest.approx(expected)
+    assert f"these {n} faces" in balanced_hint(res)
+    assert f"disgust 50.0% against {among['disgust']:.1%}" in balanced_hint(res)     # the class furthest off
     assert balanced_hint(evaluate_on(net, skewed, balanced=True)) == ""
-    few = skewed.subset(np.arange(n // 2))                                     # too few faces to say
-    assert evaluate_on(net, few).class_share_distance > SHARE_DISTANCE_FOR_BALANCED
-    assert balanced_hint(evaluate_on(net, few)) == ""
+    few = evaluate_on(net, skewed.subset(np.arange(0, n, 2)))                  # too few faces to say
+    assert few.class_share_distance > SHARE_DISTANCE_FOR_BALANCED and balanced_hint(few) == ""
     # faces at the training shares, to the nearest face: no suggestion
     counts = np.round(np.asarray(net.class_prior) * 400).astype(int)
     labels = np.repeat(np.arange(len(counts)), counts)
