@@ -19,6 +19,8 @@
 #                                             # at d977d8e), and every sub-ensemble of them that fits one bundled
 #                                             # file with int8 weights; the hold-out chooses (scripts/choose_members.py);
 #                                             # H too once its run has finished
+#   bash scripts/default_model.sh tables      # then the test-time, combination and prior-adaptation tables,
+#                                             # summary.json, the README table and the curves, for the new model
 # Runs live outside the work tree in ${FACSNET_RUNS:-~/facsnet-runs} and checkpoint every epoch: the same
 # `train` command after any stop goes on from the last finished epoch.
 set -euo pipefail
@@ -44,6 +46,22 @@ score_once() {
       rm -f "$out.partial"; echo "score_once: the evaluation on $data failed; $out is left as it was" >&2; exit 1
     fi
   done
+}
+# the host(s) a run trained on, into a host.json beside the choice records: from the run's provenance.json
+# (one record per start), else this machine
+record_host() {
+  $PY - "$RUNS/$1" "$1" "$2" <<'PY'
+import json, sys, torch
+from pathlib import Path
+from facsnet.hardware import cpu_info
+folder, run, path = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+precision = json.loads((folder / "config.json").read_text())["precision"]["precision"]
+starts = json.loads((folder / "provenance.json").read_text())["starts"] if (folder / "provenance.json").exists() else []
+hosts = sorted({s["host"] + ("" if s.get("device", "cpu") == "cpu" else f" ({s['device']})") for s in starts})
+host = json.loads(path.read_text()) if path.exists() else {}
+host.setdefault("runs", {})[run] = f"{' + '.join(hosts) or cpu_info().describe()}; torch {torch.__version__}; precision {precision}"
+path.write_text(json.dumps(host, indent=1))
+PY
 }
 RECIPE=(--data fer2013 --val holdout --batch-size 64 --optimizer sgd --lr 0.02 --weight-decay 5e-4
         --schedule cosine --warmup-steps 500 --label-smoothing 0.1 --erase 0.5 --degrade 0.15 --tta-flip --no-progress)
@@ -75,19 +93,7 @@ case "${1:-} ${2:-}" in
                F) run=fer2013_vgg48_s4_kd ;; G) run=fer2013_vgg48_s5_e90 ;; esac
     $PY -m facsnet calibrate --model "$RUNS/$run/final.pt" --data fer2013 --tta-flip --out "$RUNS/$run/calibrated.pt"
     cp "$RUNS/$run/history.json" "$OUT/history_$run.json"
-    # the run's host(s): from its provenance.json (one record per start), else this machine
-    $PY - "$RUNS/$run" "$run" "$OUT/host.json" <<'PY'
-import json, sys, torch
-from pathlib import Path
-from facsnet.hardware import cpu_info
-folder, run, path = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-precision = json.loads((folder / "config.json").read_text())["precision"]["precision"]
-starts = json.loads((folder / "provenance.json").read_text())["starts"] if (folder / "provenance.json").exists() else []
-hosts = sorted({s["host"] + ("" if s.get("device", "cpu") == "cpu" else f" ({s['device']})") for s in starts})
-host = json.loads(path.read_text()) if path.exists() else {}
-host.setdefault("runs", {})[run] = f"{' + '.join(hosts) or cpu_info().describe()}; torch {torch.__version__}; precision {precision}"
-path.write_text(json.dumps(host, indent=1))
-PY
+    record_host "$run" "$OUT/host.json"
     $PY -m facsnet ensemble "src/facsnet/weights/$NAME.pt" "$RUNS/$run/final.pt" --out "$RUNS/${NAME}_grown.pt"
     cp "src/facsnet/weights/$NAME.pt" "$RUNS/${NAME}_before_grow.pt"
     # candidates: the bundled model, the new member alone, and every sub-ensemble of the bundled members and
@@ -142,6 +148,14 @@ PY
     $PY scripts/bundle_weights.py "$CHOSEN" "src/facsnet/weights/$NAME.pt"
     cp "$OUT/holdout_choice_prune.json" "$OUT/holdout_choice.json"
     score_once ;;
+  "tables "*)
+    # after a new bundled model: every table that reads it, then summary.json, the README table and the curves
+    # (the test-time table takes about 25 minutes on a 2-core AVX2 CPU, the other two about 8 each)
+    $PY scripts/test_time_ablation.py
+    $PY scripts/combination_rule.py
+    $PY scripts/prior_adaptation.py
+    $PY scripts/collect_results.py
+    $PY scripts/plot_curves.py ;;
   "pool "*)
     # F was never bundled and its run folder is gone; the others live on in the bundled files git keeps
     OUT=results/runs/default_model
@@ -152,6 +166,7 @@ PY
     if [ -e "$RUNS/fer2013_vgg48_s6_e90/final.pt" ]; then       # member H, once trained
       MORE=("$RUNS/fer2013_vgg48_s6_e90/final.pt")
       cp "$RUNS/fer2013_vgg48_s6_e90/history.json" "$OUT/history_fer2013_vgg48_s6_e90.json"
+      record_host fer2013_vgg48_s6_e90 "$OUT/host.json"
     fi
     $PY -m facsnet ensemble "$RUNS/${NAME}_ABCD.pt" "$RUNS/${NAME}_DEG.pt" ${MORE[@]+"${MORE[@]}"} --out "$RUNS/${NAME}_pool.pt"
     $PY scripts/choose_members.py "$RUNS/${NAME}_pool.pt" "$OUT/holdout_choice_pool.json" "$RUNS/${NAME}_pool_chosen.pt" --int8
