@@ -17,7 +17,6 @@ Writes JSON (with the command, host and date) and a markdown table beside it.
 """
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 from pathlib import Path
@@ -26,13 +25,13 @@ import numpy as np
 from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_time_ablation import accuracy, face_and_mirror_outputs, scores, uar  # noqa: E402
+from test_time_ablation import (accuracy, face_and_mirror_outputs, scores, table_parser, uar,  # noqa: E402
+                                write_table)
 
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
 from facsnet.models.checkpoint import class_prior_of, served_prior_strength  # noqa: E402
 from facsnet.provenance import provenance  # noqa: E402
 from facsnet.training.calibration import fit_temperature, prior_corrected, tempered_probs  # noqa: E402
-from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
 HALVINGS = 20
 
@@ -132,10 +131,7 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="fer2013_vgg_ens")
-    ap.add_argument("--out", default="results/ablation/combination_rule.json")
-    args = ap.parse_args()
+    args = table_parser(__doc__, "results/ablation/combination_rule.json").parse_args()
     ckpt = read_checkpoint(resolve_weights(args.model))
     if ckpt["model_name"] != "ensemble":
         raise SystemExit(f"{args.model}: not an ensemble; this table compares ways of combining members")
@@ -157,9 +153,7 @@ def main() -> None:
                       f"{len(outputs['ckplus48'][2])} faces as-is",
               "rows": rows, "cross_fitted": cross_fitted_gains(face, mirror, labels, prior, strength),
               "provenance": {**provenance(), "command": "python " + shlex.join(sys.argv)}}
-    atomic_write_json(args.out, result)
-    atomic_write_text(Path(args.out).with_suffix(".md"), markdown(result))
-    print(markdown(result))
+    write_table(result, args.out, markdown)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Writes JSON (with the command, host and date) and a markdown table beside it.
 """
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 from pathlib import Path
@@ -31,14 +30,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from combination_rule import mean_probability  # noqa: E402
-from test_time_ablation import accuracy, face_and_mirror_outputs, scores, uar  # noqa: E402
+from test_time_ablation import (accuracy, face_and_mirror_outputs, scores, table_parser, uar,  # noqa: E402
+                                write_table)
 
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
 from facsnet.models.checkpoint import class_prior_of, served_prior_strength  # noqa: E402
 from facsnet.provenance import provenance  # noqa: E402
 from facsnet.training.calibration import (PRIOR_STRENGTHS, SHARE_DISTANCE_FOR_BALANCED,  # noqa: E402
                                           class_share_distance, fit_temperature, prior_corrected, tempered_probs)
-from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
 HALVINGS = 10
 COLLECTION = 1000
@@ -181,10 +180,7 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="fer2013_vgg_ens")
-    ap.add_argument("--out", default="results/ablation/prior_adaptation.json")
-    args = ap.parse_args()
+    args = table_parser(__doc__, "results/ablation/prior_adaptation.json").parse_args()
     ckpt = read_checkpoint(resolve_weights(args.model))
     net = load_model(args.model)
     prior, served = class_prior_of(ckpt), served_prior_strength(ckpt)
@@ -215,9 +211,7 @@ def main() -> None:
               "ckplus48_estimated_shares": estimated_shares, "ckplus48_em_iterations": iterations,
               "ckplus48_label_shares": [round(float(v), 4) for v in np.bincount(cy, minlength=n_classes) / len(cy)],
               "provenance": {**provenance(), "command": "python " + shlex.join(sys.argv)}}
-    atomic_write_json(args.out, result)
-    atomic_write_text(Path(args.out).with_suffix(".md"), markdown(result))
-    print(markdown(result))
+    write_table(result, args.out, markdown)
 
 
 if __name__ == "__main__":

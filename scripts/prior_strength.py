@@ -21,7 +21,6 @@ Writes JSON (with the command, host and date), a markdown table and a plot besid
 """
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 from pathlib import Path
@@ -30,14 +29,14 @@ from types import SimpleNamespace
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_time_ablation import accuracy, combine, labelled, member_log_probs, scores, uar  # noqa: E402
+from test_time_ablation import (accuracy, combine, labelled, member_log_probs, scores, table_parser,  # noqa: E402
+                                uar, write_table)
 
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E402
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
 from facsnet.models.checkpoint import class_prior_of, inference_settings, record_prior_strength  # noqa: E402
 from facsnet.provenance import provenance  # noqa: E402
 from facsnet.training.calibration import PRIOR_STRENGTHS, prior_corrected, strength_keeping_accuracy  # noqa: E402
-from facsnet.utils import atomic_write_json, atomic_write_text  # noqa: E402
 
 STRENGTHS = PRIOR_STRENGTHS
 HALVINGS = 20
@@ -124,9 +123,7 @@ def plot(result: dict, path: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="fer2013_vgg_ens")
-    ap.add_argument("--out", default="results/ablation/prior_strength.json")
+    ap = table_parser(__doc__, "results/ablation/prior_strength.json")
     ap.add_argument("--record", action="store_true", help="write the uar_keeping_accuracy choice into the model's "
                     "checkpoint (inference.prior_strength)")
     args = ap.parse_args()
@@ -158,11 +155,8 @@ def main() -> None:
               "chosen_on_half_uar_keeping_accuracy": chosen_on_half(probs["holdout"], labels["holdout"],
                                                                     rule=best_recall_keeping_accuracy),
               "provenance": {**provenance(), "command": "python " + shlex.join(sys.argv)}}
-    out = Path(args.out)
-    atomic_write_json(out, result)
-    atomic_write_text(out.with_suffix(".md"), markdown(result))
-    plot(result, out.with_suffix(".png"))
-    print(markdown(result))
+    write_table(result, args.out, markdown)
+    plot(result, Path(args.out).with_suffix(".png"))
     if args.record:
         weights = resolve_weights(args.model)
         record_prior_strength(weights, chosen["uar_keeping_accuracy"], {

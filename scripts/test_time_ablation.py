@@ -93,6 +93,21 @@ def labelled(model_classes: list[str], data) -> tuple[torch.Tensor, np.ndarray, 
     return sub.tensors()[0], labels, left_out
 
 
+def table_parser(doc: str, out: str) -> argparse.ArgumentParser:
+    """The options every table of the bundled model takes: ``--model`` and ``--out`` (the JSON file)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="fer2013_vgg_ens")
+    ap.add_argument("--out", default=out)
+    return ap
+
+
+def write_table(result: dict, out: str | Path, markdown) -> None:
+    """``result`` as JSON at ``out`` and ``markdown(result)`` beside it (.md), both atomically; the markdown printed."""
+    atomic_write_json(out, result)
+    atomic_write_text(Path(out).with_suffix(".md"), markdown(result))
+    print(markdown(result))
+
+
 def face_and_mirror_outputs(ensemble, model_classes: list[str]) -> dict[str, tuple]:
     """For the FER2013 Training hold-out and all of CK+48 as-is: each member's log-probabilities on the
     face and on its mirror ((members, N, classes) each), the labels, and the faces left out per class."""
@@ -149,10 +164,7 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="fer2013_vgg_ens")
-    ap.add_argument("--out", default="results/ablation/test_time.json")
-    args = ap.parse_args()
+    args = table_parser(__doc__, "results/ablation/test_time.json").parse_args()
     ckpt = read_checkpoint(resolve_weights(args.model))
     if ckpt["model_name"] != "ensemble":
         raise SystemExit(f"{args.model}: not an ensemble; this table compares an ensemble's members")
@@ -180,9 +192,7 @@ def main() -> None:
               "data": f"FER2013 Training hold-out ({len(held)} faces, fixed seed); CK+48 all "
                       f"{len(scored['ckplus48'][1])} faces as-is (left out: {scored['ckplus48'][2]})",
               "rows": rows, "provenance": {**provenance(), "command": "python " + shlex.join(sys.argv)}}
-    atomic_write_json(args.out, result)
-    atomic_write_text(Path(args.out).with_suffix(".md"), markdown(result))
-    print(markdown(result))
+    write_table(result, args.out, markdown)
 
 
 if __name__ == "__main__":
