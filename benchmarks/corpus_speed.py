@@ -11,6 +11,7 @@ from launch until every process has exited, so process start, model loading and 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -58,9 +59,7 @@ def main() -> None:
                                       for i in range(1, n + 1)],
             f"ray_{n}": lambda d: [base + ["--out", str(d), "--engine", "ray", "--workers", str(n)]],
         }
-        try:
-            import ray  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("ray") is None:
             configs.pop(f"ray_{n}")
         times: dict[str, list[float]] = {k: [] for k in configs}
         for r in range(args.rounds):
