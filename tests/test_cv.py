@@ -41,6 +41,15 @@ def test_cv_resumes_finished_folds(toy_subjects, tmp_path, monkeypatch):
     assert len(calls) == 1 and res is not None                           # fold 1 was not trained again
 
 
+def test_a_fold_stopped_by_the_time_limit_is_not_counted_as_done(toy_subjects, tmp_path):
+    out = tmp_path / "cv"
+    limited = TrainConfig(**{**FAST.__dict__, "max_minutes": 0.0})
+    assert cross_validate(toy_subjects, limited, k=2, out_dir=out) is None
+    assert not (out / "fold01" / "metrics.json").exists() and not (out / "fold02").exists()
+    res = cross_validate(toy_subjects, FAST, k=2, out_dir=out)          # max_minutes may change on a resume
+    assert res is not None and len(res.fold_accuracies) == 2
+
+
 def test_image_protocol_is_labelled(toy_subjects, tmp_path):
     res = cross_validate(toy_subjects, FAST, k=2, protocol="image", out_dir=tmp_path / "cv")
     assert res.protocol == "image"

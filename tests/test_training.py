@@ -176,10 +176,17 @@ def test_a_run_folder_refuses_other_settings_or_data_and_overwrite_starts_afresh
     assert read_checkpoint(out / "final.pt")["train_config"]["lr"] == 1e-2
 
 
-def test_time_limit_stops_resumably(toy_sets, tmp_path):
-    tr, _ = toy_sets
-    res = train(tr, None, TrainConfig(epochs=50, max_minutes=0.0, **FAST), out_dir=tmp_path / "run")
-    assert len(res.history) <= 1
+def test_time_limit_stops_resumably_and_leaves_nothing_that_looks_finished(toy_sets, tmp_path):
+    tr, va = toy_sets
+    out = tmp_path / "run"
+    res = train(tr, va, TrainConfig(epochs=2, max_minutes=0.0, **FAST), out_dir=out)
+    assert not res.completed and res.epochs_done == 0 and res.final is None
+    assert not (out / "final.pt").exists() and not (out / "best.pt").exists()
+    res = train(tr, None, TrainConfig(epochs=2, max_minutes=0.0, **FAST), out_dir=tmp_path / "no_val")
+    assert not res.completed and not (tmp_path / "no_val" / "best.pt").exists()   # best.pt = final weights here
+    res = train(tr, va, TrainConfig(epochs=2, **FAST), out_dir=out)               # no limit: the same run goes on
+    assert res.completed and res.epochs_done == 2 and res.final is not None
+    assert read_checkpoint(out / "final.pt")["epoch"] == 2
 
 
 def test_init_from_a_checkpoint_transfers_the_features(toy_sets, tmp_path):

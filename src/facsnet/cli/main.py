@@ -27,7 +27,8 @@ def main(argv=None) -> int:
         if args.command == "train":
             res = api.train(args.data, val=args.val, out=args.out, val_fraction=args.val_fraction,
                             train_fraction=args.train_fraction, subject_pattern=args.subject_pattern, overwrite=args.overwrite, **_training_settings(args))
-            print(json.dumps({"out_dir": res.out_dir, "best_epoch": res.best_epoch,
+            print(json.dumps({"out_dir": res.out_dir, "completed": res.completed, "epochs_done": res.epochs_done,
+                              "best_epoch": res.best_epoch,
                               "best_val_accuracy": res.best_val_accuracy,
                               "final_val_accuracy": res.final.accuracy if res.final else None,
                               "train_img_per_s": round(res.images_per_s, 1)}, indent=2))
@@ -36,8 +37,9 @@ def main(argv=None) -> int:
             res = api.cv(args.data, k=args.k, protocol=args.protocol, out=args.out, fold_seed=args.fold_seed,
                          folds=folds, subject_pattern=args.subject_pattern, overwrite=args.overwrite,
                          **_training_settings(args))
-            if res is None:
-                print(f"folds {args.folds} done in {args.out}; the summary is written when every fold has run")
+            if res is None:   # some folds still to run: asked for others, or stopped by --max-minutes
+                print(f"not every fold has run yet in {args.out}: the same command (or one per --folds) goes on, "
+                      f"and the summary is written when every fold has run")
             else:
                 print(res.to_markdown())
                 print(f"cv.json, cv.md, confusion.png and one folder per fold in {args.out}", file=sys.stderr)

@@ -109,11 +109,16 @@ def cross_validate(data: FaceSet, config: TrainConfig | None = None, k: int = 10
             continue
         test_idx = test_sets[f]
         train_idx = np.setdiff1d(np.arange(len(data)), test_idx)
-        if protocol == "subject":
-            assert not set(data.subjects[train_idx]) & set(data.subjects[test_idx])
+        shared = set(data.subjects[train_idx]) & set(data.subjects[test_idx]) if protocol == "subject" else set()
+        if shared:   # make_folds guarantees this; checked here because a leak would void every figure
+            raise RuntimeError(f"fold {f + 1}: subject(s) {sorted(shared)[:5]} in both its training and test part")
         log.info("fold %d/%d: %d train, %d test", f + 1, k, len(train_idx), len(test_idx))
         res = train(data.subset(train_idx), data.subset(test_idx),
                     replace(cfg, seed=cfg.seed + f), out_dir=fold_dir)
+        if not res.completed:   # the time limit stopped this fold: it resumes from its last.pt on the next run
+            log.warning("fold %d stopped at epoch %d of %d; rerun the same command to finish it and the rest",
+                        f + 1, res.epochs_done, cfg.epochs)
+            return None
         metrics = res.final
         atomic_write_json(fold_dir / "metrics.json", {**metrics.to_dict(), "fold": f + 1,
                                                       "n_train": len(train_idx), "n_test": len(test_idx)})

@@ -50,6 +50,11 @@ class TrainResult:
     history: list[dict]
     images_per_s: float
     model: nn.Module | None = field(default=None, repr=False, compare=False)  # the final weights
+    completed: bool = True   # False when the time limit stopped the run first: no final.pt, resume to finish
+
+    @property
+    def epochs_done(self) -> int:
+        return self.history[-1]["epoch"] if self.history else 0
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -150,11 +155,13 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         log.info("plan: %s on %s (%d faces, %d classes), epochs %d-%d of %d, %d steps of %d per epoch, on %s",
                  cfg.model, train_set.name, len(train_set), len(train_set.class_names), start_epoch + 1, cfg.epochs,
                  cfg.epochs, steps_per_epoch, cfg.batch_size * world, device)
+    completed = True
     for epoch in range(start_epoch, cfg.epochs):
         if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
             if rank == 0:
-                log.warning("stopping after epoch %d: time limit of %.1f min reached (resume with the same command)",
-                            epoch, cfg.max_minutes)
+                log.warning("stopping after epoch %d of %d: time limit of %.1f min reached (resume with the same "
+                            "command)", epoch, cfg.epochs, cfg.max_minutes)
+            completed = False
             break
         net.train()
         perm = torch.randperm(len(train_set), generator=order_gen)
@@ -212,6 +219,8 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         if rank == 0:
             log.info("epoch %d/%d %s", epoch + 1, cfg.epochs,
                      " ".join(f"{k}={v}" for k, v in row.items() if k != "epoch"))
+            # "epoch" in last.pt is the 0-based index of the epoch just trained (what _resume reads);
+            # best.pt and final.pt count epochs from 1, as the log and history.json do
             save_checkpoint(
                 last_path, model, cfg.model, epoch=epoch, best_val_accuracy=best_acc, best_epoch=best_epoch,
                 optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
@@ -222,17 +231,21 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         elif world > 1:
             gather_states(aug_gen, world)
 
-    final = evaluate_model(model, val_set, tta_flip=cfg.tta_flip, autocast_dtype=amp) if val_set is not None else None
+    # final.pt (and, without validation, best.pt) only once every epoch has run: a run stopped by its
+    # time limit keeps last.pt to resume from and writes nothing that looks finished
+    final = (evaluate_model(model, val_set, tta_flip=cfg.tta_flip, autocast_dtype=amp)
+             if completed and val_set is not None else None)
     if rank == 0:
-        save_checkpoint(out / "final.pt", model, cfg.model, epoch=cfg.epochs,
-                        metrics=final.to_dict() if final else None, **run_meta)
-        if val_set is None:  # no validation: the final weights are the ones to use
-            save_checkpoint(out / "best.pt", model, cfg.model, epoch=cfg.epochs, metrics=None, **run_meta)
+        if completed:
+            save_checkpoint(out / "final.pt", model, cfg.model, epoch=cfg.epochs,
+                            metrics=final.to_dict() if final else None, **run_meta)
+            if val_set is None:  # no validation: the final weights are the ones to use
+                save_checkpoint(out / "best.pt", model, cfg.model, epoch=cfg.epochs, metrics=None, **run_meta)
         atomic_write_json(out / "history.json", history)
     return TrainResult(
         out_dir=str(out), best_epoch=best_epoch, best_val_accuracy=best_acc if best_acc >= 0 else None,
         final=final, history=history, images_per_s=images_seen / t_train if t_train else 0.0,
-        model=model,
+        model=model, completed=completed,
     )
 
 
