@@ -272,6 +272,40 @@ def test_sequence_run_resumes_from_finished_folds(tmp_path):
     assert written["init_sha256"] == weights_digest("fer2013")  # which weights the run started from
 
 
+def _toy_micro_set(n_subjects=3):
+    from facsnet.micro.data import MicroSet
+
+    subjects = np.repeat([f"casme2/s{i}" for i in range(n_subjects)], 2)
+    return MicroSet(keys=[f"k{i}" for i in range(len(subjects))], subjects=subjects,
+                    databases=np.array(["casme2"] * len(subjects)), y=np.tile([0, 1], n_subjects),
+                    class_names=["negative", "positive"])
+
+
+def test_a_loso_folder_refuses_other_settings_and_an_added_variant_trains_alone(tmp_path):
+    from facsnet.micro.run import run_loso
+    from facsnet.training.run_folder import RunFolderError
+
+    data, calls = _toy_micro_set(), []
+
+    def fold_fn(d, train, test, variants, cfg):   # no training: records what it was asked for
+        calls.append(tuple(variants))
+        return {v: d.y[test] for v in variants}
+
+    out = tmp_path / "run"
+    run_loso(data, ["apex"], MicroConfig(seed=0), out, fold_fn, "toy")
+    assert calls == [("apex",)] * 3
+    with pytest.raises(RunFolderError, match="seed: 0 -> 1"):
+        run_loso(data, ["apex"], MicroConfig(seed=1), out, fold_fn, "toy")
+    calls.clear()
+    res = run_loso(data, ["apex", "flow"], MicroConfig(seed=0), out, fold_fn, "toy")   # flow added later
+    assert calls == [("flow",)] * 3                                                  # apex not trained again
+    assert {r.variant: r.composite.n for r in res} == {"apex": 6, "flow": 6}
+    assert "partial" not in res[1].config
+    calls.clear()
+    run_loso(data, ["apex"], MicroConfig(seed=1), out, fold_fn, "toy", overwrite=True)
+    assert calls == [("apex",)] * 3 and "flow" not in json.loads((out / "loso.json").read_text())["results"]
+
+
 def test_every_k_frames_variable_lengths_and_frozen_twin(tmp_path):
     table = make_casme2_clips(tmp_path / "raw", subjects=(1, 2), per_class=1, n_frames=12)
     res = api.micro_loso(str(table), str(tmp_path / "raw"), select="every:2", variants=("lstm_frozen", "lstm"),

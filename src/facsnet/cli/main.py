@@ -272,7 +272,7 @@ def _run_micro(args) -> None:
         return
     init = None if str(args.init).lower() == "none" else args.init
     common = dict(init=init, out=args.out, epochs=args.epochs, lstm_epochs=args.lstm_epochs, seed=args.seed,
-                  device=args.device, max_minutes=args.max_minutes)
+                  device=args.device, max_minutes=args.max_minutes, overwrite=args.overwrite)
     if args.micro_command == "megc2019":
         res = api.micro_megc2019(args.data, split(args.variants) if args.variants else None, shard=args.shard,
                                  score_only=args.score_only, **common)

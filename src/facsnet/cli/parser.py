@@ -280,6 +280,7 @@ def build_parser() -> Parser:
         t.add_argument("--device")
         t.add_argument("--max-minutes", type=float, help="stop resumably after this wall time")
         t.add_argument("--out")
+        t.add_argument("--overwrite", action="store_true", help="start afresh when --out holds a run with other settings")
     p = sub.add_parser("export", help="export a model to ONNX")
     p.add_argument("model", help="bundled name or checkpoint")
     p.add_argument("out", help="OUT.onnx")

@@ -30,10 +30,12 @@ def _micro_config(init, epochs, lstm_epochs, seed, device, frozen=False, **extra
 
 def micro_megc2019(data: str | None = None, variants=None, init: str | None = "fer2013", out: str = "runs/micro/megc2019",
                    epochs: int = 30, lstm_epochs: int = 150, seed: int = 0, device: str = "auto",
-                   shard: str | tuple[int, int] = (1, 1), max_minutes: float | None = None, score_only: bool = False):
+                   shard: str | tuple[int, int] = (1, 1), max_minutes: float | None = None, score_only: bool = False,
+                   overwrite: bool = False):
     """Leave-one-subject-out on the MEGC 2019 composite (apex crop + onset->apex flow per clip):
     ``apex``, ``flow``, ``lstm`` over [flow, apex], each beside its ``_scratch`` twin (random init) and
-    its ``_frozen`` twin (pretrained conv layers fixed, dense layers trained). Resumable;
+    its ``_frozen`` twin (pretrained conv layers fixed, dense layers trained). Resumable (a folder
+    holding a run with other settings is refused unless ``overwrite``);
     ``shard=(i, n)`` or ``"i/n"`` (1-based) lets n processes share the folds. Returns the scored ``LosoResult`` list."""
     shard = parse_shard(shard)                 # a bad shard stops before any data is read
     root = Path(data) if data else data_root() / "MEGC2019_composite_HTNet"
@@ -50,13 +52,13 @@ def micro_megc2019(data: str | None = None, variants=None, init: str | None = "f
     if score_only:
         return score_store(micro_set, variants, cfg, out, title, extra)
     return run_loso(micro_set, variants, cfg, out, composite_fold, title, shard=shard, max_minutes=max_minutes,
-                    extra=extra)
+                    extra=extra, overwrite=overwrite)
 
 
 def micro_loso(table: str, frames: str, database: str | None = None, classes: str = "megc3", select: str = "five",
                variants=("lstm", "apex"), init: str | None = "fer2013", out: str = "runs/micro/loso",
                epochs: int = 30, lstm_epochs: int = 150, seed: int = 0, device: str = "auto",
-               detector="blazeface", max_minutes: float | None = None):
+               detector="blazeface", max_minutes: float | None = None, overwrite: bool = False):
     """The paper's pipeline on a database's own frames (e.g. CASME II ``sub01/EP02_01f/img46.jpg``):
     frames chosen per clip (``five`` or ``every:K``), one aligned crop per clip, the CNN trained on the
     frames, the LSTM on the encoded frames, leave one subject out."""
@@ -80,5 +82,5 @@ def micro_loso(table: str, frames: str, database: str | None = None, classes: st
     title = f"{coding.database} frame sequences ({select}), CNN + LSTM, leave one subject out"
     return run_loso(micro_set, list(variants), cfg, out, sequence_fold, title, max_minutes=max_minutes,
                     extra={"table": str(table), "frames": str(frames), "classes": classes, "select": select,
-                           "table_problems": coding.problems, **_init_provenance(init)})
+                           "table_problems": coding.problems, **_init_provenance(init)}, overwrite=overwrite)
 

@@ -112,11 +112,20 @@ class FoldStore:
     def _path(self, subject: str) -> Path:
         return self.folder / f"fold_{subject.replace('/', '_')}.json"  # subjects are "database/id"
 
-    def done(self, subject: str) -> bool:
-        return self._path(subject).exists()
+    def _stored(self, subject: str) -> dict[str, dict[str, int]]:
+        path = self._path(subject)
+        return json.loads(path.read_text())["predictions"] if path.exists() else {}
+
+    def missing(self, subject: str, variants: list[str]) -> list[str]:
+        """The ``variants`` this subject's fold has no predictions for yet (a variant asked for after the
+        fold ran is trained on its own; the others are not trained again)."""
+        stored = self._stored(subject)
+        return [v for v in variants if v not in stored]
 
     def save(self, subject: str, predictions: dict[str, dict[str, int]]) -> None:
-        atomic_write_json(self._path(subject), {"subject": subject, "predictions": predictions})
+        """Add these variants' predictions to the fold's file (written whole or not at all)."""
+        atomic_write_json(self._path(subject), {"subject": subject,
+                                                "predictions": {**self._stored(subject), **predictions}})
 
     def load_all(self) -> dict[str, dict[str, int]]:
         """variant -> clip key -> predicted class index, over every finished fold."""

@@ -12,6 +12,8 @@ clip's label, then the LSTM over the encoded frames; ``apex`` = that CNN on the 
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from dataclasses import replace
@@ -22,7 +24,8 @@ import numpy as np
 from ..data.augment import Augment
 from .data import MicroSet
 from ..data.splits import loso_folds
-from ..utils import parse_shard, shard_of
+from ..training.run_folder import check_run_folder
+from ..utils import atomic_write_json, parse_shard, shard_of
 from .loso import FoldStore, LosoResult, score_predictions, write_results
 from .model import MicroConfig, cnn_outputs, fit_cnn, fit_lstm, frozen_conv_features, lstm_predict
 
@@ -34,6 +37,7 @@ FLOW_AUG = Augment(flip=0.0, rotate=0.0, translate=0.1, scale=0.1, shear=0.0)
 COMPOSITE_VARIANTS = ("apex", "flow", "lstm", "apex_scratch", "flow_scratch", "lstm_scratch",
                       "apex_frozen", "flow_frozen", "lstm_frozen")
 TWINS = ("", "_scratch", "_frozen")
+DATA_PLACES = ("source", "table", "frames")   # where the data lies: moved data resumes a run if its clips are the same
 
 
 def split_variant(variant: str) -> tuple[str, str]:
@@ -120,18 +124,34 @@ def sequence_fold(data: MicroSet, train: np.ndarray, test: np.ndarray, variants:
     return {v: out[v] for v in variants}
 
 
+def run_record(data: MicroSet, cfg: MicroConfig, title: str, extra: dict | None = None) -> dict:
+    """What a LOSO run folder holds (its ``config.json``): the experiment, the settings and the clips
+    (a hash of their ids and labels). The variants are not part of it: one may be added to a run later."""
+    clips = hashlib.sha1(json.dumps([data.keys, data.y.tolist(), data.class_names]).encode()).hexdigest()[:16]
+    settings = {k: v for k, v in (extra or {}).items() if k not in DATA_PLACES}
+    return {"experiment": title, "config": cfg.to_dict(), "data": {"clips": len(data), "fingerprint": clips},
+            **settings}
+
+
 def run_loso(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | Path, fold_fn,
              title: str, shard: str | tuple[int, int] = (1, 1), max_minutes: float | None = None,
-             extra: dict | None = None) -> list[LosoResult]:
+             extra: dict | None = None, overwrite: bool = False) -> list[LosoResult]:
     """Run (or resume) every fold of this shard, then score the variants whose predictions are complete.
-    ``shard=(i, n)`` runs folds i, i+n, ... (1-based) so n processes can share one output folder."""
+    ``shard=(i, n)`` runs folds i, i+n, ... (1-based) so n processes can share one output folder.
+    A folder holding a run with other settings or clips is refused (:class:`RunFolderError`) unless
+    ``overwrite``; a variant added to a finished run trains only itself in each fold."""
     shard = parse_shard(shard)                # a bad shard stops here, before any folder is made
     out = Path(out)
+    record = run_record(data, cfg, title, extra)
+    check_run_folder(out, record, overwrite, files=("loso.json", "loso.md"), folders="folds")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", record)
     store = FoldStore(out / "folds")
     folds = loso_folds(data.subjects)
     t0 = time.perf_counter()
     for j, (subject, train, test) in shard_of(list(enumerate(folds)), shard):
-        if store.done(subject):
+        todo = store.missing(subject, variants)
+        if not todo:
             continue
         if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
             log.warning("stopping: time limit of %.1f min reached (rerun the same command to resume)", max_minutes)
@@ -141,8 +161,8 @@ def run_loso(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | P
             log.warning("fold %s: no training clip of %s", subject, ", ".join(data.class_names[i] for i in missing))
         if len(test) == 1:
             log.info("fold %s: a subject with one clip (%s), scored as a fold of one", subject, data.keys[test[0]])
-        preds = fold_fn(data, train, test, variants, cfg)
-        store.save(subject, {v: {data.keys[i]: int(p) for i, p in zip(test, preds[v])} for v in variants})
+        preds = fold_fn(data, train, test, todo, cfg)
+        store.save(subject, {v: {data.keys[i]: int(p) for i, p in zip(test, preds[v])} for v in todo})
         log.info("fold %d/%d (%s, %d clips) done after %.0f s", j + 1, len(folds), subject, len(test),
                  time.perf_counter() - t0)
     return score_store(data, variants, cfg, out, title, extra)
