@@ -244,6 +244,9 @@ def test_a_prior_strength_is_checked_before_a_run_is_recorded_and_true_is_one(tm
     with pytest.raises(ValueError, match="between 0 .* and 1"):
         facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1, balanced=2)
     assert not (tmp_path / "run" / "config.json").exists()
+    with pytest.raises(ValueError, match="unknown analysis setting.*min_face_scor\\b"):   # a typo, by name
+        facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1, min_face_scor=0.9)
+    assert not (tmp_path / "run" / "config.json").exists()
     first = facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1, balanced=True)
     again = facsnet.analyze_corpus([media], tmp_path / "run", model="fer2013", num_threads=1, balanced=1.0)
     assert (first.done, again.done, again.already_done) == (1, 0, 1)

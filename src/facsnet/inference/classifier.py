@@ -13,7 +13,6 @@ back to fp32, with a warning, if it disagrees.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch
 from ..utils import cache_dir
 from ..faces.align import AlignSpec
 from ..hardware import resolve_precision
-from ..models.hub import DEFAULT_MODEL, framing_of, resolve_weights
+from ..models.hub import DEFAULT_MODEL, framing_of, resolve_weights, weights_digest
 from ..training.calibration import prior_corrected, prior_strength
 from ..models.checkpoint import (class_prior_of, inference_settings, model_from_checkpoint, read_checkpoint,
                                  served_prior_strength)
@@ -176,7 +175,7 @@ class FaceClassifier:
 
     def _cached_export(self, weights: Path, ckpt: dict) -> Path:
         """The ONNX export of ``weights``, made once and kept in the cache folder (keyed by content)."""
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+        digest = weights_digest(weights)
         out = cache_dir() / "onnx" / f"{weights.stem}-{digest}-{EXPORT_VERSION}.onnx"
         if not out.is_file():
             export_onnx(model_from_checkpoint(ckpt), out, framing=self.framing, task=self.task)

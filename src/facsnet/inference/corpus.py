@@ -26,8 +26,6 @@ from .corpus_inputs import CorpusInput, corpus_inputs
 log = logging.getLogger("facsnet")
 
 RESULTS = "results"
-ANALYZER_SETTINGS = ("model", "detector", "backend", "min_face_score", "level_eyes", "photo_tiles", "aus",
-                     "detect_every", "precision", "balanced")
 
 
 @dataclass
@@ -113,13 +111,10 @@ def served_strength_of(model: str) -> float:
 def analysis_settings(model: str, aus: str | None = None, au_intensity: str | None = None, stride: int = 1,
                       max_frames: int | None = None, **settings) -> dict:
     """What decides the rows: the analysis options and the content digests of the weights."""
-    from ..models.hub import resolve_weights
+    from ..models.hub import weights_digest
 
     def digest(name):
-        if not name:
-            return None
-        path = Path(name) if str(name).endswith(".onnx") else Path(resolve_weights(name))
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        return weights_digest(name) if name else None
 
     record = {"model": str(model), "model_digest": digest(model), "aus": aus, "aus_digest": digest(aus),
               "au_intensity": au_intensity, "au_intensity_digest": digest(au_intensity),
@@ -139,6 +134,7 @@ def analyze_corpus(inputs, out_dir: str | Path, shard: tuple[int, int] = (1, 1),
         raise ValueError(f"engine = {engine!r}: choose local or ray")
     if overwrite and shard != (1, 1):
         raise ValueError("--overwrite clears the whole run folder: do it once, without --shard, then start the shards")
+    check_analyzer_settings(analyzer_settings)    # before anything is recorded: a typo must not make a run
     for key in ("model", "aus", "au_intensity"):      # checkpoint files by absolute path, so every process and node means the same
         value = analyzer_settings.get(key)
         if value and Path(value).exists():
@@ -217,6 +213,19 @@ def _run_here(todo, out: Path, run: str, settings: dict, stride: int, max_frames
     analyzer = Analyzer(**analyzer_kwargs(settings), num_threads=num_threads)
     for inp in todo:
         yield analyze_input(analyzer, inp, out, run, stride, max_frames)
+
+
+def check_analyzer_settings(settings: dict) -> None:
+    """Refuse, by name, settings that :class:`~facsnet.inference.pipeline.Analyzer` does not take."""
+    import inspect
+
+    from .pipeline import Analyzer
+
+    taken = set(inspect.signature(Analyzer).parameters) - {"num_threads"}   # num_threads: analyze_corpus's own
+    unknown = sorted(set(analyzer_kwargs(settings)) - taken)
+    if unknown:
+        raise ValueError(f"unknown analysis setting(s) {', '.join(unknown)}; the analyzer takes "
+                         f"{', '.join(sorted(taken))} (aus and au_intensity for au_model and au_intensity_model)")
 
 
 def analyzer_kwargs(settings: dict) -> dict:

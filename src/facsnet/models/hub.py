@@ -48,10 +48,12 @@ def resolve_weights(name_or_path: str | Path) -> Path:
 
 
 def weights_digest(name_or_path: str | Path) -> str:
-    """The first 16 hex digits of the checkpoint file's SHA-256: which weights a result came from."""
+    """The first 16 hex digits of the weights file's SHA-256 (a bundled name, a checkpoint or an
+    ``.onnx`` export): which weights a result came from."""
     import hashlib
 
-    return hashlib.sha256(resolve_weights(name_or_path).read_bytes()).hexdigest()[:16]
+    path = Path(name_or_path) if str(name_or_path).endswith(".onnx") else resolve_weights(name_or_path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def load_model(name_or_path: str | Path = "fer2013", device="cpu"):
