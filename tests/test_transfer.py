@@ -259,5 +259,11 @@ def test_cross_update_reruns_one_row_and_keeps_the_others(tmp_path):
     assert after["cells"][:2] == before["cells"][:2]  # same weights, same seed: the rerun row reproduces
     with pytest.raises(ValueError, match="other settings.*epochs"):
         api.transfer_cross(["fer2013"], [str(folder)], out=str(out), k=2, epochs=3, update=True)
+    with pytest.raises(ValueError, match=r"other settings.*'k': \(2, 3\)"):
+        api.transfer_cross(["fer2013"], [str(folder)], out=str(out), k=3, epochs=2, update=True)
+    del after["k"]                        # a table written before k was recorded: read from its cells' protocols
+    (out / "cross.json").write_text(json.dumps(after))
+    with pytest.raises(ValueError, match=r"'k': \(2, 3\)"):
+        api.transfer_cross(["fer2013"], [str(folder)], out=str(out), k=3, epochs=2, update=True)
     with pytest.raises(FileNotFoundError, match="no cross table to update"):
         api.transfer_cross(["fer2013"], [str(folder)], out=str(tmp_path / "none"), k=2, epochs=2, update=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -58,22 +59,25 @@ def transfer_cross(sources=CROSS_SOURCES, targets=CROSS_TARGETS, out: str | None
             log.info("%s -> %s: as-is %.3f, fine-tuned %.3f", source, target, cells[-2].accuracy, cells[-1].accuracy)
     digests = {str(s): weights_digest(s) for s in sources}
     if update and out:
-        cells, digests = _merge_cross(Path(out) / "cross.json", cfg.to_dict(), cells, digests)
+        cells, digests = _merge_cross(Path(out) / "cross.json", cfg.to_dict(), k, cells, digests)
     if out:
-        atomic_write_json(Path(out) / "cross.json", {"head": cfg.to_dict(), "weights_sha256": digests,
+        atomic_write_json(Path(out) / "cross.json", {"head": cfg.to_dict(), "k": k, "weights_sha256": digests,
                                                      "provenance": provenance(),
                                                      "cells": [c.to_dict() for c in cells]})
         atomic_write_text(Path(out) / "cross.md", to_markdown(cells) + "\n")
     return cells
 
 
-def _merge_cross(path: Path, head: dict, cells: list, digests: dict) -> tuple[list, dict]:
+def _merge_cross(path: Path, head: dict, k: int, cells: list, digests: dict) -> tuple[list, dict]:
     """The table in ``path`` with the rows of the sources in ``cells`` replaced by them."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no cross table to update (run without --update first)")
     old = json.loads(path.read_text())
-    if old["head"] != head:
-        diff = {key: (old["head"].get(key), val) for key, val in head.items() if old["head"].get(key) != val}
+    diff = {key: (old["head"].get(key), val) for key, val in head.items() if old["head"].get(key) != val}
+    old_k = _recorded_k(old)
+    if old_k is not None and old_k != k:
+        diff["k"] = (old_k, k)
+    if diff:
         raise ValueError(f"{path}: its output layers were fitted with other settings {diff}; "
                          "update only with the same --k/--epochs/--seed")
     fresh = {c.source for c in cells}
@@ -82,6 +86,15 @@ def _merge_cross(path: Path, head: dict, cells: list, digests: dict) -> tuple[li
     merged = sorted(kept + cells, key=lambda c: order.index(c.source))  # stable: targets keep their order
     kept_digests = {src: d for src, d in old.get("weights_sha256", {}).items() if src not in fresh}
     return merged, {**kept_digests, **digests}
+
+
+def _recorded_k(table: dict) -> int | None:
+    """The number of folds a cross table was scored with: recorded, or read from its cells' protocols
+    ("10-fold ..."); None when no target was scored by k-fold CV."""
+    if "k" in table:
+        return table["k"]
+    folds = {int(m.group(1)) for c in table["cells"] if (m := re.match(r"(\d+)-fold", c["protocol"]))}
+    return folds.pop() if len(folds) == 1 else None
 
 
 def _trained_on(source: str, target: str) -> bool:
