@@ -33,11 +33,6 @@ CKPLUS_CODES: dict[int, str] = {
     0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happy",
     6: "sadness", 7: "surprise",
 }
-# Column order of the FER+ vote table (fer2013new.csv / label.csv).
-FERPLUS_COLUMNS: tuple[str, ...] = (
-    "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
-    "unknown", "NF",
-)
 
 
 class UnknownLabelError(ValueError):

@@ -26,13 +26,6 @@ def conv_index(model: nn.Module, layer: str) -> int:
     return list(convs).index(layer)
 
 
-def relu_after(model: nn.Module, layer: str) -> nn.ReLU:
-    """The ReLU module that follows conv layer ``layer`` (``conv1``..``convN``). In the model's
-    own forward pass it runs after the max-pool (on pooled maps); :func:`rectified_map` gives the
-    full-resolution rectified map."""
-    return next(m for m in model.features[conv_index(model, layer)] if isinstance(m, nn.ReLU))
-
-
 def rectified_map(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Tensor:
     """(B, F, H, W): the rectified activation map of conv layer ``layer`` at full resolution
     (after its ReLU, before its max-pool) for ``images`` in [0, 1]."""

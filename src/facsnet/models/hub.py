@@ -56,7 +56,7 @@ def weights_digest(name_or_path: str | Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def load_model(name_or_path: str | Path = "fer2013", device="cpu"):
+def load_model(name_or_path: str | Path, device="cpu"):
     """The model of a bundled name or checkpoint path, fp32, in eval mode."""
     from .checkpoint import model_from_checkpoint
 
