@@ -18,6 +18,7 @@ from pathlib import Path
 
 from facsnet.hardware import cpu_info
 from facsnet.inference import Analyzer
+from facsnet.models.hub import DEFAULT_MODEL, weights_digest
 from facsnet.samples import make_video
 from facsnet.utils import atomic_write_json
 
@@ -43,6 +44,7 @@ def main() -> None:
                 seconds[name].append(time.perf_counter() - t)
     fps = {k: round(args.frames / statistics.median(v), 1) for k, v in seconds.items()}
     result = {"command": "python " + " ".join(sys.argv), "date": date.today().isoformat(), "host": cpu_info().describe(),
+              "model": DEFAULT_MODEL, "model_sha256": weights_digest(DEFAULT_MODEL),
               "video": f"{args.frames} frames, 640x480, one face", "seconds": seconds, "frames_per_s": fps,
               "with_aus_vs_emotions_only": round(fps["with_aus"] / fps["emotions_only"], 3),
               "full_vs_emotions_only": round(fps["full"] / fps["emotions_only"], 3)}

@@ -1025,7 +1025,8 @@ def headline_table(s: dict) -> str:
     b = s["bench"]
     cols = s.get("au_columns_speed")
     if cols:
-        rows.append(f"| speed on a 2-core CPU: video frames/s end to end with the default model, all columns / "
+        model = f"`{cols['model']}`" if "model" in cols else "the default model"
+        rows.append(f"| speed on a 2-core CPU: video frames/s end to end with {model} ({cols['host']}), all columns / "
                     f"emotions only; training vs Keras on the same CPU | {cols['frames_per_s']['full']:.0f} / "
                     f"{cols['frames_per_s']['emotions_only']:.0f}; {b['train_vs_keras']:.2f}x | "
                     f"`au_columns_speed.frames_per_s`, `bench.train_vs_keras` |")

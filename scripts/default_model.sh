@@ -170,6 +170,7 @@ PY
     fi
     $PY -m facsnet ensemble "$RUNS/${NAME}_ABCD.pt" "$RUNS/${NAME}_DEG.pt" ${MORE[@]+"${MORE[@]}"} --out "$RUNS/${NAME}_pool.pt"
     $PY scripts/choose_members.py "$RUNS/${NAME}_pool.pt" "$OUT/holdout_choice_pool.json" "$RUNS/${NAME}_pool_chosen.pt" --int8
+    cp "$OUT/holdout_choice_pool.json" "$OUT/holdout_choice.json"     # the choice behind the bundled file, as grow and prune leave it
     $PY scripts/bundle_weights.py "$RUNS/${NAME}_pool_chosen.pt" "src/facsnet/weights/$NAME.pt" --int8
     score_once ;;
   *) echo "usage: bash scripts/default_model.sh train A|B|C|D|E|F|G|H, finish, grow C|D|E|F|G, prune, or pool" >&2; exit 2 ;;
