@@ -54,13 +54,14 @@ record_host() {
 import json, sys, torch
 from pathlib import Path
 from facsnet.hardware import cpu_info
+from facsnet.utils import atomic_write_text
 folder, run, path = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 precision = json.loads((folder / "config.json").read_text())["precision"]["precision"]
 starts = json.loads((folder / "provenance.json").read_text())["starts"] if (folder / "provenance.json").exists() else []
 hosts = sorted({s["host"] + ("" if s.get("device", "cpu") == "cpu" else f" ({s['device']})") for s in starts})
 host = json.loads(path.read_text()) if path.exists() else {}
 host.setdefault("runs", {})[run] = f"{' + '.join(hosts) or cpu_info().describe()}; torch {torch.__version__}; precision {precision}"
-path.write_text(json.dumps(host, indent=1))
+atomic_write_text(path, json.dumps(host, indent=1))
 PY
 }
 RECIPE=(--data fer2013 --val holdout --batch-size 64 --optimizer sgd --lr 0.02 --weight-decay 5e-4

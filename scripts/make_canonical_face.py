@@ -12,6 +12,7 @@ Writes the (468, 3) float32 array (centred, unit RMS radius) and a JSON note bes
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from facsnet.faces.detect import create_detector  # noqa: E402
 from facsnet.faces.landmarks import FaceMesh  # noqa: E402
 from facsnet.faces.pose import similarity_fit  # noqa: E402
-from facsnet.utils import atomic_write_text  # noqa: E402
+from facsnet.utils import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 MIRROR = np.diag([-1.0, 1.0, 1.0])
 
@@ -113,7 +114,9 @@ def main() -> None:
     mean = procrustes_mean(np.stack(shapes))
     canonical, pairs = turn_to_symmetry(mean)
     out = Path(args.out)
-    np.save(out, canonical.astype(np.float32), allow_pickle=False)
+    buf = io.BytesIO()
+    np.save(buf, canonical.astype(np.float32), allow_pickle=False)
+    atomic_write_bytes(out, buf.getvalue())   # the bundled asset: written whole or not at all
     note = {"source": "FER2013 Training", "files_tried": len(files), "meshes": len(shapes),
             "midline_vertices": int((pairs == np.arange(len(pairs))).sum()),
             "command": "python scripts/make_canonical_face.py " + " ".join(sys.argv[1:])}

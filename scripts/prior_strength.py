@@ -33,6 +33,7 @@ from test_time_ablation import (accuracy, combine, labelled, member_log_probs, s
                                 uar, write_table)
 
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E402
+from facsnet.figures import save_figure_png  # noqa: E402
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
 from facsnet.models.checkpoint import class_prior_of, inference_settings, record_prior_strength  # noqa: E402
 from facsnet.provenance import provenance  # noqa: E402
@@ -118,8 +119,7 @@ def plot(result: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure_png(fig, path)   # written whole or not at all, and closed
 
 
 def main() -> None:

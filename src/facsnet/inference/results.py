@@ -162,17 +162,8 @@ class AnalysisResult:
         suffix = path.suffix.lower()
         if suffix not in TABLE_SUFFIXES:
             raise ValueError(f"{path}: table format by suffix, one of {', '.join(TABLE_SUFFIXES)}")
-        if suffix == ".csv":
-            atomic_write_text(path, self.to_frame().to_csv(index=False))
-        elif suffix == ".parquet":
-            import io
-
-            buf = io.BytesIO()
-            try:
-                self.to_frame().to_parquet(buf, index=False)
-            except ImportError as exc:
-                raise ImportError("writing .parquet needs pyarrow (pip install 'facsnet[parquet]')") from exc
-            atomic_write_bytes(path, buf.getvalue())
+        if suffix in (".csv", ".parquet"):
+            write_frame(self.to_frame(), path)
         elif suffix == ".jsonl":
             atomic_write_text(path, "".join(json.dumps(_clean(r)) + "\n" for r in self.rows()))
         else:
