@@ -3,6 +3,7 @@ training settings (:class:`facsnet.training.TrainConfig`), so the two surfaces c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from .. import api
 from ..data.augment import Augment
@@ -65,10 +66,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def _training_settings(args) -> dict:
-    keys = ["model", "epochs", "batch_size", "lr", "optimizer", "momentum", "schedule", "decay", "warmup_steps",
-            "weight_decay", "label_smoothing", "soft_targets", "mixup", "norm", "precision", "channels_last", "seed", "device",
-            "init", "teacher", "distill_weight", "distill_temperature", "tta_flip", "progress", "max_minutes"]
-    settings = {k: getattr(args, k) for k in keys}
+    """Every TrainConfig field from its option of the same name; ``augment`` from --erase / --degrade."""
+    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if f.name != "augment"}
     if args.erase or args.degrade:
         field = {k: args.degrade for k in ("blur", "lowres", "jpeg", "gamma")}
         settings["augment"] = {**Augment().to_dict(), "erase": args.erase, **field}
