@@ -24,142 +24,7 @@ def main(argv=None) -> int:
     from ..models.checkpoint import CheckpointError
 
     try:
-        if args.command == "train":
-            res = api.train(args.data, val=args.val, out=args.out, val_fraction=args.val_fraction,
-                            train_fraction=args.train_fraction, subject_pattern=args.subject_pattern, overwrite=args.overwrite, **_training_settings(args))
-            print(json.dumps({"out_dir": res.out_dir, "completed": res.completed, "epochs_done": res.epochs_done,
-                              "best_epoch": res.best_epoch,
-                              "best_val_accuracy": res.best_val_accuracy,
-                              "final_val_accuracy": res.final.accuracy if res.final else None,
-                              "train_img_per_s": round(res.images_per_s, 1)}, indent=2))
-        elif args.command == "cv":
-            folds = _fold_numbers(args.folds) if args.folds else None
-            res = api.cv(args.data, k=args.k, protocol=args.protocol, out=args.out, fold_seed=args.fold_seed,
-                         folds=folds, subject_pattern=args.subject_pattern, overwrite=args.overwrite,
-                         **_training_settings(args))
-            if res is None:   # some folds still to run: asked for others, or stopped by --max-minutes
-                print(f"not every fold has run yet in {args.out}: the same command (or one per --folds) goes on, "
-                      f"and the summary is written when every fold has run")
-            else:
-                print(res.to_markdown())
-                print(f"cv.json, cv.md, confusion.png and one folder per fold in {args.out}", file=sys.stderr)
-        elif args.command == "evaluate":
-            if args.out:
-                from ..utils import check_writable_file
-
-                check_writable_file(Path(args.out) / "report.html")
-            res = api.evaluate(args.model, args.data, tta_flip=args.tta_flip, subject_pattern=args.subject_pattern,
-                               balanced=_prior_strength(args), data_classes_only=args.data_classes_only)
-            if args.out:
-                from ..report import write_evaluation
-
-                write_evaluation(res, args.out, command="facsnet " + " ".join(sys.argv[1:] if argv is None else argv))
-                print(f"eval.json, confusion.png and report.html in {args.out}", file=sys.stderr)
-            if args.json:
-                from ..provenance import provenance
-
-                print(json.dumps({**res.to_dict(), "provenance": provenance()}, indent=2))
-            else:
-                from ..report.evaluation import balanced_hint, settings_note
-
-                print(f"{res.model} on {res.dataset}: accuracy {100 * res.accuracy:.2f}%, balanced recall (UAR) "
-                      f"{100 * res.uar:.2f}%, ECE {res.ece:.3f} on {res.n} images"
-                      f"{settings_note(res)}")
-                for c, r in res.per_class_recall.items():
-                    print(f"  {c:9s} recall {100 * r:.1f}%")
-                if res.left_out_classes:
-                    print(f"  left out (model lacks the class): {res.left_out_classes}")
-                if res.skipped_files:
-                    print(f"  skipped files: {len(res.skipped_files)}")
-                hint = balanced_hint(res)
-                if hint:
-                    print(f"  {hint}")
-        elif args.command == "calibrate":
-            if args.prior_strength not in (None, "auto") and not 0 <= args.prior_strength <= 1:
-                raise ValueError(f"--prior-strength {args.prior_strength:g}: give 'auto' or a number between 0 "
-                                 "(uncorrected) and 1 (equally likely classes)")
-            res = api.calibrate(args.model, args.data, val=args.val, val_fraction=args.val_fraction,
-                                tta_flip=args.tta_flip, out=args.out, subject_pattern=args.subject_pattern,
-                                prior_strength=args.prior_strength)
-            served = (f"; class prior corrected at strength {res.prior_strength:g}"
-                      f"{' (chosen there)' if res.prior_strength_rule == 'uar_keeping_accuracy' else ''}"
-                      if args.prior_strength is not None else "")
-            print(f"temperature {res.temperature:.3f} fitted on {res.n} faces of {res.fitted_on}: "
-                  f"ECE {res.ece_before:.4f} -> {res.ece_after:.4f}, NLL {res.nll_before:.4f} -> {res.nll_after:.4f}"
-                  f"{served}; written to {args.out}")
-        elif args.command == "ensemble":
-            out = api.ensemble(args.models, args.out, keep=args.keep)
-            members = len(read_checkpoint(out).get("members", []))       # an ensemble among the inputs counts its members
-            print(f"ensemble of {members} members written to {out}")
-        elif args.command == "au-correlate":
-            res = api.au_correlate(args.model, args.data, labels=args.labels, layer=args.layer,
-                                   ns=[int(n) for n in args.n.split(",")], permutations=args.permutations,
-                                   eps=args.eps, out=args.out)
-            print(res.to_markdown())
-            print(f"au.json and au.md in {args.out}" if args.out else "not written (give --out DIR to keep it)",
-                  file=sys.stderr)
-        elif args.command == "visualize":
-            filters = [int(f) for f in args.filters.split(",")] if args.filters else None
-            index = api.visualize(args.model, args.data, out=args.out, layer=args.layer, filters=filters, n=args.n,
-                                  rule=args.rule, eps=args.eps, au_labels=args.au_labels, au_n=args.au_n)
-            print(f"{len(index['filters'])} filter figures ({index['live_filters']} live filters in {args.layer}) in {args.out}")
-            if index.get("au_figures"):
-                print("AU figures: " + ", ".join(f"{k} (filter {v})" for k, v in index["au_figures"].items()))
-        elif args.command == "analyze" and (api.is_corpus_out(args.out) or args.shard != "1/1" or args.engine != "local"):
-            if not api.is_corpus_out(args.out):
-                raise ValueError("--shard and --engine write one result per input: give --out a folder (no suffix)")
-            if args.annotate:
-                raise ValueError("--annotate is for one table run; a corpus run (--out DIR) writes results only")
-            if args.device != "cpu":
-                raise ValueError("--device is for one table run; a corpus run uses the CPU (or --engine ray)")
-            res = api.analyze_corpus(
-                args.inputs, args.out, shard=args.shard, engine=args.engine, workers=args.workers,
-                ray_address=args.ray_address, overwrite=args.overwrite, model=args.model, detector=args.detector,
-                backend=args.backend, stride=args.stride, max_frames=args.max_frames,
-                min_face_score=args.min_face_score, level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
-                aus=None if args.no_aus else args.aus, au_intensity=_au_intensity(args),
-                detect_every=args.detect_every, precision=args.precision, balanced=_prior_strength(args),
-                num_threads=args.threads, landmarks=args.landmarks, eyes=args.eyes)
-            print(res.to_text(), file=sys.stderr)
-            if res.inputs and not res.frames and not res.already_done:     # nothing of this shard could be read
-                return 1
-        elif args.command == "samples":
-            from ..samples import copy_samples
-
-            copies = copy_samples(args.folder)
-            print(f"{len(copies)} files in {args.folder}: {', '.join(p.name for p in copies)}", file=sys.stderr)
-        elif args.command == "merge":
-            out = args.out or str(Path(args.run_dir) / "merged.csv")
-            table = api.merge(args.run_dir, out, allow_missing=args.allow_missing)
-            print(f"{len(table)} row(s) from {table['path'].nunique()} input(s) in {out}", file=sys.stderr)
-        elif args.command == "analyze":
-            t0 = time.perf_counter()
-            res = api.analyze(args.inputs, model=args.model, out=args.out, annotate=args.annotate,
-                              detector=args.detector, backend=args.backend, stride=args.stride,
-                              max_frames=args.max_frames, min_face_score=args.min_face_score,
-                              level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
-                              aus=None if args.no_aus else args.aus,
-                              au_intensity=_au_intensity(args), device=args.device, landmarks=args.landmarks, eyes=args.eyes,
-                              detect_every=args.detect_every, precision=args.precision, balanced=_prior_strength(args),
-                              num_threads=args.threads)
-            _print_analysis(res, args, time.perf_counter() - t0)
-            if res.skipped and not res.frames:
-                return 1
-        elif args.command == "transfer":
-            _run_transfer(args)
-        elif args.command == "micro":
-            _run_micro(args)
-        elif args.command == "export":
-            print(api.export(args.model, args.out))
-        elif args.command == "models":
-            _print_models()
-        elif args.command == "report":
-            from ..report import build_analysis_report, build_report
-
-            if Path(args.run_dir).is_file():
-                print(build_analysis_report(args.run_dir, args.out, video=args.video))
-            else:
-                print(build_report(args.run_dir, args.out))
+        return VERBS[args.command](args) or 0
     except (DatasetError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"facsnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -173,7 +38,184 @@ def main(argv=None) -> int:
               f"(an unexpected failure: rerun as 'facsnet --debug {args.command} ...' for the traceback, and report it)",
               file=sys.stderr)
         return 1
-    return 0
+
+
+
+def _run_train(args) -> int | None:
+    """Train one model; print where it went and how it scored."""
+    res = api.train(args.data, val=args.val, out=args.out, val_fraction=args.val_fraction,
+                    train_fraction=args.train_fraction, subject_pattern=args.subject_pattern, overwrite=args.overwrite, **_training_settings(args))
+    print(json.dumps({"out_dir": res.out_dir, "completed": res.completed, "epochs_done": res.epochs_done,
+                      "best_epoch": res.best_epoch,
+                      "best_val_accuracy": res.best_val_accuracy,
+                      "final_val_accuracy": res.final.accuracy if res.final else None,
+                      "train_img_per_s": round(res.images_per_s, 1)}, indent=2))
+
+
+def _run_cv(args) -> int | None:
+    """k-fold cross-validation, or the folds asked for; print the summary once every fold has run."""
+    folds = _fold_numbers(args.folds) if args.folds else None
+    res = api.cv(args.data, k=args.k, protocol=args.protocol, out=args.out, fold_seed=args.fold_seed,
+                 folds=folds, subject_pattern=args.subject_pattern, overwrite=args.overwrite,
+                 **_training_settings(args))
+    if res is None:   # some folds still to run: asked for others, or stopped by --max-minutes
+        print(f"not every fold has run yet in {args.out}: the same command (or one per --folds) goes on, "
+              f"and the summary is written when every fold has run")
+    else:
+        print(res.to_markdown())
+        print(f"cv.json, cv.md, confusion.png and one folder per fold in {args.out}", file=sys.stderr)
+
+
+def _run_evaluate(args) -> int | None:
+    """Score a model on a labelled set: a summary line and per-class recall, or JSON; a report folder with --out."""
+    if args.out:
+        from ..utils import check_writable_file
+
+        check_writable_file(Path(args.out) / "report.html")
+    res = api.evaluate(args.model, args.data, tta_flip=args.tta_flip, subject_pattern=args.subject_pattern,
+                       balanced=_prior_strength(args), data_classes_only=args.data_classes_only)
+    if args.out:
+        from ..provenance import command
+        from ..report import write_evaluation
+
+        write_evaluation(res, args.out, command=command())
+        print(f"eval.json, confusion.png and report.html in {args.out}", file=sys.stderr)
+    if args.json:
+        from ..provenance import provenance
+
+        print(json.dumps({**res.to_dict(), "provenance": provenance()}, indent=2))
+    else:
+        from ..report.evaluation import balanced_hint, settings_note
+
+        print(f"{res.model} on {res.dataset}: accuracy {100 * res.accuracy:.2f}%, balanced recall (UAR) "
+              f"{100 * res.uar:.2f}%, ECE {res.ece:.3f} on {res.n} images"
+              f"{settings_note(res)}")
+        for c, r in res.per_class_recall.items():
+            print(f"  {c:9s} recall {100 * r:.1f}%")
+        if res.left_out_classes:
+            print(f"  left out (model lacks the class): {res.left_out_classes}")
+        if res.skipped_files:
+            print(f"  skipped files: {len(res.skipped_files)}")
+        hint = balanced_hint(res)
+        if hint:
+            print(f"  {hint}")
+
+
+def _run_calibrate(args) -> int | None:
+    """Fit the temperature (and, if asked, the class-prior strength) on held-out faces; write the calibrated checkpoint."""
+    if args.prior_strength not in (None, "auto") and not 0 <= args.prior_strength <= 1:
+        raise ValueError(f"--prior-strength {args.prior_strength:g}: give 'auto' or a number between 0 "
+                         "(uncorrected) and 1 (equally likely classes)")
+    res = api.calibrate(args.model, args.data, val=args.val, val_fraction=args.val_fraction,
+                        tta_flip=args.tta_flip, out=args.out, subject_pattern=args.subject_pattern,
+                        prior_strength=args.prior_strength)
+    served = (f"; class prior corrected at strength {res.prior_strength:g}"
+              f"{' (chosen there)' if res.prior_strength_rule == 'uar_keeping_accuracy' else ''}"
+              if args.prior_strength is not None else "")
+    print(f"temperature {res.temperature:.3f} fitted on {res.n} faces of {res.fitted_on}: "
+          f"ECE {res.ece_before:.4f} -> {res.ece_after:.4f}, NLL {res.nll_before:.4f} -> {res.nll_after:.4f}"
+          f"{served}; written to {args.out}")
+
+
+def _run_ensemble(args) -> int | None:
+    """Average several checkpoints' probabilities in one checkpoint."""
+    out = api.ensemble(args.models, args.out, keep=args.keep)
+    members = len(read_checkpoint(out).get("members", []))       # an ensemble among the inputs counts its members
+    print(f"ensemble of {members} members written to {out}")
+
+
+def _run_au_correlate(args) -> int | None:
+    """The filter-to-Action-Unit correlation P(j, u) on CK+'s FACS labels."""
+    res = api.au_correlate(args.model, args.data, labels=args.labels, layer=args.layer,
+                           ns=[int(n) for n in args.n.split(",")], permutations=args.permutations,
+                           eps=args.eps, out=args.out)
+    print(res.to_markdown())
+    print(f"au.json and au.md in {args.out}" if args.out else "not written (give --out DIR to keep it)",
+          file=sys.stderr)
+
+
+def _run_visualize(args) -> int | None:
+    """Deconvnet / guided-backprop figures of single filters and their top images."""
+    filters = [int(f) for f in args.filters.split(",")] if args.filters else None
+    index = api.visualize(args.model, args.data, out=args.out, layer=args.layer, filters=filters, n=args.n,
+                          rule=args.rule, eps=args.eps, au_labels=args.au_labels, au_n=args.au_n)
+    print(f"{len(index['filters'])} filter figures ({index['live_filters']} live filters in {args.layer}) in {args.out}")
+    if index.get("au_figures"):
+        print("AU figures: " + ", ".join(f"{k} (filter {v})" for k, v in index["au_figures"].items()))
+
+
+def _run_analyze_corpus(args) -> int | None:
+    """One result file per input in a folder, resumable, split by --shard or run on Ray."""
+    if not api.is_corpus_out(args.out):
+        raise ValueError("--shard and --engine write one result per input: give --out a folder (no suffix)")
+    if args.annotate:
+        raise ValueError("--annotate is for one table run; a corpus run (--out DIR) writes results only")
+    if args.device != "cpu":
+        raise ValueError("--device is for one table run; a corpus run uses the CPU (or --engine ray)")
+    res = api.analyze_corpus(
+        args.inputs, args.out, shard=args.shard, engine=args.engine, workers=args.workers,
+        ray_address=args.ray_address, overwrite=args.overwrite, model=args.model, detector=args.detector,
+        backend=args.backend, stride=args.stride, max_frames=args.max_frames,
+        min_face_score=args.min_face_score, level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
+        aus=None if args.no_aus else args.aus, au_intensity=_au_intensity(args),
+        detect_every=args.detect_every, precision=args.precision, balanced=_prior_strength(args),
+        num_threads=args.threads, landmarks=args.landmarks, eyes=args.eyes)
+    print(res.to_text(), file=sys.stderr)
+    if res.inputs and not res.frames and not res.already_done:     # nothing of this shard could be read
+        return 1
+
+
+def _run_samples(args) -> int | None:
+    """Copy the bundled photos and clip into a folder."""
+    from ..samples import copy_samples
+
+    copies = copy_samples(args.folder)
+    print(f"{len(copies)} files in {args.folder}: {', '.join(p.name for p in copies)}", file=sys.stderr)
+
+
+def _run_merge(args) -> int | None:
+    """Join a corpus run's per-input results into one table."""
+    out = args.out or str(Path(args.run_dir) / "merged.csv")
+    table = api.merge(args.run_dir, out, allow_missing=args.allow_missing)
+    print(f"{len(table)} row(s) from {table['path'].nunique()} input(s) in {out}", file=sys.stderr)
+
+
+def _run_analyze_table(args) -> int | None:
+    """Find, level and classify the faces of the inputs into one table (and annotated copies)."""
+    t0 = time.perf_counter()
+    res = api.analyze(args.inputs, model=args.model, out=args.out, annotate=args.annotate,
+                      detector=args.detector, backend=args.backend, stride=args.stride,
+                      max_frames=args.max_frames, min_face_score=args.min_face_score,
+                      level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
+                      aus=None if args.no_aus else args.aus,
+                      au_intensity=_au_intensity(args), device=args.device, landmarks=args.landmarks, eyes=args.eyes,
+                      detect_every=args.detect_every, precision=args.precision, balanced=_prior_strength(args),
+                      num_threads=args.threads)
+    _print_analysis(res, args, time.perf_counter() - t0)
+    if res.skipped and not res.frames:
+        return 1
+
+
+def _run_export(args) -> int | None:
+    """Export a model to ONNX."""
+    print(api.export(args.model, args.out))
+
+
+def _run_report(args) -> int | None:
+    """One self-contained HTML page of a run folder or an analyze table."""
+    from ..report import build_analysis_report, build_report
+
+    if Path(args.run_dir).is_file():
+        print(build_analysis_report(args.run_dir, args.out, video=args.video))
+    else:
+        print(build_report(args.run_dir, args.out))
+
+
+def _run_analyze(args) -> int | None:
+    """``--out DIR`` (or --shard / --engine): a corpus run; otherwise one table."""
+    if api.is_corpus_out(args.out) or args.shard != "1/1" or args.engine != "local":
+        return _run_analyze_corpus(args)
+    return _run_analyze_table(args)
 
 
 def _prior_strength(args) -> bool | float | None:
@@ -320,3 +362,13 @@ def _print_analysis(res, args, seconds: float) -> None:
     speed = f" in {seconds:.1f} s ({len(res.frames) / seconds:.1f} frames/s)" if res.frames and seconds > 0 else ""
     print(res.summary() + speed + (f"; table in {args.out}" if args.out and res.frames else "")
           + (f"; annotated in {args.annotate}" if args.annotate else ""), file=sys.stderr)
+
+
+# one function per verb; each returns the exit status (None: 0)
+VERBS = {
+    "train": _run_train, "cv": _run_cv, "evaluate": _run_evaluate, "calibrate": _run_calibrate,
+    "ensemble": _run_ensemble, "au-correlate": _run_au_correlate, "visualize": _run_visualize,
+    "analyze": _run_analyze, "samples": _run_samples, "merge": _run_merge,
+    "transfer": _run_transfer, "micro": _run_micro,
+    "export": _run_export, "models": lambda args: _print_models(), "report": _run_report,
+}
