@@ -74,14 +74,11 @@ def _training_settings(args) -> dict:
     return settings
 
 
-def build_parser() -> Parser:
-    parser = Parser(prog="facsnet", description="Facial expression analysis after Breuer & Kimmel (2017).")
-    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
-    parser.add_argument("--version", action="version", version=f"facsnet {_version()}")
-    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an unexpected failure")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+def _add_models_parser(sub) -> None:
     sub.add_parser("models", help="list the bundled models: name, task, classes, input")
 
+
+def _add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model on a dataset")
     p.add_argument("--data", default=None, help="NAME[:SPLIT] or a path (required: fer2013 alone is hours of "
                    "training on a CPU)")
@@ -96,6 +93,8 @@ def build_parser() -> Parser:
                    help="start afresh when --out holds a run with other settings or data (default: refuse)")
     _add_training_options(p)
 
+
+def _add_cv_parser(sub) -> None:
     p = sub.add_parser("cv", help="k-fold cross-validation")
     p.add_argument("--data")
     p.add_argument("--k", type=int)
@@ -109,6 +108,8 @@ def build_parser() -> Parser:
                    help="start afresh when --out holds a CV run with other settings or data (default: refuse)")
     _add_training_options(p)
 
+
+def _add_evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="score a model on a labelled dataset")
     p.add_argument("--model", help=f"bundled name or checkpoint (default: {DEFAULT_MODEL})")
     p.add_argument("--data")
@@ -122,6 +123,9 @@ def build_parser() -> Parser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--out", default=None, help="a folder for eval.json, confusion.png and report.html "
                    "(summary, confusion matrix, precision / recall / F1 per class)")
+
+
+def _add_calibrate_parser(sub) -> None:
     p = sub.add_parser("calibrate", help="fit a model's softmax temperature on held-out faces")
     p.add_argument("--model", required=True, help="checkpoint (or bundled name) to calibrate")
     p.add_argument("--data", help="the data the model was trained on")
@@ -136,11 +140,17 @@ def build_parser() -> Parser:
                         "faces (the best balanced recall that keeps the uncorrected accuracy), or a strength S "
                         "in 0-1 (default: none)")
     p.add_argument("--out", required=True, help="the calibrated checkpoint (.pt) to write")
+
+
+def _add_ensemble_parser(sub) -> None:
     p = sub.add_parser("ensemble", help="one model that averages the probabilities of several")
     p.add_argument("models", nargs="+", help="checkpoints (or bundled names) with the same classes and data")
     p.add_argument("--out", required=True, help="the ensemble checkpoint (.pt) to write")
     p.add_argument("--keep", type=_positions,
                    help="only these members, counted from 1 over the members of the models given, e.g. 1,4")
+
+
+def _add_au_correlate_parser(sub) -> None:
     p = sub.add_parser("au-correlate", help="live filters and the filter-to-Action-Unit correlation on CK+")
     p.add_argument("--model", help="bundled name or checkpoint")
     p.add_argument("--data", help="CK+ data with sequence ids")
@@ -150,6 +160,9 @@ def build_parser() -> Parser:
     p.add_argument("--permutations", type=int)
     p.add_argument("--eps", type=float, help="a filter is dead if it never exceeds this")
     p.add_argument("--out")
+
+
+def _add_visualize_parser(sub) -> None:
     p = sub.add_parser("visualize", help="top-N images per filter with deconvnet / guided-backprop overlays")
     p.add_argument("--model")
     p.add_argument("--data")
@@ -161,6 +174,9 @@ def build_parser() -> Parser:
     p.add_argument("--au-labels", help="CK+ AU label csv: also draw one figure per matched AU")
     p.add_argument("--au-n", type=int, help="top-N for the AU match (P(j,u) = 1)")
     p.add_argument("--out")
+
+
+def _add_analyze_parser(sub) -> None:
     p = sub.add_parser("analyze", help="faces and emotions in photos, folders, videos or a camera")
     p.add_argument("inputs", nargs="*", help="photos, folders, videos, camera:N (default: the bundled sample photos)")
     p.add_argument("--out", help="table: .csv, .parquet, .jsonl or .json; or a folder (no suffix): "
@@ -198,12 +214,21 @@ def build_parser() -> Parser:
     p.add_argument("--device", help="where the models run: cpu (OpenVINO / ONNX Runtime), cuda, "
                    "cuda:N, or auto (a GPU when there is one; PyTorch runs there)")
     p.add_argument("--overwrite", action="store_true", help="with --out DIR: start afresh when DIR holds other settings")
+
+
+def _add_samples_parser(sub) -> None:
     p = sub.add_parser("samples", help="copy the bundled public-domain photos and a short clip into a folder")
     p.add_argument("folder", nargs="?", default="facsnet-samples")
+
+
+def _add_merge_parser(sub) -> None:
     p = sub.add_parser("merge", help="join the per-input results of a corpus run (analyze --out DIR) into one table")
     p.add_argument("run_dir")
     p.add_argument("--out", help="the table: .csv, .parquet or .jsonl (default: RUN_DIR/merged.csv)")
     p.add_argument("--allow-missing", action="store_true", help="merge what is done even if some inputs are not")
+
+
+def _add_transfer_parser(sub) -> None:
     p = sub.add_parser("transfer", help="cross-dataset table, AU detection and AU intensity from an emotion CNN")
     tsub = p.add_subparsers(dest="transfer_command", required=True, parser_class=Parser)
     t = tsub.add_parser("cross", help="every model on every dataset, as-is and with a re-fitted output layer")
@@ -252,6 +277,9 @@ def build_parser() -> Parser:
             t.add_argument("--min-coded", type=int)
             t.add_argument("--hurdle", action="store_true",
                            help="presence head + intensity head fitted on present cells (for mostly-0 targets)")
+
+
+def _add_micro_parser(sub) -> None:
     p = sub.add_parser("micro", help="micro-expressions: coding tables, LOSO on the MEGC 2019 composite or on frames")
     msub = p.add_subparsers(dest="micro_command", required=True, parser_class=Parser)
     t = msub.add_parser("tables", help="parse coding tables (.xlsx) and list their clips and reported rows")
@@ -280,13 +308,36 @@ def build_parser() -> Parser:
         t.add_argument("--max-minutes", type=float, help="stop resumably after this wall time")
         t.add_argument("--out")
         t.add_argument("--overwrite", action="store_true", help="start afresh when --out holds a run with other settings")
+
+
+def _add_export_parser(sub) -> None:
     p = sub.add_parser("export", help="export a model to ONNX")
     p.add_argument("model", help="bundled name or checkpoint")
     p.add_argument("out", help="OUT.onnx")
+
+
+def _add_report_parser(sub) -> None:
     p = sub.add_parser("report", help="one self-contained HTML page of a run folder or an analyze table")
     p.add_argument("run_dir", help="a run folder (training, cv, evaluation, au-correlate) or an analyze table")
     p.add_argument("--out", default=None, help="default: RUN_DIR/report.html, or TABLE.html for a table")
     p.add_argument("--video", default=None, help="an annotated video to embed in the report of an analyze table")
+
+
+VERB_PARSERS = (
+    _add_models_parser, _add_train_parser, _add_cv_parser, _add_evaluate_parser, _add_calibrate_parser,
+    _add_ensemble_parser, _add_au_correlate_parser, _add_visualize_parser, _add_analyze_parser, _add_samples_parser,
+    _add_merge_parser, _add_transfer_parser, _add_micro_parser, _add_export_parser, _add_report_parser,
+)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="facsnet", description="Facial expression analysis after Breuer & Kimmel (2017).")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    parser.add_argument("--version", action="version", version=f"facsnet {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an unexpected failure")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for add_verb in VERB_PARSERS:   # the order of `facsnet --help`
+        add_verb(sub)
     _fill_help(parser)
     for path, functions in API_OF_VERB.items():
         share_defaults(_sub_parser(parser, path), *functions)
