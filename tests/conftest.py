@@ -59,3 +59,24 @@ def write_class_folder(root: Path, classes=("happy", "sad", "angry"), per_class:
 @pytest.fixture
 def toy_folder(tmp_path) -> Path:
     return write_class_folder(tmp_path / "toy")
+
+
+def hours_pass_after_each_epoch(monkeypatch):
+    """Make each epoch seem to take an hour to the time limit: saving last.pt at an epoch's end moves the clock."""
+    import facsnet.training.loop as loop
+
+    offset = [0.0]
+    real_clock, real_save = loop.time.perf_counter, loop.save_checkpoint
+
+    class Clock:
+        @staticmethod
+        def perf_counter():
+            return real_clock() + offset[0]
+
+    def save(path, *args, **kwargs):
+        if path.name == "last.pt":
+            offset[0] += 3600.0
+        return real_save(path, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "time", Clock)
+    monkeypatch.setattr(loop, "save_checkpoint", save)

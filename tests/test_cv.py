@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import write_class_folder
+from conftest import hours_pass_after_each_epoch, write_class_folder
 from facsnet.data import read_class_folder
 from facsnet.training import TrainConfig, cross_validate
 
@@ -41,13 +41,29 @@ def test_cv_resumes_finished_folds(toy_subjects, tmp_path, monkeypatch):
     assert len(calls) == 1 and res is not None                           # fold 1 was not trained again
 
 
-def test_a_fold_stopped_by_the_time_limit_is_not_counted_as_done(toy_subjects, tmp_path):
+def test_a_fold_stopped_by_the_time_limit_is_not_counted_as_done_and_resumes(toy_subjects, tmp_path, monkeypatch):
     out = tmp_path / "cv"
-    limited = TrainConfig(**{**FAST.__dict__, "max_minutes": 0.0})
-    assert cross_validate(toy_subjects, limited, k=2, out_dir=out) is None
+    two_epochs = TrainConfig(**{**FAST.__dict__, "epochs": 2})
+    with monkeypatch.context() as m:
+        hours_pass_after_each_epoch(m)
+        limited = TrainConfig(**{**two_epochs.__dict__, "max_minutes": 30.0})
+        assert cross_validate(toy_subjects, limited, k=2, out_dir=out) is None
     assert not (out / "fold01" / "metrics.json").exists() and not (out / "fold02").exists()
-    res = cross_validate(toy_subjects, FAST, k=2, out_dir=out)          # max_minutes may change on a resume
+    assert (out / "fold01" / "last.pt").exists()                        # kept to resume from
+    res = cross_validate(toy_subjects, two_epochs, k=2, out_dir=out)    # max_minutes may change on a resume
     assert res is not None and len(res.fold_accuracies) == 2
+    assert len(json.loads((out / "fold01" / "history.json").read_text())) == 2
+
+
+def test_a_fold_scored_before_its_last_epoch_is_trained_again(toy_subjects, tmp_path):
+    out = tmp_path / "cv"
+    cfg = TrainConfig(**{**FAST.__dict__, "epochs": 2})
+    cross_validate(toy_subjects, cfg, k=2, out_dir=out)
+    history = out / "fold01" / "history.json"
+    history.write_text(json.dumps(json.loads(history.read_text())[:1]))   # as earlier versions left a stopped fold
+    (out / "cv.json").unlink()
+    res = cross_validate(toy_subjects, cfg, k=2, out_dir=out)
+    assert res is not None and len(json.loads(history.read_text())) == 2
 
 
 def test_image_protocol_is_labelled(toy_subjects, tmp_path):

@@ -302,8 +302,32 @@ def test_a_loso_folder_refuses_other_settings_and_an_added_variant_trains_alone(
     assert {r.variant: r.composite.n for r in res} == {"apex": 6, "flow": 6}
     assert "partial" not in res[1].config
     calls.clear()
+    with pytest.raises(ValueError, match="without --shard"):
+        run_loso(data, ["apex"], MicroConfig(seed=1), out, fold_fn, "toy", shard="1/2", overwrite=True)
     run_loso(data, ["apex"], MicroConfig(seed=1), out, fold_fn, "toy", overwrite=True)
-    assert calls == [("apex",)] * 3 and "flow" not in json.loads((out / "loso.json").read_text())["results"]
+    assert calls == [("apex",)] * 3                                                  # the old folds cleared
+    folds = [json.loads(p.read_text())["predictions"] for p in (out / "folds").glob("fold_*.json")]
+    assert len(folds) == 3 and all(set(f) == {"apex"} for f in folds)               # flow's went with them
+
+
+def test_a_loso_folder_that_records_no_run_is_adopted_or_cleared(tmp_path):
+    from facsnet.micro.run import run_loso
+
+    data, calls = _toy_micro_set(), []
+
+    def fold_fn(d, train, test, variants, cfg):
+        calls.append(tuple(variants))
+        return {v: d.y[test] for v in variants}
+
+    out = tmp_path / "old"
+    run_loso(data, ["apex"], MicroConfig(), out, fold_fn, "toy")
+    (out / "config.json").unlink()                          # a folder written before runs were recorded
+    calls.clear()
+    run_loso(data, ["apex"], MicroConfig(), out, fold_fn, "toy")
+    assert calls == [] and (out / "config.json").exists()  # its folds adopted, the run now recorded
+    (out / "config.json").unlink()
+    run_loso(data, ["apex"], MicroConfig(seed=3), out, fold_fn, "toy", overwrite=True)
+    assert calls == [("apex",)] * 3                         # --overwrite: trained afresh
 
 
 def test_every_k_frames_variable_lengths_and_frozen_twin(tmp_path):

@@ -1,13 +1,14 @@
 """The training loop on generated data: it learns, it resumes exactly, checkpoints round-trip."""
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import write_class_folder
+from conftest import hours_pass_after_each_epoch, write_class_folder
 from facsnet.data import read_class_folder
 from facsnet.models.checkpoint import model_from_checkpoint, read_checkpoint
 from facsnet.training import TrainConfig, train
@@ -176,17 +177,34 @@ def test_a_run_folder_refuses_other_settings_or_data_and_overwrite_starts_afresh
     assert read_checkpoint(out / "final.pt")["train_config"]["lr"] == 1e-2
 
 
-def test_time_limit_stops_resumably_and_leaves_nothing_that_looks_finished(toy_sets, tmp_path):
+def test_time_limit_stops_after_an_epoch_and_the_same_command_finishes_exactly(toy_sets, tmp_path, monkeypatch):
     tr, va = toy_sets
-    out = tmp_path / "run"
-    res = train(tr, va, TrainConfig(epochs=2, max_minutes=0.0, **FAST), out_dir=out)
-    assert not res.completed and res.epochs_done == 0 and res.final is None
-    assert not (out / "final.pt").exists() and not (out / "best.pt").exists()
+    train(tr, va, TrainConfig(epochs=3, **FAST), out_dir=tmp_path / "straight")
+    with monkeypatch.context() as m:
+        hours_pass_after_each_epoch(m)
+        res = train(tr, va, TrainConfig(epochs=3, max_minutes=30.0, **FAST), out_dir=tmp_path / "limited")
+    out = tmp_path / "limited"
+    assert not res.completed and res.epochs_done == 1 and res.final is None
+    assert read_checkpoint(out / "last.pt")["epoch"] == 0                # index of the one epoch trained
+    assert not (out / "final.pt").exists()                               # nothing that looks finished
+    res = train(tr, va, TrainConfig(epochs=3, max_minutes=30.0, **FAST), out_dir=out)   # clock as usual
+    assert res.completed and [h["epoch"] for h in res.history] == [1, 2, 3]
+    assert json.loads((out / "provenance.json").read_text())["starts"][-1]["first_epoch"] == 2
+    assert read_checkpoint(out / "final.pt")["epoch"] == 3
+    a, b = _weights(tmp_path / "straight" / "final.pt"), _weights(out / "final.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)                      # as if never stopped
+
+
+def test_a_run_stopped_before_any_epoch_and_a_longer_run_leave_nothing_that_looks_finished(toy_sets, tmp_path):
+    tr, va = toy_sets
     res = train(tr, None, TrainConfig(epochs=2, max_minutes=0.0, **FAST), out_dir=tmp_path / "no_val")
-    assert not res.completed and not (tmp_path / "no_val" / "best.pt").exists()   # best.pt = final weights here
-    res = train(tr, va, TrainConfig(epochs=2, **FAST), out_dir=out)               # no limit: the same run goes on
-    assert res.completed and res.epochs_done == 2 and res.final is not None
-    assert read_checkpoint(out / "final.pt")["epoch"] == 2
+    assert not res.completed and res.epochs_done == 0
+    assert not (tmp_path / "no_val" / "best.pt").exists()               # without validation best.pt = final weights
+    out = tmp_path / "keras"
+    train(tr, None, TrainConfig(epochs=1, **FAST), out_dir=out)
+    assert (out / "final.pt").exists() and (out / "best.pt").exists()
+    res = train(tr, None, TrainConfig(epochs=3, max_minutes=0.0, **FAST), out_dir=out)   # longer (Keras), stopped
+    assert not res.completed and not (out / "final.pt").exists() and not (out / "best.pt").exists()
 
 
 def test_init_from_a_checkpoint_transfers_the_features(toy_sets, tmp_path):

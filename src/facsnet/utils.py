@@ -1,6 +1,7 @@
 """Small helpers shared by the package: atomic writes, seeding, device choice."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -62,6 +63,22 @@ def atomic_torch_save(obj, path: str | Path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path):
+    """Hold an exclusive lock on ``folder`` (its ``.lock`` file) while the block runs: processes that
+    share a run folder (shards) check, clear and record it, or merge into one file, one at a time."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as fh:
+        try:
+            import fcntl
+
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        except ImportError:    # no fcntl (Windows): one process per folder at a time is then the user's care
+            pass
+        yield
 
 
 def parse_shard(shard: str | tuple[int, int]) -> tuple[int, int]:

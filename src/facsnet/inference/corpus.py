@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..training.calibration import prior_strength
 from ..training.run_folder import check_run_folder
-from ..utils import atomic_write_json, shard_of
+from ..utils import atomic_write_json, folder_lock, shard_of
 from .corpus_inputs import CorpusInput, corpus_inputs
 
 log = logging.getLogger("facsnet")
@@ -193,14 +193,7 @@ def _run_lock(out: Path):
         raise ValueError(f"{out}: is a file; --out for a corpus is a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / "config.json").exists() and not (out / ".lock").exists():
         raise ValueError(f"{out}: holds other files; a corpus run needs a new or empty folder")
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / ".lock", "a") as fh:
-        try:
-            import fcntl
-
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        except ImportError:    # no fcntl (Windows): one process per folder at a time is then the user's care
-            pass
+    with folder_lock(out):
         yield
 
 

@@ -13,7 +13,8 @@ from ..utils import parse_shard
 from .data import read_megc2019, sequence_set
 from .tables import read_coding_table
 from .model import MicroConfig
-from .run import COMPOSITE_VARIANTS, TWINS, composite_fold, run_loso, score_store, sequence_fold
+from .run import (COMPOSITE_VARIANTS, TWINS, check_scored_run, composite_fold, run_loso, run_record, score_store,
+                  sequence_fold)
 
 log = logging.getLogger("facsnet")
 
@@ -50,6 +51,7 @@ def micro_megc2019(data: str | None = None, variants=None, init: str | None = "f
     title = "MEGC 2019 composite (CASME II + SAMM + SMIC-HS), leave one subject out"
     extra = {"source": str(root), **_init_provenance(init)}
     if score_only:
+        check_scored_run(Path(out), run_record(micro_set, cfg, title, extra))
         return score_store(micro_set, variants, cfg, out, title, extra)
     return run_loso(micro_set, variants, cfg, out, composite_fold, title, shard=shard, max_minutes=max_minutes,
                     extra=extra, overwrite=overwrite)
@@ -82,5 +84,6 @@ def micro_loso(table: str, frames: str, database: str | None = None, classes: st
     title = f"{coding.database} frame sequences ({select}), CNN + LSTM, leave one subject out"
     return run_loso(micro_set, list(variants), cfg, out, sequence_fold, title, max_minutes=max_minutes,
                     extra={"table": str(table), "frames": str(frames), "classes": classes, "select": select,
+                           "detector": detector if isinstance(detector, str) or detector is None else type(detector).__name__,
                            "table_problems": coding.problems, **_init_provenance(init)}, overwrite=overwrite)
 

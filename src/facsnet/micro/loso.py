@@ -19,7 +19,7 @@ import numpy as np
 
 from ..training.metrics import confusion_matrix
 from ..provenance import provenance
-from ..utils import atomic_write_json, atomic_write_text
+from ..utils import atomic_write_json, atomic_write_text, folder_lock
 
 log = logging.getLogger("facsnet")
 
@@ -123,9 +123,11 @@ class FoldStore:
         return [v for v in variants if v not in stored]
 
     def save(self, subject: str, predictions: dict[str, dict[str, int]]) -> None:
-        """Add these variants' predictions to the fold's file (written whole or not at all)."""
-        atomic_write_json(self._path(subject), {"subject": subject,
-                                                "predictions": {**self._stored(subject), **predictions}})
+        """Add these variants' predictions to the fold's file (written whole or not at all; under the
+        folder's lock, so two processes adding variants to one fold keep both)."""
+        with folder_lock(self.folder):
+            atomic_write_json(self._path(subject), {"subject": subject,
+                                                    "predictions": {**self._stored(subject), **predictions}})
 
     def load_all(self) -> dict[str, dict[str, int]]:
         """variant -> clip key -> predicted class index, over every finished fold."""

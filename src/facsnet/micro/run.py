@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from ..data.augment import Augment
 from .data import MicroSet
 from ..data.splits import loso_folds
 from ..training.run_folder import check_run_folder
-from ..utils import atomic_write_json, parse_shard, shard_of
+from ..utils import atomic_write_json, folder_lock, parse_shard, shard_of
 from .loso import FoldStore, LosoResult, score_predictions, write_results
 from .model import MicroConfig, cnn_outputs, fit_cnn, fit_lstm, frozen_conv_features, lstm_predict
 
@@ -133,6 +134,26 @@ def run_record(data: MicroSet, cfg: MicroConfig, title: str, extra: dict | None 
             **settings}
 
 
+def claim_run_folder(out: Path, record: dict, overwrite: bool) -> None:
+    """Check ``out`` against this run and record it, one process at a time (shards start together).
+    Folds in a folder that records no run (written before runs were recorded) are kept and the run
+    adopts them, unless ``overwrite``."""
+    with folder_lock(out):
+        if not (out / "config.json").exists() and any((out / "folds").glob("fold_*.json")):
+            if overwrite:
+                shutil.rmtree(out / "folds")
+            else:
+                log.warning("%s records no run settings: its finished folds are taken as this run's "
+                            "(--overwrite starts afresh)", out)
+        check_run_folder(out, record, overwrite, files=("loso.json", "loso.md"), folders="folds")
+        atomic_write_json(out / "config.json", record)
+
+
+def check_scored_run(out: Path, record: dict) -> None:
+    """Scoring only: refuse a folder whose recorded run has other settings or clips."""
+    check_run_folder(Path(out), record, overwrite=False)
+
+
 def run_loso(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | Path, fold_fn,
              title: str, shard: str | tuple[int, int] = (1, 1), max_minutes: float | None = None,
              extra: dict | None = None, overwrite: bool = False) -> list[LosoResult]:
@@ -141,11 +162,10 @@ def run_loso(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | P
     A folder holding a run with other settings or clips is refused (:class:`RunFolderError`) unless
     ``overwrite``; a variant added to a finished run trains only itself in each fold."""
     shard = parse_shard(shard)                # a bad shard stops here, before any folder is made
+    if overwrite and shard != (1, 1):
+        raise ValueError("--overwrite clears the whole run folder: do it once, without --shard, then start the shards")
     out = Path(out)
-    record = run_record(data, cfg, title, extra)
-    check_run_folder(out, record, overwrite, files=("loso.json", "loso.md"), folders="folds")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", record)
+    claim_run_folder(out, run_record(data, cfg, title, extra), overwrite)
     store = FoldStore(out / "folds")
     folds = loso_folds(data.subjects)
     t0 = time.perf_counter()

@@ -105,7 +105,7 @@ def cross_validate(data: FaceSet, config: TrainConfig | None = None, k: int = 10
     atomic_write_json(out / "config.json", record)
     for f in folds if folds is not None else range(k):
         fold_dir = out / f"fold{f + 1:02d}"
-        if (fold_dir / "metrics.json").exists():
+        if _fold_finished(fold_dir, cfg.epochs):
             continue
         test_idx = test_sets[f]
         train_idx = np.setdiff1d(np.arange(len(data)), test_idx)
@@ -125,6 +125,23 @@ def cross_validate(data: FaceSet, config: TrainConfig | None = None, k: int = 10
         for name in ("last.pt", "best.pt"):  # the fold's final.pt is the model that was scored
             (fold_dir / name).unlink(missing_ok=True)
     return summarize_cv(out, data.name, protocol, k, data.class_names, data_fingerprint=data.fingerprint())
+
+
+def _fold_finished(fold_dir: Path, epochs: int) -> bool:
+    """A fold's ``metrics.json`` counts once its history holds every epoch (a fold that a time limit
+    stopped early, scored as finished by earlier versions, is trained again)."""
+    if not (fold_dir / "metrics.json").exists():
+        return False
+    try:
+        history = json.loads((fold_dir / "history.json").read_text())
+    except (OSError, ValueError):
+        return True      # no history to read: the fold is taken as scored
+    if len(history) >= epochs:
+        return True
+    log.warning("%s: scored after %d of %d epochs (stopped by a time limit); training it again", fold_dir,
+                len(history), epochs)
+    (fold_dir / "metrics.json").unlink()
+    return False
 
 
 def summarize_cv(out_dir: str | Path, dataset: str, protocol: str, k: int, class_names,

@@ -149,6 +149,10 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         atomic_write_json(out / "config.json", run_meta)
         if start_epoch < cfg.epochs:
             _record_start(out, start_epoch, device, run_meta["data"]["train"]["fingerprint"])
+            # epochs to go: weights that a shorter run left as finished are not this run's end
+            (out / "final.pt").unlink(missing_ok=True)
+            if val_set is None:
+                (out / "best.pt").unlink(missing_ok=True)
 
     images_seen, t_train, t_start = 0, 0.0, time.perf_counter()
     if rank == 0 and start_epoch < cfg.epochs:

@@ -73,9 +73,10 @@ def _merge_cross(path: Path, head: dict, k: int, cells: list, digests: dict) -> 
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no cross table to update (run without --update first)")
     old = json.loads(path.read_text())
-    diff = {key: (old["head"].get(key), val) for key, val in head.items() if old["head"].get(key) != val}
+    diff = {key: (old["head"].get(key), head.get(key)) for key in sorted(set(old["head"]) | set(head))
+            if old["head"].get(key) != head.get(key)}
     old_k = _recorded_k(old)
-    if old_k is not None and old_k != k:
+    if old_k is not None and old_k != k:   # only rows scored by k-fold CV depend on k
         diff["k"] = (old_k, k)
     if diff:
         raise ValueError(f"{path}: its output layers were fitted with other settings {diff}; "
@@ -89,12 +90,12 @@ def _merge_cross(path: Path, head: dict, k: int, cells: list, digests: dict) -> 
 
 
 def _recorded_k(table: dict) -> int | None:
-    """The number of folds a cross table was scored with: recorded, or read from its cells' protocols
-    ("10-fold ..."); None when no target was scored by k-fold CV."""
-    if "k" in table:
-        return table["k"]
+    """The number of folds a cross table's k-fold rows were scored with (as recorded, else read from
+    their protocols, "10-fold ..."); None when no row was scored by k-fold CV."""
     folds = {int(m.group(1)) for c in table["cells"] if (m := re.match(r"(\d+)-fold", c["protocol"]))}
-    return folds.pop() if len(folds) == 1 else None
+    if not folds:
+        return None
+    return table.get("k", folds.pop() if len(folds) == 1 else None)
 
 
 def _trained_on(source: str, target: str) -> bool:
