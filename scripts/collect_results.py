@@ -1027,7 +1027,8 @@ def headline_table(s: dict) -> str:
     if cols:
         model = f"`{cols['model']}`" if "model" in cols else "the default model"
         rows.append(f"| speed on a 2-core CPU: video frames/s end to end with {model} ({cols['host']}), all columns / "
-                    f"emotions only; training vs Keras on the same CPU | {cols['frames_per_s']['full']:.0f} / "
+                    f"emotions only; training vs Keras alternated on one CPU ({b.get('vs_keras_host', 'the same host')}) | "
+                    f"{cols['frames_per_s']['full']:.0f} / "
                     f"{cols['frames_per_s']['emotions_only']:.0f}; {b['train_vs_keras']:.2f}x | "
                     f"`au_columns_speed.frames_per_s`, `bench.train_vs_keras` |")
     else:
