@@ -264,6 +264,36 @@ def test_onnx_export_matches_pytorch_to_1e4(tmp_path):
     with pytest.raises(ValueError, match="not a loadable ONNX model"):
         (tmp_path / "bad.onnx").write_bytes(b"nonsense")
         OnnxModel(tmp_path / "bad.onnx")
+    import onnx
+
+    for key, value, message in (("temperature", "-1.0", "temperature -1.0"), ("prior_strength", "2", "prior_strength 2"),
+                                ("class_prior", "[0.5, 0.5]", "one positive share per class")):
+        edited = onnx.load(str(path))
+        for prop in edited.metadata_props:
+            if prop.key == key:
+                prop.value = value
+                break
+        else:
+            edited.metadata_props.add(key=key, value=value)
+        onnx.save(edited, str(tmp_path / f"edited_{key}.onnx"))
+        with pytest.raises(ValueError, match=message):      # hand-edited metadata, checked as a checkpoint's is
+            OnnxModel(tmp_path / f"edited_{key}.onnx")
+
+
+def test_the_default_model_serves_the_same_probabilities_on_every_backend():
+    """What ships: five int8 members averaged, mirror-averaged, tempered and prior-corrected at 0.3,
+    the same on ONNX Runtime and OpenVINO as in PyTorch."""
+    from facsnet.inference.classifier import backend_available
+    from facsnet.models.hub import DEFAULT_MODEL
+
+    crops = np.random.default_rng(1).integers(0, 256, (8, 48, 48), dtype=np.uint8)
+    reference = FaceClassifier(DEFAULT_MODEL, backend="torch", precision="fp32")
+    assert reference.prior_strength == pytest.approx(0.3) and reference.tta_flip
+    expected = reference.predict_proba(crops)
+    np.testing.assert_allclose(expected.sum(1), 1.0, atol=1e-5)
+    for backend in [b for b in ("onnx", "openvino") if backend_available(b)]:
+        served = FaceClassifier(DEFAULT_MODEL, backend=backend, precision="fp32")
+        np.testing.assert_allclose(served.predict_proba(crops), expected, atol=1e-4, err_msg=backend)
 
 
 def test_cli_analyze_and_export(tmp_path, videos, capsys, caplog):

@@ -335,6 +335,11 @@ def test_data_classes_only_never_predicts_a_class_the_data_lacks_and_keeps_the_r
     assert np.asarray(every.confusion)[:, others].sum() > 0          # random faces: some went elsewhere before
     assert (np.asarray(only.confusion)[:, kept] >= np.asarray(every.confusion)[:, kept]).all()
     assert only.accuracy >= every.accuracy and only.n == every.n == 30
+    declared = FaceSet(name="toy", images=faces, labels=np.arange(30) % 3, class_names=[*names, "anger"],
+                       paths=data.paths)          # a class declared (an empty folder) but without faces
+    empty = evaluate_on(net, declared, data_classes_only=True)
+    assert np.asarray(empty.confusion)[:, net.class_names.index("anger")].sum() == 0
+    assert np.array_equal(empty.confusion, only.confusion)
 
 
 def test_evaluate_measures_how_far_the_faces_class_shares_lie_and_suggests_balanced_past_the_line(tmp_path, capsys):

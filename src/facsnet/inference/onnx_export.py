@@ -7,6 +7,7 @@ ONNX metadata, so an ONNX file is as self-describing as a checkpoint.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import warnings
 from pathlib import Path
@@ -69,13 +70,28 @@ def read_onnx_metadata(path: Path) -> dict:
         raise ValueError(f"{path}: not exported by facsnet (no class names in its metadata)")
     framing = json.loads(meta["framing"]) if "framing" in meta else None
     input_size = tuple(json.loads(meta["input_size"]))
-    return {"class_names": json.loads(meta["class_names"]), "input_size": input_size,
-            "task": meta.get("task", "emotion"),
-            "framing": AlignSpec(input_size[1], **framing) if framing else None,
-            "temperature": float(json.loads(meta.get("temperature", "1.0"))),
-            "tta_flip": bool(json.loads(meta.get("tta_flip", "false"))),
-            "class_prior": json.loads(meta.get("class_prior", "null")),
-            "prior_strength": float(json.loads(meta.get("prior_strength", "0.0")))}
+    settings = {"class_names": json.loads(meta["class_names"]), "input_size": input_size,
+                "task": meta.get("task", "emotion"),
+                "framing": AlignSpec(input_size[1], **framing) if framing else None,
+                "temperature": float(json.loads(meta.get("temperature", "1.0"))),
+                "tta_flip": bool(json.loads(meta.get("tta_flip", "false"))),
+                "class_prior": json.loads(meta.get("class_prior", "null")),
+                "prior_strength": float(json.loads(meta.get("prior_strength", "0.0")))}
+    _check_served_settings(path, settings)
+    return settings
+
+
+def _check_served_settings(path: Path, settings: dict) -> None:
+    """The checks a checkpoint's inference settings get, for metadata that may have been edited by hand."""
+    t, prior, strength = settings["temperature"], settings["class_prior"], settings["prior_strength"]
+    if not (math.isfinite(t) and t > 0):
+        raise ValueError(f"{path}: temperature {t} in its metadata; it must be a positive number")
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"{path}: prior_strength {strength} in its metadata; it must lie between 0 and 1")
+    if prior is not None and (len(prior) != len(settings["class_names"])
+                              or not all(isinstance(p, (int, float)) and p > 0 for p in prior)):
+        raise ValueError(f"{path}: class_prior in its metadata must give one positive share per class "
+                         f"({len(settings['class_names'])})")
 
 
 class _ExportedModel:

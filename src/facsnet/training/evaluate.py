@@ -122,8 +122,9 @@ def evaluate_on(model, data: FaceSet, model_label: str = "", tta_flip: bool | No
     probs = tempered_probs(logits, temperature, flipped)
     if balanced:
         probs = prior_corrected(probs, prior, balanced)
-    if data_classes_only:
-        probs = restricted_to(probs, [c in data.class_names for c in model_classes])
+    if data_classes_only:   # the classes with faces (a class folder may be declared and empty)
+        present = set(np.unique(y_true).tolist())
+        probs = restricted_to(probs, [i in present for i in range(len(model_classes))])
     m = classification_metrics(y_true, probs.argmax(1), model_classes)
     recall = {str(c): r for c, r in m.per_class_recall.items() if c in {model_classes[i] for i in np.unique(y_true)}}
     return EvalResult(
