@@ -273,3 +273,16 @@ def test_ckplus_release_missing_folder_is_named(tmp_path):
 def test_load_dataset_rejects_unknown_names():
     with pytest.raises(DatasetError, match="neither a dataset name"):
         load_dataset("no-such-set")
+
+
+def test_a_validation_set_that_shares_files_with_training_is_refused_and_a_twin_folder_is_not(tmp_path):
+    """--val on the training data itself (a dataset without a validation split is read whole) would score
+    a run on faces it trains on; two folders whose files have the same names are still two sets."""
+    from facsnet.data.specs import train_and_validation
+
+    a = write_class_folder(tmp_path / "a", seed=0)
+    b = write_class_folder(tmp_path / "b", seed=1)          # the same relative file names, other faces
+    with pytest.raises(ValueError, match=r"--val .*: 36 of its 36 faces are training faces too"):
+        train_and_validation(str(a), str(a), 0.1, seed=0)
+    train_set, val_set = train_and_validation(str(a), str(b), 0.1, seed=0)
+    assert len(train_set) == len(val_set) == 36

@@ -39,10 +39,23 @@ def train_and_validation(data: str, val: str | None, val_fraction: float, seed: 
     if val is not None and val.lower() == "holdout":   # the same part for every seed: models stay comparable
         return holdout_split(train_set, val_fraction, HOLDOUT_SEED)
     if val is not None:
-        return train_set, dataset(val, "validation", subject_pattern)
+        val_set = dataset(val, "validation", subject_pattern)
+        shared = _files_of(train_set) & _files_of(val_set)
+        if shared:   # e.g. --val ckplus48 on ckplus48: a dataset without a validation split is read whole
+            raise ValueError(f"--val {val}: {len(shared)} of its {len(val_set)} faces are training faces too "
+                             f"(e.g. {sorted(shared)[0]}); validate on faces the run does not train on "
+                             "(--val holdout carves them from the training data)")
+        return train_set, val_set
     if has_validation_split(data):
         return train_set, dataset(data.partition(":")[0], "validation", subject_pattern)
     return holdout_split(train_set, val_fraction, seed)
+
+
+def _files_of(data: FaceSet) -> set[str]:
+    """The files (or file#row) ``data``'s faces were read from, as absolute paths (readers keep them
+    relative to the folder they read, ``source``)."""
+    root = Path(data.source).resolve() if data.source else Path()
+    return {str(root / p) for p in data.paths}
 
 
 def ckplus_dataset(data: str) -> FaceSet:
