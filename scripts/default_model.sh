@@ -29,10 +29,12 @@ PY=${PY:-.venv/bin/python}
 RUNS=${FACSNET_RUNS:-$HOME/facsnet-runs}
 NAME=fer2013_vgg_ens
 # the bundled model scored once: PublicTest, CK+48 (predicting all seven classes, and only the six both share) and
-# FER+ PublicTest, as-is (PublicTest also without the class-prior correction). First the hold-out chooses how far its probabilities are corrected for FER2013's class
-# prior (the best balanced recall that keeps the uncorrected accuracy) and the bundled file records it
+# FER+ PublicTest, as-is (PublicTest also without the class-prior correction). First the hold-out (its faces without
+# a pixel twin in the training part) chooses how far its probabilities are corrected for FER2013's class
+# prior (the best balanced recall that keeps the uncorrected accuracy) and the bundled file records it; then
+# PublicTest's twins and the rest are counted apart
 score_once() {
-  $PY scripts/prior_strength.py --model "$NAME" --record
+  $PY scripts/prior_strength.py --model "$NAME" --record --unseen-only
   for spec in fer2013:validation:publictest fer2013:validation:publictest_uncorrected:--balanced-strength=0 \
               ckplus48::ckplus48 ckplus48::ckplus48_data_classes:--data-classes-only \
               ferplus:validation:ferplus_publictest; do
@@ -46,6 +48,7 @@ score_once() {
       rm -f "$out.partial"; echo "score_once: the evaluation on $data failed; $out is left as it was" >&2; exit 1
     fi
   done
+  $PY scripts/fer2013_twins.py --model "$NAME"
 }
 # the host(s) a run trained on, into a host.json beside the choice records: from the run's provenance.json
 # (one record per start), else this machine
@@ -170,7 +173,10 @@ PY
       record_host fer2013_vgg48_s6_e90 "$OUT/host.json"
     fi
     $PY -m facsnet ensemble "$RUNS/${NAME}_ABCD.pt" "$RUNS/${NAME}_DEG.pt" ${MORE[@]+"${MORE[@]}"} --out "$RUNS/${NAME}_pool.pt"
-    $PY scripts/choose_members.py "$RUNS/${NAME}_pool.pt" "$OUT/holdout_choice_pool.json" "$RUNS/${NAME}_pool_chosen.pt" --int8
+    # chosen on the hold-out faces without a pixel twin in the training part (scripts/fer2013_twins.py: the
+    # longest-trained members gain on the twins what they do not gain on new faces)
+    $PY scripts/choose_members.py "$RUNS/${NAME}_pool.pt" "$OUT/holdout_choice_pool.json" "$RUNS/${NAME}_pool_chosen.pt" \
+      --int8 --unseen-only
     cp "$OUT/holdout_choice_pool.json" "$OUT/holdout_choice.json"     # the choice behind the bundled file, as grow and prune leave it
     $PY scripts/bundle_weights.py "$RUNS/${NAME}_pool_chosen.pt" "src/facsnet/weights/$NAME.pt" --int8
     score_once ;;

@@ -33,6 +33,7 @@ from test_time_ablation import (accuracy, combine, labelled, member_log_probs, s
                                 uar, write_table)
 
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E402
+from facsnet.data.splits import unseen_part  # noqa: E402
 from facsnet.figures import save_figure_png  # noqa: E402
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
 from facsnet.models.checkpoint import class_prior_of, inference_settings, record_prior_strength  # noqa: E402
@@ -126,6 +127,8 @@ def main() -> None:
     ap = table_parser(__doc__, "results/ablation/prior_strength.json")
     ap.add_argument("--record", action="store_true", help="write the uar_keeping_accuracy choice into the model's "
                     "checkpoint (inference.prior_strength)")
+    ap.add_argument("--unseen-only", action="store_true", help="choose on the hold-out faces without a pixel twin "
+                    "in the training part")
     args = ap.parse_args()
     ckpt = read_checkpoint(resolve_weights(args.model))
     prior = class_prior_of(ckpt)
@@ -136,7 +139,9 @@ def main() -> None:
     members = list(range(len(nets.members)))
     temperature, served_mirror = inference_settings(ckpt)
     view_names = ("face", "mirror") if served_mirror else ("face",)
-    _, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
+    trained_on, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
+    if args.unseen_only:   # the hold-out faces without a pixel twin in the training part
+        held = unseen_part(held, trained_on)
     sets = {"holdout": held, "ckplus48": dataset("ckplus48", "train")}
     probs, labels, left_out = {}, {}, {}
     for key, data in sets.items():
@@ -148,7 +153,8 @@ def main() -> None:
     chosen = {name: rule(probs["holdout"], labels["holdout"], everyone) for name, rule in RULES.items()}
     result = {"model": args.model, "temperature": temperature, "mirror": served_mirror,
               "training_class_shares": dict(zip(net.class_names, [round(p, 4) for p in prior])),
-              "data": f"FER2013 Training hold-out ({len(held)} faces, fixed seed); CK+48 all "
+              "data": f"FER2013 Training hold-out ({len(held)} faces, fixed seed"
+                      f"{'; those without a pixel twin in the training part' if args.unseen_only else ''}); CK+48 all "
                       f"{len(labels['ckplus48'])} faces as-is (left out: {left_out['ckplus48']})",
               "rows": rows, "chosen": chosen,
               "chosen_on_half": chosen_on_half(probs["holdout"], labels["holdout"]),

@@ -78,3 +78,21 @@ def test_training_on_a_fraction_records_the_reduced_set_and_keeps_the_whole_hold
     train_part, held = api.holdout_split(whole, 0.25, api.HOLDOUT_SEED)
     assert data["val"]["n"] == len(held) == 9 and len(train_part) == 27   # the toy folder: 3 classes x 12 faces
     assert data["train"]["n"] == 12 and data["train"]["name"].endswith("-0.5")   # 9 -> 4 faces per class (4.5 rounds to even)
+
+
+def test_pixel_twins_are_the_faces_whose_very_pixels_were_seen_and_unseen_part_drops_them():
+    from facsnet.data.faceset import FaceSet
+    from facsnet.data.splits import pixel_twins, unseen_part
+
+    rng = np.random.default_rng(0)
+    seen_images = rng.integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    near = seen_images[1].copy()
+    near[0, 0] ^= 1                                           # one grey level off: not a twin
+    faces = np.stack([seen_images[3], near, rng.integers(0, 256, (48, 48), dtype=np.uint8), seen_images[0]])
+    def faceset(images, name):
+        return FaceSet(name=name, images=images, labels=np.zeros(len(images), dtype=np.int64), class_names=["happy"],
+                       paths=[f"{name}{i}.png" for i in range(len(images))])
+    held, trained = faceset(faces, "held"), faceset(seen_images, "train")
+    assert pixel_twins(held, trained).tolist() == [True, False, False, True]
+    unseen = unseen_part(held, trained)
+    assert unseen.paths == ["held1.png", "held2.png"] and unseen.name == "held-unseen"

@@ -1,10 +1,13 @@
 """Every way facsnet splits faces: k folds stratified per image, or stratified and grouped by subject;
-one hold-out part; a stratified share of a training set; leave one subject out.
+one hold-out part (and its faces unseen in training: FER2013 holds some pictures more than once); a
+stratified share of a training set; leave one subject out.
 
 Grouped folds never put one subject in the training and the test part of a fold; both
 kinds are repeatable for a given seed.
 """
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 
@@ -86,6 +89,24 @@ def holdout_split(data: FaceSet, fraction: float, seed: int) -> tuple[FaceSet, F
     test = make_folds(data.labels, data.subjects, k, "subject" if data.has_subjects else "image", seed)[0]
     train_idx = np.setdiff1d(np.arange(len(data)), test)
     return data.subset(train_idx), data.subset(test, name=f"{data.name}-holdout")
+
+
+def pixel_digest(image: np.ndarray) -> str:
+    """A digest of a face's pixels: equal exactly when the pixels are."""
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+def pixel_twins(faces: FaceSet, seen: FaceSet) -> np.ndarray:
+    """(N,) bool: which of ``faces`` have their very pixels among ``seen``'s faces (a "twin"). FER2013
+    repeats some pictures: 7.8% of PublicTest have a twin in its Training set, and 7.2% of the fixed
+    hold-out in the rest of Training (``scripts/fer2013_twins.py``)."""
+    known = {pixel_digest(im) for im in seen.images}
+    return np.array([pixel_digest(im) in known for im in faces.images], dtype=bool)
+
+
+def unseen_part(faces: FaceSet, trained_on: FaceSet) -> FaceSet:
+    """``faces`` less those with a twin in ``trained_on``: what a model trained there truly never saw."""
+    return faces.subset(np.flatnonzero(~pixel_twins(faces, trained_on)), name=f"{faces.name}-unseen")
 
 
 SUBSET_SEED = 1    # fixed, so ``train_fraction`` keeps the same faces whatever the training seed

@@ -1,0 +1,113 @@
+"""FER2013 holds the same picture more than once: how many PublicTest and hold-out faces have a twin (the
+very same 48x48 pixels) among the faces the default model's members trained on, and how the default model
+scores on the faces without one, the faces it truly never saw.
+
+Twins are found by hashing each decoded face's pixels. The members trained on FER2013 Training less the
+fixed hold-out (`train --val holdout`); a PublicTest or hold-out face is a twin when its pixels appear
+there. PublicTest is scored as it always is (every face) and, from the same predictions, split into twins
+and the rest; nothing is chosen on it. The hold-out, which chose the members, is split the same way, for
+the members alone and the served model: a member that learned its training faces by heart gains on twins.
+
+    python scripts/fer2013_twins.py [--model fer2013_vgg_ens] [--out results/eval/fer2013_twins.json]
+
+Writes JSON (with the command, host and date) and a markdown table beside it.
+"""
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_time_ablation import labelled, member_log_probs, scores, table_parser, write_table  # noqa: E402
+
+from facsnet.data.faceset import FaceSet  # noqa: E402
+from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E402
+from facsnet.data.splits import pixel_digest, pixel_twins  # noqa: E402
+from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
+from facsnet.models.checkpoint import class_prior_of, served_prior_strength  # noqa: E402
+from facsnet.provenance import provenance  # noqa: E402
+from facsnet.training.calibration import prior_corrected, tempered_probs  # noqa: E402
+
+
+def label_disagreements(faces: FaceSet, seen: FaceSet) -> int:
+    """Twins none of whose training copies carries their label (FER2013 labels some copies differently)."""
+    labels_of = {}
+    for image, y in zip(seen.images, seen.labels):
+        labels_of.setdefault(pixel_digest(image), set()).add(seen.class_names[y])
+    return int(sum(1 for image, y in zip(faces.images, faces.labels)
+                   if faces.class_names[y] not in labels_of.get(pixel_digest(image), {faces.class_names[y]})))
+
+
+def split_scores(probs: np.ndarray, labels: np.ndarray, twin: np.ndarray) -> dict:
+    return {"all": {"n": int(len(labels)), **scores(probs, labels)},
+            "twins": {"n": int(twin.sum()), **scores(probs[twin], labels[twin])},
+            "unseen": {"n": int((~twin).sum()), **scores(probs[~twin], labels[~twin])}}
+
+
+def served(face_lp: np.ndarray, mirror_lp: np.ndarray, members: list[int], temperature: float, prior, strength):
+    """Probabilities as the ensemble serves them, from its members' log-probabilities on a face and its mirror."""
+    def mean_logit(lp):
+        return np.log(np.exp(lp[members]).mean(0).clip(1e-30))
+    p = tempered_probs(mean_logit(face_lp), temperature, mean_logit(mirror_lp))
+    return prior_corrected(p, prior, strength) if prior is not None and strength else p
+
+
+def markdown(result: dict) -> str:
+    def row(label, s):
+        return (f"| {label} | {s['all']['accuracy']:.2%} ({s['all']['n']}) | {s['twins']['accuracy']:.2%} "
+                f"({s['twins']['n']}) | {s['unseen']['accuracy']:.2%} ({s['unseen']['n']}) | "
+                f"{s['unseen']['uar']:.2%} |")
+    c = result["counts"]
+    lines = [f"# FER2013 twins and `{result['model']}` on the faces it never saw", "",
+             f"PublicTest: {c['publictest_twins']} of {c['publictest']} faces have a twin among the members' "
+             f"training faces ({c['publictest_twin_label_differs']} labelled otherwise there); "
+             f"{c['publictest_twins_full_train']} among all of FER2013 Training. Hold-out: {c['holdout_twins']} of "
+             f"{c['holdout']} ({c['holdout_twin_label_differs']} labelled otherwise).", "",
+             "| model, set | accuracy, all (faces) | twins | no twin (unseen) | UAR, unseen |", "|---|---|---|---|---|",
+             row("served, PublicTest", result["publictest"]), row("served, hold-out", result["holdout"])]
+    lines += [row(f"{m['member']} alone, hold-out", m["holdout"]) for m in result["members"]]
+    lines += ["", "Members alone: mirror-averaged, temperature 1, uncorrected. Served: as `facsnet evaluate` "
+              "scores the model (mirror-averaged, its temperature, class prior corrected at its strength).", "",
+              f"`{result['provenance']['command']}` ({result['provenance']['host']}, {result['provenance']['date']})"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    args = table_parser(__doc__, "results/eval/fer2013_twins.json").parse_args()
+    ckpt = read_checkpoint(resolve_weights(args.model))
+    net = load_model(args.model)
+    classes = list(net.class_names)
+    prior, strength, temperature = class_prior_of(ckpt), served_prior_strength(ckpt), float(net.temperature)
+    train_all = dataset("fer2013", "train")
+    trained_on, held = holdout_split(train_all, 0.1, HOLDOUT_SEED)
+    public = dataset("fer2013", "validation")
+    counts = {"publictest": len(public), "holdout": len(held)}
+    result = {"model": args.model, "temperature": temperature, "prior_strength": strength}
+    members = list(range(len(getattr(net, "members", [net]))))
+    outputs = {}
+    for key, data in (("publictest", public), ("holdout", held)):
+        x, labels, left_out = labelled(classes, data)
+        if any(left_out.values()):
+            raise SystemExit(f"{args.model} lacks classes of {data.name}: {left_out}")
+        twin = pixel_twins(data, trained_on)
+        counts[f"{key}_twins"] = int(twin.sum())
+        counts[f"{key}_twin_label_differs"] = label_disagreements(data, trained_on)
+        lp = member_log_probs(net, x, only=("face", "mirror"))
+        outputs[key] = (lp, labels, twin)
+        result[key] = split_scores(served(lp["face"], lp["mirror"], members, temperature, prior, strength), labels, twin)
+    counts["publictest_twins_full_train"] = int(pixel_twins(public, train_all).sum())
+    lp, labels, twin = outputs["holdout"]
+    names = [f"{m['model_name']} epoch {m.get('epoch')}" for m in ckpt.get("members", [])] or [args.model]
+    result["members"] = [{"member": f"member {i + 1}: {name}",
+                          "holdout": split_scores(served(lp["face"], lp["mirror"], [i], 1.0, None, 0.0), labels, twin)}
+                         for i, name in enumerate(names)]
+    result["counts"] = counts
+    result["provenance"] = {**provenance(), "command": "python " + shlex.join(sys.argv)}
+    write_table(result, args.out, markdown)
+
+
+if __name__ == "__main__":
+    main()
