@@ -1009,6 +1009,11 @@ def headline_table(s: dict) -> str:
         p = d["publictest"]
         rows.append(f"| default model on FER2013 PublicTest, scored once: accuracy / balanced recall / calibration error | "
                     f"{fmt_pct(p['accuracy'])} / {fmt_pct(p['uar'])} / {p['ece']:.3f} | `default_model.publictest` |")
+        unseen = d.get("publictest_unseen")
+        if unseen:
+            rows.append(f"| the same predictions, only the {unseen['n']:,} PublicTest faces whose pixels are not among its "
+                        f"training faces (FER2013 repeats pictures) | {fmt_pct(unseen['accuracy'])} / "
+                        f"{fmt_pct(unseen['uar'])} / {unseen['ece']:.3f} | `default_model.publictest_unseen` |")
         full = (s.get("ablation", {}).get("prior_strength", {}).get("rows", {}).get("strength_1_0") or {}).get("ckplus48")
         if full:
             rows.append(f"| default model on all of CK+48, never trained on it (read with `--balanced`, equally likely classes) | "
