@@ -586,7 +586,9 @@ def default_model_entry() -> dict | None:
         # how far the served probabilities are corrected for FER2013's class prior, chosen on the hold-out
         "prior_strength": {"strength": served_prior_strength(ck),
                            **((ck.get("inference") or {}).get("prior_strength_chosen") or {}),
-                           "command": "python scripts/prior_strength.py --record"},
+                           "command": "python scripts/prior_strength.py --record"
+                                      + (" --unseen-only" if ((ck.get("inference") or {}).get("prior_strength_chosen")
+                                                              or {}).get("unseen_only") else "")},
         # the same weights read without that correction (--balanced-strength 0)
         **({"publictest_uncorrected": {**scored(evals["publictest_uncorrected"]),
                                        "prior_strength": float(evals["publictest_uncorrected"].get("balanced", 0.0)),
@@ -600,13 +602,15 @@ def default_model_entry() -> dict | None:
            if evals["ckplus48_data_classes"] else {}),
         "ferplus_publictest": scored(evals["ferplus_publictest"]) if evals["ferplus_publictest"] else None,
         # PublicTest and the hold-out apart: faces whose very pixels the members trained on (FER2013 repeats
-        # pictures), and the rest, which the model truly never saw
+        # pictures), and the rest (exact copies only: mirrored or re-cropped copies are not found)
         **twins_entries(load(RES / "eval" / "fer2013_twins.json"), name),
         "holdout": {"accuracy": chosen["accuracy"], "uar": chosen["uar"], "n": choice["n"],
                     "ece_before": round(cal.get("ece_before", float("nan")), 4),
                     "ece_after": round(cal.get("ece_after", float("nan")), 4), "temperature": cal.get("temperature"),
                     "candidates": choice["candidates"], "rule": choice["rule"],
-                    "data": "10% of FER2013 Training, stratified, fixed seed (train --val holdout); never trained on"},
+                    "data": "10% of FER2013 Training, stratified, fixed seed (train --val holdout); never trained on"
+                            + ("; scored on its faces without a pixel twin in the training part (--unseen-only)"
+                               if choice.get("unseen_only") else "")},
         "epochs": {run: len(h) for run, h in hists.items()},
         "curves_every_10": {run: {r["epoch"]: r.get("val_accuracy") for r in h if r["epoch"] % 10 == 0}
                             for run, h in trained.items()},        # every member trained, bundled or not

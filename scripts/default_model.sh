@@ -29,12 +29,13 @@ PY=${PY:-.venv/bin/python}
 RUNS=${FACSNET_RUNS:-$HOME/facsnet-runs}
 NAME=fer2013_vgg_ens
 # the bundled model scored once: PublicTest, CK+48 (predicting all seven classes, and only the six both share) and
-# FER+ PublicTest, as-is (PublicTest also without the class-prior correction). First the hold-out (its faces without
-# a pixel twin in the training part) chooses how far its probabilities are corrected for FER2013's class
-# prior (the best balanced recall that keeps the uncorrected accuracy) and the bundled file records it; then
-# PublicTest's twins and the rest are counted apart
+# FER+ PublicTest, as-is (PublicTest also without the class-prior correction). First the hold-out (with an argument:
+# its faces without a pixel twin in the training part, as pool chooses) chooses how far its probabilities are
+# corrected for FER2013's class prior (the best balanced recall that keeps the uncorrected accuracy) and the bundled
+# file records it; last, PublicTest's twins and the rest are scored apart
 score_once() {
-  $PY scripts/prior_strength.py --model "$NAME" --record --unseen-only
+  # pool chooses on the hold-out's faces without a pixel twin in the training part, and so does its prior strength
+  $PY scripts/prior_strength.py --model "$NAME" --record ${1:+--unseen-only}
   for spec in fer2013:validation:publictest fer2013:validation:publictest_uncorrected:--balanced-strength=0 \
               ckplus48::ckplus48 ckplus48::ckplus48_data_classes:--data-classes-only \
               ferplus:validation:ferplus_publictest; do
@@ -179,6 +180,6 @@ PY
       --int8 --unseen-only
     cp "$OUT/holdout_choice_pool.json" "$OUT/holdout_choice.json"     # the choice behind the bundled file, as grow and prune leave it
     $PY scripts/bundle_weights.py "$RUNS/${NAME}_pool_chosen.pt" "src/facsnet/weights/$NAME.pt" --int8
-    score_once ;;
+    score_once unseen ;;
   *) echo "usage: bash scripts/default_model.sh train A|B|C|D|E|F|G|H, finish, grow C|D|E|F|G, prune, or pool" >&2; exit 2 ;;
 esac

@@ -166,7 +166,8 @@ def main() -> None:
     if args.record:
         weights = resolve_weights(args.model)
         record_prior_strength(weights, chosen["uar_keeping_accuracy"], {
-            "rule": "uar_keeping_accuracy", "fitted_on": f"fer2013-train-holdout ({len(held)} faces)",
+            "rule": "uar_keeping_accuracy", "fitted_on": f"{held.name} ({len(held)} faces)",
+            "unseen_only": args.unseen_only,
             "accuracy_rule_choice": chosen["accuracy"], "date": result["provenance"]["date"]})
         print(f"{weights}: served with the class prior corrected at strength {chosen['uar_keeping_accuracy']:g}")
 

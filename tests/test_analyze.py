@@ -288,7 +288,11 @@ def test_the_default_model_serves_the_same_probabilities_on_every_backend():
 
     crops = np.random.default_rng(1).integers(0, 256, (8, 48, 48), dtype=np.uint8)
     reference = FaceClassifier(DEFAULT_MODEL, backend="torch", precision="fp32")
-    assert reference.prior_strength == pytest.approx(0.3) and reference.tta_flip
+    from facsnet.models.checkpoint import read_checkpoint, served_prior_strength
+    from facsnet.models.hub import resolve_weights
+
+    recorded = served_prior_strength(read_checkpoint(resolve_weights(DEFAULT_MODEL)))
+    assert reference.prior_strength == pytest.approx(recorded) > 0 and reference.tta_flip   # served corrected
     expected = reference.predict_proba(crops)
     np.testing.assert_allclose(expected.sum(1), 1.0, atol=1e-5)
     for backend in [b for b in ("onnx", "openvino") if backend_available(b)]:

@@ -105,7 +105,8 @@ def pixel_twins(faces: FaceSet, seen: FaceSet) -> np.ndarray:
 
 
 def unseen_part(faces: FaceSet, trained_on: FaceSet) -> FaceSet:
-    """``faces`` less those with a twin in ``trained_on``: what a model trained there truly never saw."""
+    """``faces`` less those with an exact pixel twin in ``trained_on`` (a mirrored or re-cropped copy is not
+    found: what is left was not seen as such, a lower bound on what was seen)."""
     return faces.subset(np.flatnonzero(~pixel_twins(faces, trained_on)), name=f"{faces.name}-unseen")
 
 
