@@ -292,7 +292,7 @@ def test_the_default_model_serves_the_same_probabilities_on_every_backend():
     from facsnet.models.hub import resolve_weights
 
     recorded = served_prior_strength(read_checkpoint(resolve_weights(DEFAULT_MODEL)))
-    assert reference.prior_strength == pytest.approx(recorded) > 0 and reference.tta_flip   # served corrected
+    assert recorded > 0 and reference.prior_strength == pytest.approx(recorded) and reference.tta_flip   # served corrected
     expected = reference.predict_proba(crops)
     np.testing.assert_allclose(expected.sum(1), 1.0, atol=1e-5)
     for backend in [b for b in ("onnx", "openvino") if backend_available(b)]:
