@@ -18,11 +18,15 @@ FERPLUS_EMOTIONS = ("neutral", "happy", "surprise", "sadness", "anger", "disgust
 def ferplus_targets(votes: np.ndarray, mode: str = "majority") -> tuple[np.ndarray, np.ndarray]:
     """FER+ targets from (N, 10) vote counts in FER+ column order.
 
-    Follows the FER+ authors' rule: single votes are dropped as outliers; ``majority`` keeps an
-    image whose top emotion has more than half the remaining votes, ``distribution`` keeps the
-    normalised votes over the 8 emotions. Images whose winner is unknown / not-a-face, or with no
-    emotion vote left, are dropped. Returns (keep mask, targets in ``FERPLUS_EMOTIONS`` order:
-    int labels for majority, (N, 8) float distributions for distribution).
+    ``majority`` follows the FER+ authors' majority rule: single votes are dropped as outliers, and an
+    image is kept when its top emotion has more than half the remaining votes (of all 10 columns).
+    ``distribution`` is this project's own reading, not FER+'s probability mode: single votes dropped, the
+    remaining votes over the 8 emotions normalised (every emotion with two or more votes kept, not only
+    the top three), images kept whenever an emotion vote is left; the hard label derived from it (the
+    loader's ``labels``) is the argmax, ties going to the first class in canonical order. In both modes,
+    images whose winner is unknown / not-a-face, or with no emotion vote left, are dropped. Returns (keep
+    mask, targets in ``FERPLUS_EMOTIONS`` order: int labels for majority, (N, 8) float distributions for
+    distribution).
     """
     v = np.asarray(votes, dtype=np.float64).copy()
     v[v <= 1] = 0  # outlier votes
