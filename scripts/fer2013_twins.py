@@ -1,7 +1,7 @@
 """FER2013 holds the same picture more than once: how many PublicTest and hold-out faces have a twin (the
-very same 48x48 pixels) among the faces the default model's members trained on, and how the default model
-scores on the faces without one. Only exact copies count: a mirrored or re-cropped copy is not found, so
-the twins are a lower bound on the repeats.
+very same 48x48 pixels, or those of its mirror image: training flips faces) among the faces the default
+model's members trained on, and how the default model scores on the faces without one. Only exact copies
+count, not re-cropped or re-toned ones, so the twins are a lower bound on the repeats.
 
 Twins are found by hashing each decoded face's pixels. The members trained on FER2013 Training less the
 fixed hold-out (`train --val holdout`); a PublicTest or hold-out face is a twin when its pixels appear
@@ -38,7 +38,8 @@ def label_disagreements(faces: FaceSet, seen: FaceSet) -> int:
     """Twins none of whose training copies carries their label (FER2013 labels some copies differently)."""
     labels_of = {}
     for image, y in zip(seen.images, seen.labels):
-        labels_of.setdefault(pixel_digest(image), set()).add(seen.class_names[y])
+        for copy in (image, image[:, ::-1]):       # a mirrored copy is a twin too
+            labels_of.setdefault(pixel_digest(copy), set()).add(seen.class_names[y])
     return int(sum(1 for image, y in zip(faces.images, faces.labels)
                    if faces.class_names[y] not in labels_of.get(pixel_digest(image), {faces.class_names[y]})))
 
@@ -65,9 +66,11 @@ def markdown(result: dict) -> str:
     c = result["counts"]
     lines = [f"# FER2013 twins and `{result['model']}` on the faces without one", "",
              f"PublicTest: {c['publictest_twins']} of {c['publictest']} faces have a twin among the members' "
-             f"training faces ({c['publictest_twin_label_differs']} labelled otherwise there); "
+             f"training faces ({c.get('publictest_mirror_only_twins', 0)} of them as a mirror image only; "
+             f"{c['publictest_twin_label_differs']} labelled otherwise there); "
              f"{c['publictest_twins_full_train']} among all of FER2013 Training. Hold-out: {c['holdout_twins']} of "
-             f"{c['holdout']} ({c['holdout_twin_label_differs']} labelled otherwise).", "",
+             f"{c['holdout']} ({c.get('holdout_mirror_only_twins', 0)} as a mirror image only; "
+             f"{c['holdout_twin_label_differs']} labelled otherwise).", "",
              "| model, set | accuracy, all (faces) | twins | no twin (unseen) | UAR, unseen |", "|---|---|---|---|---|",
              row("served, PublicTest", result["publictest"]), row("served, hold-out", result["holdout"])]
     lines += [row(f"{m['member']} alone, hold-out", m["holdout"]) for m in result["members"]]
@@ -97,6 +100,7 @@ def main() -> None:
             raise SystemExit(f"{args.model} lacks classes of {data.name}: {left_out}")
         twin = pixel_twins(data, trained_on)
         counts[f"{key}_twins"] = int(twin.sum())
+        counts[f"{key}_mirror_only_twins"] = int((twin & ~pixel_twins(data, trained_on, mirrored=False)).sum())
         counts[f"{key}_twin_label_differs"] = label_disagreements(data, trained_on)
         lp = member_log_probs(nets, x, only=("face", "mirror"))
         outputs[key] = (lp, labels, twin)

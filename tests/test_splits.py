@@ -88,11 +88,13 @@ def test_pixel_twins_are_the_faces_whose_very_pixels_were_seen_and_unseen_part_d
     seen_images = rng.integers(0, 256, (6, 48, 48), dtype=np.uint8)
     near = seen_images[1].copy()
     near[0, 0] ^= 1                                           # one grey level off: not a twin
-    faces = np.stack([seen_images[3], near, rng.integers(0, 256, (48, 48), dtype=np.uint8), seen_images[0]])
+    faces = np.stack([seen_images[3], near, rng.integers(0, 256, (48, 48), dtype=np.uint8), seen_images[0],
+                      seen_images[2][:, ::-1]])                # a mirrored copy: seen too, since training flips
     def faceset(images, name):
         return FaceSet(name=name, images=images, labels=np.zeros(len(images), dtype=np.int64), class_names=["happy"],
                        paths=[f"{name}{i}.png" for i in range(len(images))])
     held, trained = faceset(faces, "held"), faceset(seen_images, "train")
-    assert pixel_twins(held, trained).tolist() == [True, False, False, True]
+    assert pixel_twins(held, trained).tolist() == [True, False, False, True, True]
+    assert pixel_twins(held, trained, mirrored=False).tolist() == [True, False, False, True, False]
     unseen = unseen_part(held, trained)
     assert unseen.paths == ["held1.png", "held2.png"] and unseen.name == "held-unseen"
