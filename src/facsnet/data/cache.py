@@ -1,8 +1,10 @@
 """A small on-disk cache of decoded datasets, keyed by a fingerprint of the source files.
 
-A second run loads one ``.npz`` instead of decoding tens of thousands of images; any
-change to the files (name, size or modification time) or to the reader's settings gives
-a new key, so a stale cache is never used.
+A second run loads one ``.npz`` instead of decoding tens of thousands of images; a change to
+the files' names, sizes or modification times, or to the reader's settings, gives a new key.
+An edit that keeps a file's size and modification time (``cp -p`` of another picture of the
+same byte count) is not seen: ``FACSNET_NO_CACHE=1`` reads every file afresh. A change to how
+a reader decodes or labels faces bumps ``CACHE_VERSION``.
 """
 from __future__ import annotations
 
