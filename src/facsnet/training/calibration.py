@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..data.specs import HOLDOUT_SEED, dataset, holdout_split
+from ..data.splits import unseen_part
 from ..models.checkpoint import class_prior_of, model_from_checkpoint, read_checkpoint
 from ..models.hub import resolve_weights
 from ..utils import atomic_torch_save, check_writable_file
@@ -223,7 +224,9 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
 
     ``val="holdout"`` fits on the ``val_fraction`` of ``data``'s training split that
     ``train(val="holdout")`` kept out of training (the same faces, checked against the run's
-    record); any other value names a labelled dataset with the model's classes. ``tta_flip=None``
+    record); ``"holdout-unseen"`` those faces less the ones whose pixels (or their mirror image's) are
+    among the training faces (FER2013 repeats pictures: a face learned by heart says little about
+    calibration on new ones); any other value names a labelled dataset with the model's classes. ``tta_flip=None``
     keeps the checkpoint's own setting. Returns the :class:`~facsnet.training.calibration.Calibration`.
     """
     from .predict import predict_logits
@@ -237,15 +240,17 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
         raise ValueError(f"{model}: its checkpoint does not record the training class counts that a class-prior "
                          "correction needs")
     net = model_from_checkpoint(ckpt)
-    if val.lower() == "holdout":
+    if val.lower() in ("holdout", "holdout-unseen"):
         if not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
-        _, held = holdout_split(dataset(data, "train", subject_pattern), val_fraction, HOLDOUT_SEED)
+        trained_on, held = holdout_split(dataset(data, "train", subject_pattern), val_fraction, HOLDOUT_SEED)
         recorded = ((ckpt.get("data") or {}).get("val") or {}).get("fingerprint")
         if recorded != held.fingerprint():
             raise ValueError(f"{model}: its run was not validated on the hold-out of {data} (fraction {val_fraction}) "
                              "that `train --val holdout` keeps out, so those faces may have been trained on; "
                              "name held-out faces with --val")
+        if val.lower() == "holdout-unseen":   # less the faces whose pixels (or their mirror's) were trained on
+            held = unseen_part(held, trained_on)
     else:
         held = dataset(val, "validation", subject_pattern)
     if tta_flip is None:
