@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_time_ablation import labelled, member_log_probs, scores, table_parser, write_table  # noqa: E402
+from test_time_ablation import combine, labelled, member_log_probs, scores, table_parser, write_table  # noqa: E402
 
 from facsnet.data.faceset import FaceSet  # noqa: E402
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E402
@@ -31,7 +31,9 @@ from facsnet.data.splits import pixel_digest, pixel_twins  # noqa: E402
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
 from facsnet.models.checkpoint import class_prior_of, served_prior_strength  # noqa: E402
 from facsnet.provenance import provenance  # noqa: E402
-from facsnet.training.calibration import prior_corrected, tempered_probs  # noqa: E402
+
+
+VIEWS = ["face", "mirror"]   # as the model is served: the face and its mirror image
 
 
 def label_disagreements(faces: FaceSet, seen: FaceSet) -> int:
@@ -48,14 +50,6 @@ def split_scores(probs: np.ndarray, labels: np.ndarray, twin: np.ndarray) -> dic
     return {"all": {"n": int(len(labels)), **scores(probs, labels)},
             "twins": {"n": int(twin.sum()), **scores(probs[twin], labels[twin])},
             "unseen": {"n": int((~twin).sum()), **scores(probs[~twin], labels[~twin])}}
-
-
-def served(face_lp: np.ndarray, mirror_lp: np.ndarray, members: list[int], temperature: float, prior, strength):
-    """Probabilities as the ensemble serves them, from its members' log-probabilities on a face and its mirror."""
-    def mean_logit(lp):
-        return np.log(np.exp(lp[members]).mean(0).clip(1e-30))
-    p = tempered_probs(mean_logit(face_lp), temperature, mean_logit(mirror_lp))
-    return prior_corrected(p, prior, strength) if prior is not None and strength else p
 
 
 def markdown(result: dict) -> str:
@@ -102,14 +96,14 @@ def main() -> None:
         counts[f"{key}_twins"] = int(twin.sum())
         counts[f"{key}_mirror_only_twins"] = int((twin & ~pixel_twins(data, trained_on, mirrored=False)).sum())
         counts[f"{key}_twin_label_differs"] = label_disagreements(data, trained_on)
-        lp = member_log_probs(nets, x, only=("face", "mirror"))
+        lp = member_log_probs(nets, x, only=VIEWS)
         outputs[key] = (lp, labels, twin)
-        result[key] = split_scores(served(lp["face"], lp["mirror"], members, temperature, prior, strength), labels, twin)
+        result[key] = split_scores(combine(lp, members, VIEWS, temperature, prior, strength), labels, twin)
     counts["publictest_twins_full_train"] = int(pixel_twins(public, train_all).sum())
     lp, labels, twin = outputs["holdout"]
     names = [f"{m['model_name']} epoch {m.get('epoch')}" for m in ckpt.get("members", [])] or [args.model]
     result["members"] = [{"member": f"member {i + 1}: {name}",
-                          "holdout": split_scores(served(lp["face"], lp["mirror"], [i], 1.0, None, 0.0), labels, twin)}
+                          "holdout": split_scores(combine(lp, [i], VIEWS, 1.0), labels, twin)}
                          for i, name in enumerate(names)]
     result["counts"] = counts
     result["provenance"] = {**provenance(), "command": "python " + shlex.join(sys.argv)}

@@ -8,13 +8,13 @@ from pathlib import Path
 from ..data.registry import data_root
 from ..faces.align import AlignSpec
 from ..models.checkpoint import read_checkpoint
+from ..training.run_folder import check_run_folder
 from ..models.hub import framing_of, resolve_weights, weights_digest
 from ..utils import parse_shard
 from .data import read_megc2019, sequence_set
 from .tables import read_coding_table
 from .model import MicroConfig
-from .run import (COMPOSITE_VARIANTS, TWINS, check_scored_run, composite_fold, run_loso, run_record, score_store,
-                  sequence_fold)
+from .run import COMPOSITE_VARIANTS, TWINS, composite_fold, run_loso, run_record, score_store, sequence_fold
 
 log = logging.getLogger("facsnet")
 
@@ -51,7 +51,7 @@ def micro_megc2019(data: str | None = None, variants=None, init: str | None = "f
     title = "MEGC 2019 composite (CASME II + SAMM + SMIC-HS), leave one subject out"
     extra = {"source": str(root), **_init_provenance(init)}
     if score_only:
-        check_scored_run(Path(out), run_record(micro_set, cfg, title, extra))
+        check_run_folder(Path(out), run_record(micro_set, cfg, title, extra), overwrite=False)   # scored as recorded
         return score_store(micro_set, variants, cfg, out, title, extra)
     return run_loso(micro_set, variants, cfg, out, composite_fold, title, shard=shard, max_minutes=max_minutes,
                     extra=extra, overwrite=overwrite)

@@ -149,11 +149,6 @@ def claim_run_folder(out: Path, record: dict, overwrite: bool) -> None:
         atomic_write_json(out / "config.json", record)
 
 
-def check_scored_run(out: Path, record: dict) -> None:
-    """Scoring only: refuse a folder whose recorded run has other settings or clips."""
-    check_run_folder(Path(out), record, overwrite=False)
-
-
 def run_loso(data: MicroSet, variants: list[str], cfg: MicroConfig, out: str | Path, fold_fn,
              title: str, shard: str | tuple[int, int] = (1, 1), max_minutes: float | None = None,
              extra: dict | None = None, overwrite: bool = False) -> list[LosoResult]:
