@@ -18,12 +18,12 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_time_ablation import combine, labelled, member_log_probs, scores, table_parser, write_table  # noqa: E402
+from test_time_ablation import (as_ensemble, combine, labelled, member_log_probs, scores, table_parser,  # noqa: E402
+                                write_table)
 
 from facsnet.data.faceset import FaceSet  # noqa: E402
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E402
@@ -85,7 +85,7 @@ def main() -> None:
     public = dataset("fer2013", "validation")
     counts = {"publictest": len(public), "holdout": len(held)}
     result = {"model": args.model, "temperature": temperature, "prior_strength": strength}
-    nets = net if ckpt["model_name"] == "ensemble" else SimpleNamespace(members=[net])   # one network: one member
+    nets = as_ensemble(net)
     members = list(range(len(nets.members)))
     outputs = {}
     for key, data in (("publictest", public), ("holdout", held)):

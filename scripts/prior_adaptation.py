@@ -24,13 +24,12 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from combination_rule import mean_probability  # noqa: E402
-from test_time_ablation import (accuracy, face_and_mirror_outputs, scores, table_parser, uar,  # noqa: E402
+from test_time_ablation import (accuracy, as_ensemble, face_and_mirror_outputs, scores, table_parser, uar,  # noqa: E402
                                 write_table)
 
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
@@ -187,7 +186,7 @@ def main() -> None:
     if prior is None:
         raise SystemExit(f"{args.model}: no training class counts in the checkpoint; nothing to adapt from")
     # one network reads as an ensemble of one
-    carrier = net if ckpt["model_name"] == "ensemble" else SimpleNamespace(members=[net])
+    carrier = as_ensemble(net)
     out = {key: (mean_probability(face), mean_probability(mirror), labels, left_out)
            for key, (face, mirror, labels, left_out) in face_and_mirror_outputs(carrier, list(net.class_names)).items()}
     face, mirror, labels, _ = out["holdout"]

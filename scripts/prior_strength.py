@@ -24,12 +24,11 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_time_ablation import (accuracy, combine, labelled, member_log_probs, scores, table_parser,  # noqa: E402
+from test_time_ablation import (accuracy, as_ensemble, combine, labelled, member_log_probs, scores, table_parser,  # noqa: E402
                                 uar, write_table)
 
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E402
@@ -135,7 +134,7 @@ def main() -> None:
     if prior is None:
         raise SystemExit(f"{args.model}: its checkpoint does not record the training class counts")
     net = load_model(args.model)
-    nets = net if ckpt["model_name"] == "ensemble" else SimpleNamespace(members=[net])   # one network: one member
+    nets = as_ensemble(net)
     members = list(range(len(nets.members)))
     temperature, served_mirror = inference_settings(ckpt)
     view_names = ("face", "mirror") if served_mirror else ("face",)

@@ -15,6 +15,7 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -47,6 +48,11 @@ def views(images: torch.Tensor) -> dict[str, torch.Tensor]:
         moved = shifted(images, dx, dy)
         out[f"shift{dx:+d}{dy:+d}"], out[f"shift{dx:+d}{dy:+d}_mirror"] = moved, moved.flip(-1)
     return out
+
+
+def as_ensemble(net):
+    """``net`` as something with ``members``: an ensemble as it is, one network as an ensemble of one."""
+    return net if hasattr(net, "members") else SimpleNamespace(members=[net])
 
 
 def member_log_probs(ensemble, images: torch.Tensor, only: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
