@@ -9,9 +9,10 @@ temperature.
 
     python scripts/choose_members.py POOL.pt OUT.json CHOSEN.pt [--int8] [--unseen-only]
 
-``--unseen-only`` scores on the hold-out faces whose pixels do not appear in the training part
-(2,663 of 2,871): FER2013 repeats pictures, and a member that learned its training faces by heart
-gains on the repeats what it does not gain on new faces (``scripts/fer2013_twins.py``).
+``--unseen-only`` scores on the hold-out faces without a twin in the training part, exact or near (the
+same photograph re-cropped or re-toned; 2,511 of 2,871): FER2013 repeats pictures, and a member that learned
+its training faces by heart gains on the repeats what it does not gain on new faces
+(``scripts/fer2013_twins.py``).
 
 POOL.pt: an ensemble (``facsnet ensemble a.pt b.pt ... --out POOL.pt``); a member whose weights equal
 an earlier one's (an ensemble that shares members with another) counts once.
@@ -100,8 +101,8 @@ def main() -> None:
     ap.add_argument("chosen")
     ap.add_argument("--int8", action="store_true", help="members as int8 bundles hold them (else fp16)")
     ap.add_argument("--unseen-only", action="store_true",
-                    help="score on the hold-out faces without a pixel twin in the training part (what a member "
-                         "learned by heart does not count)")
+                    help="score on the hold-out faces without a twin, exact or near, in the training part (what a "
+                         "member learned by heart does not count)")
     args = ap.parse_args()
     ck = read_checkpoint(args.pool)
     if ck["model_name"] != "ensemble":
@@ -119,7 +120,7 @@ def main() -> None:
     if recorded != held.fingerprint():
         raise SystemExit(f"{args.pool}: its members were not validated on the FER2013 Training hold-out")
     if args.unseen_only:
-        held = unseen_part(held, trained_on)
+        held = unseen_part(held, trained_on, near=True)
     x, _ = held.tensors()
     labels = np.asarray(held.labels)
     face = np.stack([torch.log_softmax(predict_logits(net, x).float(), 1).numpy() for net in members])

@@ -531,18 +531,29 @@ def grown_steps(trained: dict, pruned: bool) -> list[str]:
 
 def twins_entries(twins: dict | None, name: str) -> dict:
     """``publictest_unseen`` / ``holdout_unseen`` (the faces without a pixel twin among the members' training
-    faces) and ``twins`` (the counts and the scores on the twins), from ``scripts/fer2013_twins.py``."""
+    faces), ``publictest_distinct`` / ``holdout_distinct`` (without a twin exact or near: the same photograph
+    re-cropped or re-toned) and ``twins`` (the counts and the scores on the twins), from
+    ``scripts/fer2013_twins.py``."""
     if not twins or twins.get("model") != name:
         return {}
     command = twins["provenance"]["command"]
-    unseen = lambda part: {**{k: part["unseen"][k] for k in ("n", "accuracy", "uar", "ece")}, "command": command}  # noqa: E731
-    return {"publictest_unseen": unseen(twins["publictest"]), "holdout_unseen": unseen(twins["holdout"]),
-            "twins": {**twins["counts"], "publictest_twins_accuracy": twins["publictest"]["twins"]["accuracy"],
-                      "holdout_twins_accuracy": twins["holdout"]["twins"]["accuracy"],
-                      "members_holdout": {m["member"]: {"twins": m["holdout"]["twins"]["accuracy"],
-                                                        "unseen": m["holdout"]["unseen"]["accuracy"]}
-                                          for m in twins["members"]},
-                      "command": command}}
+
+    def part_of(split: dict, part: str) -> dict:
+        return {**{k: split[part][k] for k in ("n", "accuracy", "uar", "ece")}, "command": command}
+    entries = {"publictest_unseen": part_of(twins["publictest"], "unseen"),
+               "holdout_unseen": part_of(twins["holdout"], "unseen")}
+    if "distinct" in twins["publictest"]:
+        entries.update(publictest_distinct=part_of(twins["publictest"], "distinct"),
+                       holdout_distinct=part_of(twins["holdout"], "distinct"))
+    parts = [p for p in ("twins", "unseen", "near_twins", "distinct") if p in twins["holdout"]]
+    entries["twins"] = {**twins["counts"], "publictest_twins_accuracy": twins["publictest"]["twins"]["accuracy"],
+                        "holdout_twins_accuracy": twins["holdout"]["twins"]["accuracy"],
+                        "members_holdout": {m["member"]: {p: m["holdout"][p]["accuracy"] for p in parts}
+                                            for m in twins["members"]},
+                        "command": command}
+    if "near_twin_correlation" in twins:
+        entries["twins"]["near_twin_correlation"] = twins["near_twin_correlation"]
+    return entries
 
 
 def default_model_entry() -> dict | None:
@@ -1000,7 +1011,7 @@ def readme_table(s: dict) -> str:
 
 
 def headline_table(s: dict) -> str:
-    """The README's ten rows in plain words; every figure from summary.json, its key beside it."""
+    """The README's headline rows in plain words; every figure from summary.json, its key beside it."""
     def pct(x):
         return f"{100 * x:.1f}%"
 
@@ -1018,6 +1029,11 @@ def headline_table(s: dict) -> str:
             rows.append(f"| the same predictions, only the {unseen['n']:,} PublicTest faces whose pixels are not among its "
                         f"training faces (FER2013 repeats pictures) | {fmt_pct(unseen['accuracy'])} / "
                         f"{fmt_pct(unseen['uar'])} / {unseen['ece']:.3f} | `default_model.publictest_unseen` |")
+        distinct = d.get("publictest_distinct")
+        if distinct:
+            rows.append(f"| the same predictions, only the {distinct['n']:,} PublicTest faces with no copy among its training "
+                        f"faces, exact or re-cropped / re-toned | {fmt_pct(distinct['accuracy'])} / "
+                        f"{fmt_pct(distinct['uar'])} / {distinct['ece']:.3f} | `default_model.publictest_distinct` |")
         full = (s.get("ablation", {}).get("prior_strength", {}).get("rows", {}).get("strength_1_0") or {}).get("ckplus48")
         if full:
             rows.append(f"| default model on all of CK+48, never trained on it (read with `--balanced`, equally likely classes) | "
@@ -1094,6 +1110,10 @@ def model_card_scores_table(s: dict) -> str | None:
     if unseen:
         rows.append(("the same, only the faces without a pixel twin among the training faces (`fer2013_twins.py`)",
                      unseen["n"], unseen["accuracy"], unseen["uar"], f"{unseen['ece']:.3f}"))
+    distinct = d.get("publictest_distinct")
+    if distinct:
+        rows.append(("the same, only the faces without a twin exact or near (re-cropped, re-toned) among the training faces",
+                     distinct["n"], distinct["accuracy"], distinct["uar"], f"{distinct['ece']:.3f}"))
     left_out = lambda e: ", ".join(e["left_out_classes"]) + " left out" if e["left_out_classes"] else ""  # noqa: E731
     ck, fp, ck6 = d["ckplus48"], d["ferplus_publictest"], d.get("ckplus48_data_classes")
     if ck:

@@ -174,7 +174,7 @@ PY
       record_host fer2013_vgg48_s6_e90 "$OUT/host.json"
     fi
     $PY -m facsnet ensemble "$RUNS/${NAME}_ABCD.pt" "$RUNS/${NAME}_DEG.pt" ${MORE[@]+"${MORE[@]}"} --out "$RUNS/${NAME}_pool.pt"
-    # chosen on the hold-out faces without a pixel twin in the training part (scripts/fer2013_twins.py: the
+    # chosen on the hold-out faces without a twin, exact or near, in the training part (scripts/fer2013_twins.py: the
     # longest-trained members gain on the twins what they do not gain on new faces)
     $PY scripts/choose_members.py "$RUNS/${NAME}_pool.pt" "$OUT/holdout_choice_pool.json" "$RUNS/${NAME}_pool_chosen.pt" \
       --int8 --unseen-only

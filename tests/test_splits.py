@@ -98,3 +98,37 @@ def test_pixel_twins_are_the_faces_whose_very_pixels_were_seen_and_unseen_part_d
     assert pixel_twins(held, trained, mirrored=False).tolist() == [True, False, False, True, False]
     unseen = unseen_part(held, trained)
     assert unseen.paths == ["held1.png", "held2.png"] and unseen.name == "held-unseen"
+
+
+def test_near_twins_catch_a_retoned_shifted_or_mirrored_copy_and_not_another_face():
+    from facsnet.data.faceset import FaceSet
+    from facsnet.data.splits import appearance, near_twins, nearest_seen, pixel_twins
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:48, 0:48] * (2 * np.pi / 48)
+
+    def smooth_face():   # a random sum of waves of 1-2 cycles a face: as smooth as a face at the scale of its features
+        waves = [rng.normal() * np.cos(fy * yy + fx * xx + rng.uniform(0, 2 * np.pi))
+                 for fy in range(3) for fx in range(-2, 3) if 0 < fy * fy + fx * fx <= 5]
+        return np.clip(128 + 25 * np.sum(waves, axis=0), 0, 255).astype(np.uint8)
+    seen_images = np.stack([smooth_face() for _ in range(5)])
+    face = seen_images[2].astype(np.float32)
+    retoned = np.clip(0.7 * face + 50, 0, 255).astype(np.uint8)             # contrast and brightness changed
+    shifted = np.roll(seen_images[4], 1, axis=1)                            # re-cropped by one pixel
+    mirrored = np.clip(face[:, ::-1] * 1.1 - 10, 0, 255).astype(np.uint8)   # mirrored and re-toned
+    other = smooth_face()
+    blank = np.full((48, 48), 90, np.uint8)                                 # one grey level: no appearance
+    faces = np.stack([retoned, shifted, mirrored, other, blank, seen_images[0]])
+
+    def faceset(images, name):
+        return FaceSet(name=name, images=images, labels=np.zeros(len(images), dtype=np.int64), class_names=["happy"],
+                       paths=[f"{name}{i}.png" for i in range(len(images))])
+    held, trained = faceset(faces, "held"), faceset(seen_images, "train")
+    assert pixel_twins(held, trained).tolist() == [False, False, False, False, False, True]
+    assert near_twins(held, trained).tolist() == [True, True, True, False, False, True]
+    best, index = nearest_seen(held, trained)
+    assert index[:3].tolist() == [2, 4, 2] and best[0] > 0.99 and best[3] < 0.8 and best[4] == 0.0
+    unit = appearance(faces)
+    assert np.allclose(np.linalg.norm(unit[:4], axis=1), 1.0, atol=1e-5) and not unit[4].any()
+    with pytest.raises(ValueError, match="50x50"):
+        appearance(np.zeros((1, 50, 50), np.uint8))

@@ -224,9 +224,9 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
 
     ``val="holdout"`` fits on the ``val_fraction`` of ``data``'s training split that
     ``train(val="holdout")`` kept out of training (the same faces, checked against the run's
-    record); ``"holdout-unseen"`` those faces less the ones whose pixels (or their mirror image's) are
-    among the training faces (FER2013 repeats pictures: a face learned by heart says little about
-    calibration on new ones); any other value names a labelled dataset with the model's classes. ``tta_flip=None``
+    record); ``"holdout-unseen"`` those faces less the ones with a twin among the training faces, exact or
+    near (:func:`~facsnet.data.splits.near_twins`: FER2013 repeats pictures, and a face learned by heart says
+    little about calibration on new ones); any other value names a labelled dataset with the model's classes. ``tta_flip=None``
     keeps the checkpoint's own setting. Returns the :class:`~facsnet.training.calibration.Calibration`.
     """
     from .predict import predict_logits
@@ -249,8 +249,8 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
             raise ValueError(f"{model}: its run was not validated on the hold-out of {data} (fraction {val_fraction}) "
                              "that `train --val holdout` keeps out, so those faces may have been trained on; "
                              "name held-out faces with --val")
-        if val.lower() == "holdout-unseen":   # less the faces whose pixels (or their mirror's) were trained on
-            held = unseen_part(held, trained_on)
+        if val.lower() == "holdout-unseen":   # less the faces whose picture (exact, mirrored or near) was trained on
+            held = unseen_part(held, trained_on, near=True)
     else:
         held = dataset(val, "validation", subject_pattern)
     if tta_flip is None:
