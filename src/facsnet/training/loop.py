@@ -87,12 +87,7 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     """
     cfg = config or TrainConfig()
     out = Path(out_dir)
-    device = pick_device(cfg.device)
-    distributed = init_distributed(device)
-    rank, world = dist_info()
-    if distributed and device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        torch.cuda.set_device(device)
+    device, distributed, rank, world = _devices(cfg)
     if val_set is not None and val_set.class_names != train_set.class_names:
         raise ValueError(f"validation classes {val_set.class_names} differ from training classes {train_set.class_names}")
     seed_everything(cfg.seed)
@@ -107,28 +102,13 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     optimizer, scheduler = make_optimizer(cfg, model.parameters(), steps_per_epoch)
     order_gen = torch.Generator().manual_seed(cfg.seed)            # same on every rank
     aug_gen = torch.Generator().manual_seed(cfg.seed * 1000 + 17 + rank)
-    history: list[dict] = []
-    start_epoch, best_acc, best_epoch = 0, -1.0, -1
-
     precision = resolve_precision(cfg.precision, device)
     teacher = (load_teacher(cfg.teacher, train_set.class_names, device, cfg.channels_last, train_set.image_size)
                if cfg.teacher else None)
-    run_meta = {
-        "train_config": cfg.record(),
-        "data": {"train": _data_record(train_set, with_soft=cfg.soft_targets),
-                 "val": _data_record(val_set) if val_set is not None else None},
-        "world_size": world,
-        "precision": precision.to_dict(),
-        **({"teacher": teacher.record()} if teacher is not None else {}),
-    }
-    # More epochs continue a run on the Keras schedule (the lr of a step does not depend on the
-    # total); fewer, or any change under a cosine schedule, make another run. Every rank checks
-    # (so all refuse together); rank 0 alone clears the folder for --overwrite.
-    before = (read_run_record(out) or {}).get("train_config", {}).get("epochs", 0)
-    longer = frozenset({"epochs"}) if cfg.schedule == "keras" and cfg.epochs >= before else frozenset()
-    check_run_folder(out, run_meta, overwrite, files=RUN_FILES, also_resumable=longer, clear=rank == 0)
-    if world > 1:
-        torch.distributed.barrier()
+    run_meta = _run_record(cfg, train_set, val_set, world, precision, teacher)
+    _claim_folder(out, cfg, run_meta, overwrite, rank, world)
+    history: list[dict] = []
+    start_epoch, best_acc, best_epoch = 0, -1.0, -1
     last_path = out / "last.pt"
     if resume and last_path.exists():
         history, start_epoch, best_acc, best_epoch = _resume(last_path, model, optimizer, scheduler, order_gen, aug_gen,
@@ -139,20 +119,9 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     amp = precision.autocast_dtype
     if rank == 0:
         log.info("precision %s (%s)", precision.precision, precision.reason)
-    augment = Augment(**cfg.augment)
-    x_all, y_all = train_set.tensors(device)
-    soft = None
-    if cfg.soft_targets and train_set.soft is not None:
-        soft = torch.from_numpy(train_set.soft).to(device)
+    step_loss = _StepLoss(cfg, net, train_set, teacher, aug_gen, amp, device, rank)
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out / "config.json", run_meta)
-        if start_epoch < cfg.epochs:
-            _record_start(out, start_epoch, device, run_meta["data"]["train"]["fingerprint"])
-            # epochs to go: weights that a shorter run left as finished are not this run's end
-            (out / "final.pt").unlink(missing_ok=True)
-            if val_set is None:
-                (out / "best.pt").unlink(missing_ok=True)
+        _open_folder(out, run_meta, start_epoch, cfg.epochs, device, has_val=val_set is not None)
 
     images_seen, t_train, t_start = 0, 0.0, time.perf_counter()
     if rank == 0 and start_epoch < cfg.epochs:
@@ -167,50 +136,10 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
                             "command)", epoch, cfg.epochs, cfg.max_minutes)
             completed = False
             break
-        net.train()
-        perm = torch.randperm(len(train_set), generator=order_gen)
-        perm = perm[: steps_per_epoch * cfg.batch_size * world][rank::world].to(device)
-        t0 = time.perf_counter()
-        bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and rank == 0)
-
-        def batch_loss(batch: tuple[int, torch.Tensor]) -> torch.Tensor:
-            step, idx = batch
-            xb = augment(x_all[idx].float().div_(255.0), aug_gen)
-            target = soft[idx] if soft is not None else y_all[idx]
-            if cfg.mixup > 0:
-                weight = mixup_weight(cfg.mixup, cfg.seed, rank, epoch, step)
-                xb, partner = mix_batch(xb, weight, aug_gen)
-            if cfg.channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
-                logits = net(xb).float()
-            loss = F.cross_entropy(logits, target, label_smoothing=cfg.label_smoothing)
-            if cfg.mixup > 0:
-                partner_loss = F.cross_entropy(logits, target[partner], label_smoothing=cfg.label_smoothing)
-                loss = weight * loss + (1.0 - weight) * partner_loss
-            if teacher is not None:   # the teacher sees the very batch the student does, mixed and augmented
-                taught = distillation_loss(logits, teacher.logits(xb, amp), cfg.distill_temperature)
-                loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * taught
-            return loss
-
-        def after_step(step: int) -> None:
-            if bar is not None:
-                bar.update(1)
-            if rank == 0 and epoch == start_epoch and step == min(19, steps_per_epoch - 1):
-                _log_estimate(time.perf_counter() - t0, step + 1, steps_per_epoch, cfg.epochs - start_epoch)
-
-        batches = [(step, perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]) for step in range(steps_per_epoch)]
-        total_loss = optimizer_steps(batches, batch_loss, optimizer, scheduler, after_step=after_step)
-        if bar is not None:
-            bar.close()
-        train_loss = float(total_loss) / steps_per_epoch
-        if not math.isfinite(train_loss):
-            raise FloatingPointError(f"training loss became {train_loss} at epoch {epoch + 1}")
-        dt = time.perf_counter() - t0
-        t_train += dt
+        row, seconds = _train_epoch(epoch, start_epoch, cfg, net, step_loss, optimizer, scheduler, order_gen,
+                                    len(train_set), steps_per_epoch, rank, world, device)
+        t_train += seconds
         images_seen += steps_per_epoch * cfg.batch_size * world
-        row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "lr": scheduler.get_last_lr()[0],
-               "seconds": round(dt, 2), "img_per_s": round(steps_per_epoch * cfg.batch_size * world / dt, 1)}
         if val_set is not None:
             m = evaluate_model(model, val_set, tta_flip=cfg.tta_flip, autocast_dtype=amp)
             row["val_accuracy"] = round(m.accuracy, 5)
@@ -223,15 +152,8 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         if rank == 0:
             log.info("epoch %d/%d %s", epoch + 1, cfg.epochs,
                      " ".join(f"{k}={v}" for k, v in row.items() if k != "epoch"))
-            # "epoch" in last.pt is the 0-based index of the epoch just trained (what _resume reads);
-            # best.pt and final.pt count epochs from 1, as the log and history.json do
-            save_checkpoint(
-                last_path, model, cfg.model, epoch=epoch, best_val_accuracy=best_acc, best_epoch=best_epoch,
-                optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                rng={"order": order_gen.get_state(), "augment": gather_states(aug_gen, world),
-                     "torch": torch.get_rng_state()},
-                history_json=json.dumps(history), **run_meta,
-            )
+            _save_last(last_path, model, cfg, epoch, best_acc, best_epoch, optimizer, scheduler, order_gen, aug_gen,
+                       world, history, run_meta)
         elif world > 1:
             gather_states(aug_gen, world)
 
@@ -240,17 +162,155 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     final = (evaluate_model(model, val_set, tta_flip=cfg.tta_flip, autocast_dtype=amp)
              if completed and val_set is not None else None)
     if rank == 0:
-        if completed:
-            save_checkpoint(out / "final.pt", model, cfg.model, epoch=cfg.epochs,
-                            metrics=final.to_dict() if final else None, **run_meta)
-            if val_set is None:  # no validation: the final weights are the ones to use
-                save_checkpoint(out / "best.pt", model, cfg.model, epoch=cfg.epochs, metrics=None, **run_meta)
-        atomic_write_json(out / "history.json", history)
+        _close_folder(out, model, cfg, run_meta, history, final, completed, has_val=val_set is not None)
     return TrainResult(
         out_dir=str(out), best_epoch=best_epoch, best_val_accuracy=best_acc if best_acc >= 0 else None,
         final=final, history=history, images_per_s=images_seen / t_train if t_train else 0.0,
         model=model, completed=completed,
     )
+
+
+# ----------------------------------------------------------------------------- the parts of a run
+def _devices(cfg: TrainConfig) -> tuple[torch.device, bool, int, int]:
+    """(device, distributed, rank, world size): one process, or one rank of a ``torchrun`` launch."""
+    device = pick_device(cfg.device)
+    distributed = init_distributed(device)
+    rank, world = dist_info()
+    if distributed and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    return device, distributed, rank, world
+
+
+def _run_record(cfg: TrainConfig, train_set: FaceSet, val_set: FaceSet | None, world: int, precision,
+                teacher) -> dict:
+    """What makes a run this run (``config.json``, and every checkpoint): settings, data, world size,
+    precision and teacher. A folder holding another record is not resumed."""
+    return {
+        "train_config": cfg.record(),
+        "data": {"train": _data_record(train_set, with_soft=cfg.soft_targets),
+                 "val": _data_record(val_set) if val_set is not None else None},
+        "world_size": world,
+        "precision": precision.to_dict(),
+        **({"teacher": teacher.record()} if teacher is not None else {}),
+    }
+
+
+def _claim_folder(out: Path, cfg: TrainConfig, run_meta: dict, overwrite: bool, rank: int, world: int) -> None:
+    """Refuse a folder that holds another run (unless ``overwrite``, which clears it).
+
+    More epochs continue a run on the Keras schedule (the lr of a step does not depend on the total);
+    fewer, or any change under a cosine schedule, make another run. Every rank checks (so all refuse
+    together); rank 0 alone clears the folder."""
+    before = (read_run_record(out) or {}).get("train_config", {}).get("epochs", 0)
+    longer = frozenset({"epochs"}) if cfg.schedule == "keras" and cfg.epochs >= before else frozenset()
+    check_run_folder(out, run_meta, overwrite, files=RUN_FILES, also_resumable=longer, clear=rank == 0)
+    if world > 1:
+        torch.distributed.barrier()
+
+
+def _open_folder(out: Path, run_meta: dict, start_epoch: int, epochs: int, device: torch.device,
+                 has_val: bool) -> None:
+    """Write ``config.json``; with epochs to go, record this start and remove the weights that a shorter
+    run left as finished (``final.pt``, and ``best.pt`` when there is no validation to choose it)."""
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", run_meta)
+    if start_epoch < epochs:
+        _record_start(out, start_epoch, device, run_meta["data"]["train"]["fingerprint"])
+        (out / "final.pt").unlink(missing_ok=True)
+        if not has_val:
+            (out / "best.pt").unlink(missing_ok=True)
+
+
+class _StepLoss:
+    """The loss of one optimizer step: the batch's faces augmented (and mixed, with mixup), the model's
+    cross-entropy on their labels or vote distributions, and with a teacher its distillation term."""
+
+    def __init__(self, cfg: TrainConfig, net: nn.Module, train_set: FaceSet, teacher, aug_gen: torch.Generator,
+                 amp: torch.dtype | None, device: torch.device, rank: int):
+        self.cfg, self.net, self.teacher, self.aug_gen, self.amp, self.device, self.rank = (
+            cfg, net, teacher, aug_gen, amp, device, rank)
+        self.augment = Augment(**cfg.augment)
+        self.images, self.labels = train_set.tensors(device)
+        self.soft = (torch.from_numpy(train_set.soft).to(device)
+                     if cfg.soft_targets and train_set.soft is not None else None)
+
+    def __call__(self, epoch: int, step: int, idx: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        xb = self.augment(self.images[idx].float().div_(255.0), self.aug_gen)
+        target = self.soft[idx] if self.soft is not None else self.labels[idx]
+        if cfg.mixup > 0:
+            weight = mixup_weight(cfg.mixup, cfg.seed, self.rank, epoch, step)
+            xb, partner = mix_batch(xb, weight, self.aug_gen)
+        if cfg.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
+            logits = self.net(xb).float()
+        loss = F.cross_entropy(logits, target, label_smoothing=cfg.label_smoothing)
+        if cfg.mixup > 0:
+            partner_loss = F.cross_entropy(logits, target[partner], label_smoothing=cfg.label_smoothing)
+            loss = weight * loss + (1.0 - weight) * partner_loss
+        if self.teacher is not None:   # the teacher sees the very batch the student does, mixed and augmented
+            taught = distillation_loss(logits, self.teacher.logits(xb, self.amp), cfg.distill_temperature)
+            loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * taught
+        return loss
+
+
+def _train_epoch(epoch: int, start_epoch: int, cfg: TrainConfig, net: nn.Module, step_loss: _StepLoss, optimizer,
+                 scheduler, order_gen: torch.Generator, n: int, steps_per_epoch: int, rank: int, world: int,
+                 device: torch.device) -> tuple[dict, float]:
+    """One pass over a fresh shuffle of the training faces (this rank's share of it); returns the
+    epoch's history row (loss, learning rate, seconds, images per second) and its seconds unrounded."""
+    net.train()
+    perm = torch.randperm(n, generator=order_gen)
+    perm = perm[: steps_per_epoch * cfg.batch_size * world][rank::world].to(device)
+    t0 = time.perf_counter()
+    bar = _progress(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and rank == 0)
+
+    def after_step(step: int) -> None:
+        if bar is not None:
+            bar.update(1)
+        if rank == 0 and epoch == start_epoch and step == min(19, steps_per_epoch - 1):
+            _log_estimate(time.perf_counter() - t0, step + 1, steps_per_epoch, cfg.epochs - start_epoch)
+
+    batches = [(step, perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]) for step in range(steps_per_epoch)]
+    total_loss = optimizer_steps(batches, lambda batch: step_loss(epoch, *batch), optimizer, scheduler,
+                                 after_step=after_step)
+    if bar is not None:
+        bar.close()
+    train_loss = float(total_loss) / steps_per_epoch
+    if not math.isfinite(train_loss):
+        raise FloatingPointError(f"training loss became {train_loss} at epoch {epoch + 1}")
+    dt = time.perf_counter() - t0
+    return {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "lr": scheduler.get_last_lr()[0],
+            "seconds": round(dt, 2), "img_per_s": round(steps_per_epoch * cfg.batch_size * world / dt, 1)}, dt
+
+
+def _save_last(last_path: Path, model: nn.Module, cfg: TrainConfig, epoch: int, best_acc: float, best_epoch: int,
+               optimizer, scheduler, order_gen: torch.Generator, aug_gen: torch.Generator, world: int,
+               history: list[dict], run_meta: dict) -> None:
+    """``last.pt``: everything :func:`_resume` needs to go on exactly as if the run had not stopped.
+    Its "epoch" is the 0-based index of the epoch just trained; best.pt and final.pt count epochs from 1,
+    as the log and history.json do."""
+    save_checkpoint(
+        last_path, model, cfg.model, epoch=epoch, best_val_accuracy=best_acc, best_epoch=best_epoch,
+        optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+        rng={"order": order_gen.get_state(), "augment": gather_states(aug_gen, world),
+             "torch": torch.get_rng_state()},
+        history_json=json.dumps(history), **run_meta,
+    )
+
+
+def _close_folder(out: Path, model: nn.Module, cfg: TrainConfig, run_meta: dict, history: list[dict],
+                  final: ClassificationMetrics | None, completed: bool, has_val: bool) -> None:
+    """``history.json``, and once every epoch has run ``final.pt`` (and, with no validation to choose
+    ``best.pt``, the final weights as best.pt too)."""
+    if completed:
+        save_checkpoint(out / "final.pt", model, cfg.model, epoch=cfg.epochs,
+                        metrics=final.to_dict() if final else None, **run_meta)
+        if not has_val:
+            save_checkpoint(out / "best.pt", model, cfg.model, epoch=cfg.epochs, metrics=None, **run_meta)
+    atomic_write_json(out / "history.json", history)
 
 
 def _resume(last_path: Path, model: nn.Module, optimizer, scheduler, order_gen: torch.Generator,
