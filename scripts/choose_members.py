@@ -7,12 +7,12 @@ pass per subset. The rule is choose_on_holdout.py's: the highest accuracy; a tie
 balanced recall. Writes the table (JSON) and the chosen sub-ensemble as bundled, with its hold-out
 temperature.
 
-    python scripts/choose_members.py POOL.pt OUT.json CHOSEN.pt [--int8] [--unseen-only]
+    python scripts/choose_members.py POOL.pt OUT.json CHOSEN.pt [--int8] [--unseen-only | --distinct-only]
 
-``--unseen-only`` scores on the hold-out faces without a twin in the training part, exact or near (the
-same photograph re-cropped or re-toned; 2,511 of 2,871): FER2013 repeats pictures, and a member that learned
-its training faces by heart gains on the repeats what it does not gain on new faces
-(``scripts/fer2013_twins.py``).
+``--unseen-only`` scores on the hold-out faces without an exact twin (the same pixels, or those of the mirror
+image) in the training part (2,663 of 2,871), ``--distinct-only`` on those without a near twin either (the same
+photograph re-cropped or re-toned; 2,511): FER2013 repeats pictures, and a member that learned its training
+faces by heart gains on the repeats what it does not gain on new faces (``scripts/fer2013_twins.py``).
 
 POOL.pt: an ensemble (``facsnet ensemble a.pt b.pt ... --out POOL.pt``); a member whose weights equal
 an earlier one's (an ensemble that shares members with another) counts once.
@@ -100,9 +100,13 @@ def main() -> None:
     ap.add_argument("out_json")
     ap.add_argument("chosen")
     ap.add_argument("--int8", action="store_true", help="members as int8 bundles hold them (else fp16)")
-    ap.add_argument("--unseen-only", action="store_true",
-                    help="score on the hold-out faces without a twin, exact or near, in the training part (what a "
-                         "member learned by heart does not count)")
+    only = ap.add_mutually_exclusive_group()
+    only.add_argument("--unseen-only", action="store_true",
+                      help="score on the hold-out faces without an exact twin in the training part (what a member "
+                           "learned by heart does not count)")
+    only.add_argument("--distinct-only", action="store_true",
+                      help="score on the hold-out faces without a twin, exact or near (re-cropped, re-toned), in "
+                           "the training part")
     args = ap.parse_args()
     ck = read_checkpoint(args.pool)
     if ck["model_name"] != "ensemble":
@@ -119,8 +123,8 @@ def main() -> None:
     recorded = ((ck.get("data") or {}).get("val") or {}).get("fingerprint")
     if recorded != held.fingerprint():
         raise SystemExit(f"{args.pool}: its members were not validated on the FER2013 Training hold-out")
-    if args.unseen_only:
-        held = unseen_part(held, trained_on, near=True)
+    if args.unseen_only or args.distinct_only:
+        held = unseen_part(held, trained_on, near=args.distinct_only)
     x, _ = held.tensors()
     labels = np.asarray(held.labels)
     face = np.stack([torch.log_softmax(predict_logits(net, x).float(), 1).numpy() for net in members])
@@ -146,7 +150,7 @@ def main() -> None:
     atomic_torch_save({**read_checkpoint(args.chosen), "calibration": cal.to_dict(), "inference": {"tta_flip": True}},
                       args.chosen)
     atomic_write_json(args.out_json, {
-        "data": held.name, "n": len(held), "unseen_only": args.unseen_only, "weights": "int8" if args.int8 else "fp16", "pool": pool_records,
+        "data": held.name, "n": len(held), "unseen_only": args.unseen_only, "distinct_only": args.distinct_only, "weights": "int8" if args.int8 else "fp16", "pool": pool_records,
         "rule": "highest accuracy on the hold-out; a tie goes to the higher balanced recall",
         "candidates": sorted(rows, key=lambda r: (-r["accuracy"], -r["uar"])), "chosen": rows[best]["members"],
         "chosen_calibration": cal.to_dict()})

@@ -529,10 +529,16 @@ def grown_steps(trained: dict, pruned: bool) -> list[str]:
     return steps
 
 
+def only_flag(record: dict) -> str:
+    """The option that chose on part of the hold-out, as a record of the choice says."""
+    return " --distinct-only" if record.get("distinct_only") else " --unseen-only" if record.get("unseen_only") else ""
+
+
 def twins_entries(twins: dict | None, name: str) -> dict:
     """``publictest_unseen`` / ``holdout_unseen`` (the faces without a pixel twin among the members' training
     faces), ``publictest_distinct`` / ``holdout_distinct`` (without a twin exact or near: the same photograph
-    re-cropped or re-toned) and ``twins`` (the counts and the scores on the twins), from
+    re-cropped or re-toned), ``ckplus48_other_subjects`` (CK+48 less the subjects with a face twinned in the
+    training faces) and ``twins`` (the counts and the scores on the twins), from
     ``scripts/fer2013_twins.py``."""
     if not twins or twins.get("model") != name:
         return {}
@@ -545,7 +551,7 @@ def twins_entries(twins: dict | None, name: str) -> dict:
     if "distinct" in twins["publictest"]:
         entries.update(publictest_distinct=part_of(twins["publictest"], "distinct"),
                        holdout_distinct=part_of(twins["holdout"], "distinct"))
-    parts = [p for p in ("twins", "unseen", "near_twins", "distinct") if p in twins["holdout"]]
+    parts = [p for p in ("twins", "unseen", "twins_or_near", "distinct") if p in twins["holdout"]]
     entries["twins"] = {**twins["counts"], "publictest_twins_accuracy": twins["publictest"]["twins"]["accuracy"],
                         "holdout_twins_accuracy": twins["holdout"]["twins"]["accuracy"],
                         "members_holdout": {m["member"]: {p: m["holdout"][p]["accuracy"] for p in parts}
@@ -553,6 +559,11 @@ def twins_entries(twins: dict | None, name: str) -> dict:
                         "command": command}
     if "near_twin_correlation" in twins:
         entries["twins"]["near_twin_correlation"] = twins["near_twin_correlation"]
+    ck = twins.get("ckplus48")
+    if ck:
+        entries["ckplus48_other_subjects"] = part_of(ck, "other_subjects")
+        entries["twins"].update(ckplus48_twins=ck["twins"], ckplus48_twins_or_near=ck["twins_or_near"],
+                                ckplus48_subjects_with_twin=ck["subjects_with_twin"])
     return entries
 
 
@@ -598,8 +609,7 @@ def default_model_entry() -> dict | None:
         "prior_strength": {"strength": served_prior_strength(ck),
                            **((ck.get("inference") or {}).get("prior_strength_chosen") or {}),
                            "command": "python scripts/prior_strength.py --record"
-                                      + (" --unseen-only" if ((ck.get("inference") or {}).get("prior_strength_chosen")
-                                                              or {}).get("unseen_only") else "")},
+                                      + only_flag((ck.get("inference") or {}).get("prior_strength_chosen") or {})},
         # the same weights read without that correction (--balanced-strength 0)
         **({"publictest_uncorrected": {**scored(evals["publictest_uncorrected"]),
                                        "prior_strength": float(evals["publictest_uncorrected"].get("balanced", 0.0)),
@@ -612,15 +622,17 @@ def default_model_entry() -> dict | None:
                                       "command": f"facsnet evaluate --model {name} --data ckplus48 --data-classes-only"}}
            if evals["ckplus48_data_classes"] else {}),
         "ferplus_publictest": scored(evals["ferplus_publictest"]) if evals["ferplus_publictest"] else None,
-        # PublicTest and the hold-out apart: faces whose very pixels the members trained on (FER2013 repeats
-        # pictures), and the rest (exact copies only: mirrored or re-cropped copies are not found)
+        # PublicTest and the hold-out apart: faces whose picture the members trained on (FER2013 repeats pictures:
+        # the same pixels or the mirror image's, and near twins, re-cropped or re-toned), and the rest
         **twins_entries(load(RES / "eval" / "fer2013_twins.json"), name),
         "holdout": {"accuracy": chosen["accuracy"], "uar": chosen["uar"], "n": choice["n"],
                     "ece_before": round(cal.get("ece_before", float("nan")), 4),
                     "ece_after": round(cal.get("ece_after", float("nan")), 4), "temperature": cal.get("temperature"),
                     "candidates": choice["candidates"], "rule": choice["rule"],
                     "data": "10% of FER2013 Training, stratified, fixed seed (train --val holdout); never trained on"
-                            + ("; scored on its faces without a pixel twin in the training part (--unseen-only)"
+                            + ("; scored on its faces without a twin, exact or near, in the training part "
+                               "(--distinct-only)" if choice.get("distinct_only") else
+                               "; scored on its faces without an exact twin in the training part (--unseen-only)"
                                if choice.get("unseen_only") else "")},
         "epochs": {run: len(h) for run, h in hists.items()},
         "curves_every_10": {run: {r["epoch"]: r.get("val_accuracy") for r in h if r["epoch"] % 10 == 0}
@@ -1119,6 +1131,10 @@ def model_card_scores_table(s: dict) -> str | None:
     if ck:
         rows.append((f"CK+48, all, as-is (never trained on{'; ' + left_out(ck) if left_out(ck) else ''})",
                      ck["n"], ck["accuracy"], ck["uar"], f"{ck['ece']:.3f}"))
+    ck_other, twinned = d.get("ckplus48_other_subjects"), (d.get("twins") or {}).get("ckplus48_subjects_with_twin")
+    if ck_other and twinned:
+        rows.append((f"the same less subject(s) {', '.join(twinned)}, a photograph of whom FER2013 Training holds "
+                     "(`fer2013_twins.py`)", ck_other["n"], ck_other["accuracy"], ck_other["uar"], f"{ck_other['ece']:.3f}"))
     if ck6:
         rows.append(("the same, predicting only the classes CK+48 has (`--data-classes-only`: never neutral)",
                      ck6["n"], ck6["accuracy"], ck6["uar"], f"{ck6['ece']:.3f}"))

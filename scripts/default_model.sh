@@ -30,12 +30,12 @@ RUNS=${FACSNET_RUNS:-$HOME/facsnet-runs}
 NAME=fer2013_vgg_ens
 # the bundled model scored once: PublicTest, CK+48 (predicting all seven classes, and only the six both share) and
 # FER+ PublicTest, as-is (PublicTest also without the class-prior correction). First the hold-out (with an argument:
-# its faces without a pixel twin in the training part, as pool chooses) chooses how far its probabilities are
+# its faces without a twin, exact or near, in the training part, as pool chooses) chooses how far its probabilities are
 # corrected for FER2013's class prior (the best balanced recall that keeps the uncorrected accuracy) and the bundled
 # file records it; last, PublicTest's twins and the rest are scored apart
 score_once() {
-  # pool chooses on the hold-out's faces without a pixel twin in the training part, and so does its prior strength
-  $PY scripts/prior_strength.py --model "$NAME" --record ${1:+--unseen-only}
+  # pool chooses on the hold-out's faces without a twin (exact or near) in the training part, and so does its prior strength
+  $PY scripts/prior_strength.py --model "$NAME" --record ${1:+--distinct-only}
   for spec in fer2013:validation:publictest fer2013:validation:publictest_uncorrected:--balanced-strength=0 \
               ckplus48::ckplus48 ckplus48::ckplus48_data_classes:--data-classes-only \
               ferplus:validation:ferplus_publictest; do
@@ -177,7 +177,7 @@ PY
     # chosen on the hold-out faces without a twin, exact or near, in the training part (scripts/fer2013_twins.py: the
     # longest-trained members gain on the twins what they do not gain on new faces)
     $PY scripts/choose_members.py "$RUNS/${NAME}_pool.pt" "$OUT/holdout_choice_pool.json" "$RUNS/${NAME}_pool_chosen.pt" \
-      --int8 --unseen-only
+      --int8 --distinct-only
     cp "$OUT/holdout_choice_pool.json" "$OUT/holdout_choice.json"     # the choice behind the bundled file, as grow and prune leave it
     $PY scripts/bundle_weights.py "$RUNS/${NAME}_pool_chosen.pt" "src/facsnet/weights/$NAME.pt" --int8
     score_once unseen ;;

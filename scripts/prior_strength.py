@@ -126,8 +126,11 @@ def main() -> None:
     ap = table_parser(__doc__, "results/ablation/prior_strength.json")
     ap.add_argument("--record", action="store_true", help="write the uar_keeping_accuracy choice into the model's "
                     "checkpoint (inference.prior_strength)")
-    ap.add_argument("--unseen-only", action="store_true", help="choose on the hold-out faces without a twin, "
-                    "exact or near, in the training part")
+    only = ap.add_mutually_exclusive_group()
+    only.add_argument("--unseen-only", action="store_true", help="choose on the hold-out faces without an exact "
+                      "twin in the training part")
+    only.add_argument("--distinct-only", action="store_true", help="choose on the hold-out faces without a twin, "
+                      "exact or near (re-cropped, re-toned), in the training part")
     args = ap.parse_args()
     ckpt = read_checkpoint(resolve_weights(args.model))
     prior = class_prior_of(ckpt)
@@ -139,8 +142,8 @@ def main() -> None:
     temperature, served_mirror = inference_settings(ckpt)
     view_names = ("face", "mirror") if served_mirror else ("face",)
     trained_on, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
-    if args.unseen_only:   # the hold-out faces without a twin (exact or near) in the training part
-        held = unseen_part(held, trained_on, near=True)
+    if args.unseen_only or args.distinct_only:   # the hold-out faces without a twin in the training part
+        held = unseen_part(held, trained_on, near=args.distinct_only)
     sets = {"holdout": held, "ckplus48": dataset("ckplus48", "train")}
     probs, labels, left_out = {}, {}, {}
     for key, data in sets.items():
@@ -153,7 +156,7 @@ def main() -> None:
     result = {"model": args.model, "temperature": temperature, "mirror": served_mirror,
               "training_class_shares": dict(zip(net.class_names, [round(p, 4) for p in prior])),
               "data": f"FER2013 Training hold-out ({len(held)} faces, fixed seed"
-                      f"{'; those without a twin, exact or near, in the training part' if args.unseen_only else ''}); CK+48 all "
+                      f"{'; those without a twin, exact or near, in the training part' if args.distinct_only else '; those without an exact twin in the training part' if args.unseen_only else ''}); CK+48 all "
                       f"{len(labels['ckplus48'])} faces as-is (left out: {left_out['ckplus48']})",
               "rows": rows, "chosen": chosen,
               "chosen_on_half": chosen_on_half(probs["holdout"], labels["holdout"]),
@@ -166,7 +169,7 @@ def main() -> None:
         weights = resolve_weights(args.model)
         record_prior_strength(weights, chosen["uar_keeping_accuracy"], {
             "rule": "uar_keeping_accuracy", "fitted_on": f"{held.name} ({len(held)} faces)",
-            "unseen_only": args.unseen_only,
+            "unseen_only": args.unseen_only, "distinct_only": args.distinct_only,
             "accuracy_rule_choice": chosen["accuracy"], "date": result["provenance"]["date"]})
         print(f"{weights}: served with the class prior corrected at strength {chosen['uar_keeping_accuracy']:g}")
 

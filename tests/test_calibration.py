@@ -252,6 +252,7 @@ def test_calibrating_on_the_unseen_hold_out_leaves_out_the_faces_whose_picture_t
     import shutil
 
     from conftest import write_class_folder
+    from PIL import Image
 
     from facsnet import api
     from facsnet.data.splits import near_twins, pixel_twins
@@ -259,16 +260,21 @@ def test_calibrating_on_the_unseen_hold_out_leaves_out_the_faces_whose_picture_t
     folder = write_class_folder(tmp_path / "toy", per_class=16)
     for f in sorted((folder / "happy").iterdir())[:8]:        # FER2013-like: some pictures twice, under other names
         shutil.copy(f, f.with_name("copy_" + f.name))
+    for f in sorted((folder / "sad").iterdir())[:8]:          # and some re-toned: near twins, not exact ones
+        image = np.asarray(Image.open(f), dtype=np.float32)
+        Image.fromarray(np.clip(0.8 * image + 20, 0, 255).astype(np.uint8)).save(f.with_name("retoned_" + f.name))
     api.train(str(folder), val="holdout", val_fraction=0.25, out=str(tmp_path / "run"), epochs=1, batch_size=8,
               progress=False)
     trained_on, held = api.holdout_split(api.dataset(str(folder), "train"), 0.25, api.HOLDOUT_SEED)
     exact = int(pixel_twins(held, trained_on).sum())
-    twins = int(near_twins(held, trained_on).sum())       # the exact copies and any near ones
-    assert 0 < exact <= twins < len(held)
-    plain = api.calibrate(str(tmp_path / "run" / "final.pt"), str(folder), val_fraction=0.25)
-    unseen = api.calibrate(str(tmp_path / "run" / "final.pt"), str(folder), val="holdout-unseen", val_fraction=0.25)
-    assert (plain.n, unseen.n) == (len(held), len(held) - twins)
-    assert unseen.fitted_on.endswith("-distinct")
+    twins = int(near_twins(held, trained_on).sum())       # the exact copies and the re-toned ones
+    assert 0 < exact < twins < len(held)
+    weights = str(tmp_path / "run" / "final.pt")
+    plain = api.calibrate(weights, str(folder), val_fraction=0.25)
+    unseen = api.calibrate(weights, str(folder), val="holdout-unseen", val_fraction=0.25)
+    distinct = api.calibrate(weights, str(folder), val="holdout-distinct", val_fraction=0.25)
+    assert (plain.n, unseen.n, distinct.n) == (len(held), len(held) - exact, len(held) - twins)
+    assert unseen.fitted_on.endswith("-unseen") and distinct.fitted_on.endswith("-distinct")
 
 
 def test_holdout_validation_is_the_same_faces_for_every_seed_and_never_trained_on(tmp_path, toy_folder):

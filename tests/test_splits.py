@@ -130,5 +130,17 @@ def test_near_twins_catch_a_retoned_shifted_or_mirrored_copy_and_not_another_fac
     assert index[:3].tolist() == [2, 4, 2] and best[0] > 0.99 and best[3] < 0.8 and best[4] == 0.0
     unit = appearance(faces)
     assert np.allclose(np.linalg.norm(unit[:4], axis=1), 1.0, atol=1e-5) and not unit[4].any()
-    with pytest.raises(ValueError, match="50x50"):
-        appearance(np.zeros((1, 50, 50), np.uint8))
+    # the search in chunks finds what one pass does; an empty side finds nothing
+    chunked = nearest_seen(held, trained, chunk=4)
+    assert np.array_equal(chunked[0], best) and np.array_equal(chunked[1], index)
+    nothing = faceset(seen_images[:0], "none")
+    assert near_twins(held, nothing).tolist() == [False] * 6 and len(near_twins(nothing, trained)) == 0
+    # a blank face one grey level off in one corner has no appearance to match: quantisation noise is not a face
+    speck = np.full((2, 48, 48), 90, np.uint8)
+    speck[:, :2, :2] = 91
+    speck[1] -= 1                                        # one grey level darker: not an exact twin
+    assert not near_twins(faceset(speck[:1], "a"), faceset(speck[1:], "b")).any()
+    # faces of any size are averaged down (50x50 is no multiple of 24): a 50x50 copy of a face still matches it
+    from PIL import Image
+    big = np.asarray(Image.fromarray(seen_images[3]).resize((50, 50), Image.BILINEAR))
+    assert float(appearance(big[None])[0] @ appearance(seen_images[3:4])[0]) > 0.98

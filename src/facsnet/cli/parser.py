@@ -130,8 +130,8 @@ def _add_calibrate_parser(sub) -> None:
     p.add_argument("--model", required=True, help="checkpoint (or bundled name) to calibrate")
     p.add_argument("--data", help="the data the model was trained on")
     p.add_argument("--val", help="'holdout' (the part train --val holdout kept out), 'holdout-unseen' (those faces "
-                   "less the ones whose picture the training part repeats, exactly or re-cropped / re-toned) or a "
-                   "labelled dataset")
+                   "less the ones whose pixels the training part repeats), 'holdout-distinct' (less the re-cropped "
+                   "or re-toned copies too) or a labelled dataset")
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
                    help="the model predicts with mirror averaging (default: as it was trained to be scored)")

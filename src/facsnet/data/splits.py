@@ -114,26 +114,31 @@ APPEARANCE_SIZE = 24
 
 
 def appearance(images: np.ndarray, size: int = APPEARANCE_SIZE) -> np.ndarray:
-    """(N, size*size) float32 unit vectors: each face averaged down to ``size`` x ``size`` pixels, less its
-    mean brightness; the dot product of two is the correlation of their coarse pixels, blind to contrast and
-    brightness and to fine detail (noise, compression). A face of one grey level gives a zero vector."""
-    n, h, w = images.shape
-    if h % size or w % size:
-        raise ValueError(f"faces of {h}x{w} pixels do not average down to {size}x{size}")
-    x = images.astype(np.float32).reshape(n, size, h // size, size, w // size).mean(axis=(2, 4)).reshape(n, -1)
+    """(N, size*size) float32 unit vectors: each face averaged down to ``size`` x ``size`` pixels (area
+    averaging, any face size), less its mean brightness; the dot product of two is the correlation of their
+    coarse pixels, blind to contrast and brightness and to fine detail (noise, compression). A face whose
+    coarse pixels spread by less than one grey level (a blank frame, say) has no appearance: a zero vector."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32)).reshape(len(images), 1, *np.shape(images)[1:3])
+    x = F.adaptive_avg_pool2d(x, size).reshape(len(images), size * size).numpy()
     x -= x.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 1e-3)
+    # norm = std * size: below one grey level of spread the "appearance" is quantisation noise
+    return np.divide(x, norm, out=np.zeros_like(x), where=norm >= size)
 
 
 def nearest_seen(faces: FaceSet, seen: FaceSet, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """For each of ``faces``: the highest appearance correlation with a face of ``seen`` or its mirror image
-    (training flips faces), and that face's index in ``seen``."""
+    (training flips faces), and that face's index in ``seen`` (0 and -1 when ``seen`` is empty)."""
     seen_images = np.asarray(seen.images)
+    best = np.zeros(len(faces), dtype=np.float32)
+    index = np.full(len(faces), -1, dtype=np.int64)
+    if len(seen_images) == 0 or len(faces) == 0:
+        return best, index
     known = np.concatenate([appearance(seen_images), appearance(seen_images[:, :, ::-1])])
     query = appearance(np.asarray(faces.images))
-    best = np.empty(len(query), dtype=np.float32)
-    index = np.empty(len(query), dtype=np.int64)
     for start in range(0, len(query), chunk):
         corr = query[start:start + chunk] @ known.T
         arg = corr.argmax(axis=1)

@@ -224,9 +224,10 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
 
     ``val="holdout"`` fits on the ``val_fraction`` of ``data``'s training split that
     ``train(val="holdout")`` kept out of training (the same faces, checked against the run's
-    record); ``"holdout-unseen"`` those faces less the ones with a twin among the training faces, exact or
-    near (:func:`~facsnet.data.splits.near_twins`: FER2013 repeats pictures, and a face learned by heart says
-    little about calibration on new ones); any other value names a labelled dataset with the model's classes. ``tta_flip=None``
+    record); ``"holdout-unseen"`` those faces less the ones with an exact twin among the training faces (the same
+    pixels, or the mirror image's: FER2013 repeats pictures, and a face learned by heart says little about
+    calibration on new ones), ``"holdout-distinct"`` less the near twins too (the same photograph re-cropped or
+    re-toned, :func:`~facsnet.data.splits.near_twins`); any other value names a labelled dataset with the model's classes. ``tta_flip=None``
     keeps the checkpoint's own setting. Returns the :class:`~facsnet.training.calibration.Calibration`.
     """
     from .predict import predict_logits
@@ -240,7 +241,7 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
         raise ValueError(f"{model}: its checkpoint does not record the training class counts that a class-prior "
                          "correction needs")
     net = model_from_checkpoint(ckpt)
-    if val.lower() in ("holdout", "holdout-unseen"):
+    if val.lower() in ("holdout", "holdout-unseen", "holdout-distinct"):
         if not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
         trained_on, held = holdout_split(dataset(data, "train", subject_pattern), val_fraction, HOLDOUT_SEED)
@@ -249,8 +250,8 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
             raise ValueError(f"{model}: its run was not validated on the hold-out of {data} (fraction {val_fraction}) "
                              "that `train --val holdout` keeps out, so those faces may have been trained on; "
                              "name held-out faces with --val")
-        if val.lower() == "holdout-unseen":   # less the faces whose picture (exact, mirrored or near) was trained on
-            held = unseen_part(held, trained_on, near=True)
+        if val.lower() != "holdout":   # less the faces whose picture was trained on: exactly, or also near
+            held = unseen_part(held, trained_on, near=val.lower() == "holdout-distinct")
     else:
         held = dataset(val, "validation", subject_pattern)
     if tta_flip is None:

@@ -291,7 +291,8 @@ def _save_last(last_path: Path, model: nn.Module, cfg: TrainConfig, epoch: int, 
                history: list[dict], run_meta: dict) -> None:
     """``last.pt``: everything :func:`_resume` needs to go on exactly as if the run had not stopped.
     Its "epoch" is the 0-based index of the epoch just trained; best.pt and final.pt count epochs from 1,
-    as the log and history.json do."""
+    as the log and history.json do. Rank 0 calls it; gathering the ranks' augmentation states is a collective
+    call, which every other rank answers with its own ``gather_states`` at the same point of the epoch."""
     save_checkpoint(
         last_path, model, cfg.model, epoch=epoch, best_val_accuracy=best_acc, best_epoch=best_epoch,
         optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
