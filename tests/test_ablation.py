@@ -296,3 +296,23 @@ def test_em_recovers_the_class_shares_of_a_collection_from_exact_posteriors():
     assert np.mean(adapted.argmax(1) == labels) > np.mean(posterior.argmax(1) == labels) + 0.05
     with pytest.raises(ValueError, match="do not match"):
         adapt.adapted_to_collection(posterior, train[:2])
+
+
+def test_the_twins_table_splits_one_set_of_predictions_into_parts_that_add_up():
+    """scripts/fer2013_twins.py: twins and the rest, exact-or-near twins and the rest, are parts of the same
+    predictions; the curve counts an exact twin at every correlation (a blank face has none to measure)."""
+    twins = _script("fer2013_twins")
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(3), size=20)
+    labels = rng.integers(0, 3, 20)
+    exact = np.arange(20) < 4
+    near = np.arange(20) < 7
+    s = twins.split_scores(probs, labels, exact, near)
+    assert {k: v["n"] for k, v in s.items()} == {"all": 20, "twins": 4, "unseen": 16, "twins_or_near": 7, "distinct": 13}
+    right = probs.argmax(1) == labels
+    for part, mask in (("twins", exact), ("unseen", ~exact), ("twins_or_near", near), ("distinct", ~near)):
+        assert s[part]["accuracy"] == pytest.approx(right[mask].mean(), abs=1e-4)
+    best = np.array([0.0, 0.995, 0.95, 0.93, 0.5])        # the first an exact twin with no appearance (blank)
+    curve = twins.near_twin_curve(best, np.array([True, False, False, False, False]))
+    assert curve["0.99"] == 2 and curve["0.95"] == 3 and curve["0.93"] == 4 and curve["0.90"] == 4
+    assert list(curve.values()) == sorted(curve.values())
