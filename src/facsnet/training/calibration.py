@@ -211,6 +211,28 @@ def _strength_asked(value: str | float | None) -> str | float | None:
     return strength
 
 
+HOLDOUT_VALS = ("holdout", "holdout-unseen", "holdout-distinct")
+
+
+def _calibration_faces(ckpt: dict, model: str, data: str, val: str, val_fraction: float,
+                       subject_pattern: str | None):
+    """The held-out faces ``val`` names (see :func:`calibrate_checkpoint`). A hold-out is used only when
+    the checkpoint's run was validated on it, so that none of its faces was trained on."""
+    if val.lower() not in HOLDOUT_VALS:
+        return dataset(val, "validation", subject_pattern)
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
+    trained_on, held = holdout_split(dataset(data, "train", subject_pattern), val_fraction, HOLDOUT_SEED)
+    recorded = ((ckpt.get("data") or {}).get("val") or {}).get("fingerprint")
+    if recorded != held.fingerprint():
+        raise ValueError(f"{model}: its run was not validated on the hold-out of {data} (fraction {val_fraction}) "
+                         "that `train --val holdout` keeps out, so those faces may have been trained on; "
+                         "name held-out faces with --val")
+    if val.lower() != "holdout":   # less the faces whose picture was trained on: exactly, or also near
+        held = unseen_part(held, trained_on, near=val.lower() == "holdout-distinct")
+    return held
+
+
 def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout", val_fraction: float = 0.1,
                          tta_flip: bool | None = None, out: str | None = None, subject_pattern: str | None = None,
                          prior_strength: str | float | None = None):
@@ -227,8 +249,8 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
     record); ``"holdout-unseen"`` those faces less the ones with an exact twin among the training faces (the same
     pixels, or the mirror image's: FER2013 repeats pictures, and a face learned by heart says little about
     calibration on new ones), ``"holdout-distinct"`` less the near twins too (the same photograph re-cropped or
-    re-toned, :func:`~facsnet.data.splits.near_twins`); any other value names a labelled dataset with the model's classes. ``tta_flip=None``
-    keeps the checkpoint's own setting. Returns the :class:`~facsnet.training.calibration.Calibration`.
+    re-toned, :func:`~facsnet.data.splits.near_twins`); any other value names a labelled dataset with the
+    model's classes. ``tta_flip=None`` keeps the checkpoint's own setting. Returns the :class:`~facsnet.training.calibration.Calibration`.
     """
     from .predict import predict_logits
 
@@ -241,19 +263,7 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
         raise ValueError(f"{model}: its checkpoint does not record the training class counts that a class-prior "
                          "correction needs")
     net = model_from_checkpoint(ckpt)
-    if val.lower() in ("holdout", "holdout-unseen", "holdout-distinct"):
-        if not 0 < val_fraction < 1:
-            raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
-        trained_on, held = holdout_split(dataset(data, "train", subject_pattern), val_fraction, HOLDOUT_SEED)
-        recorded = ((ckpt.get("data") or {}).get("val") or {}).get("fingerprint")
-        if recorded != held.fingerprint():
-            raise ValueError(f"{model}: its run was not validated on the hold-out of {data} (fraction {val_fraction}) "
-                             "that `train --val holdout` keeps out, so those faces may have been trained on; "
-                             "name held-out faces with --val")
-        if val.lower() != "holdout":   # less the faces whose picture was trained on: exactly, or also near
-            held = unseen_part(held, trained_on, near=val.lower() == "holdout-distinct")
-    else:
-        held = dataset(val, "validation", subject_pattern)
+    held = _calibration_faces(ckpt, model, data, val, val_fraction, subject_pattern)
     if tta_flip is None:
         tta_flip = bool((ckpt.get("inference") or {}).get("tta_flip", (ckpt.get("train_config") or {}).get("tta_flip")))
     if list(held.class_names) != list(net.class_names):
