@@ -2,11 +2,15 @@
 a training run is scored on (the dataset's own split, a fixed hold-out, or none)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from .faceset import FaceSet
 from .registry import data_root, load_dataset
-from .splits import HOLDOUT_SEED, holdout_split
+from .splits import HOLDOUT_SEED, holdout_split, near_twins, pixel_twins
+
+log = logging.getLogger("facsnet.data")
+TWIN_CHECK_MAX_FACES = 200_000   # the near-twin search holds every training face's appearance in memory (~4.6 KB each)
 
 
 def dataset(spec: str, default_split: str = "train", subject_pattern: str | None = None) -> FaceSet:
@@ -37,18 +41,35 @@ def train_and_validation(data: str, val: str | None, val_fraction: float, seed: 
     if val is not None and val.lower() == "none":
         return train_set, None
     if val is not None and val.lower() == "holdout":   # the same part for every seed: models stay comparable
-        return holdout_split(train_set, val_fraction, HOLDOUT_SEED)
-    if val is not None:
+        train_set, val_set = holdout_split(train_set, val_fraction, HOLDOUT_SEED)
+    elif val is not None:
         val_set = dataset(val, "validation", subject_pattern)
         shared = _files_of(train_set) & _files_of(val_set)
         if shared:   # e.g. --val ckplus48 on ckplus48: a dataset without a validation split is read whole
             raise ValueError(f"--val {val}: {len(shared)} of its {len(val_set)} faces are training faces too "
                              f"(e.g. {sorted(shared)[0]}); validate on faces the run does not train on "
                              "(--val holdout carves them from the training data)")
-        return train_set, val_set
-    if has_validation_split(data):
-        return train_set, dataset(data.partition(":")[0], "validation", subject_pattern)
-    return holdout_split(train_set, val_fraction, seed)
+    elif has_validation_split(data):
+        val_set = dataset(data.partition(":")[0], "validation", subject_pattern)
+    else:
+        train_set, val_set = holdout_split(train_set, val_fraction, seed)
+    note_twins(val_set, train_set)
+    return train_set, val_set
+
+
+def note_twins(val_set: FaceSet, train_set: FaceSet) -> tuple[int, int] | None:
+    """Warn when validation faces have a twin among the training faces: the same picture under another name,
+    exactly or re-cropped / re-toned (:func:`~facsnet.data.splits.near_twins`; FER2013 has hundreds). They
+    stay in, since a dataset's own split is what others report, but they flatter the validation score.
+    Returns (exact twins, exact or near twins), or None where the sets are too large to search."""
+    if not len(val_set) or not len(train_set) or len(train_set) > TWIN_CHECK_MAX_FACES:
+        return None
+    exact, near = int(pixel_twins(val_set, train_set).sum()), int(near_twins(val_set, train_set).sum())
+    if near:
+        log.warning("%s: %d of its %d faces have a twin among the %d training faces of %s (%d the very same "
+                    "pixels, the rest the same picture re-cropped or re-toned); the validation score counts them",
+                    val_set.name, near, len(val_set), len(train_set), train_set.name, exact)
+    return exact, near
 
 
 def _files_of(data: FaceSet) -> set[str]:
