@@ -1131,13 +1131,13 @@ def model_card_scores_table(s: dict) -> str | None:
     if ck:
         rows.append((f"CK+48, all, as-is (never trained on{'; ' + left_out(ck) if left_out(ck) else ''})",
                      ck["n"], ck["accuracy"], ck["uar"], f"{ck['ece']:.3f}"))
-    ck_other, twinned = d.get("ckplus48_other_subjects"), (d.get("twins") or {}).get("ckplus48_subjects_with_twin")
-    if ck_other and twinned:
-        rows.append((f"the same less subject(s) {', '.join(twinned)}, a photograph of whom FER2013 Training holds "
-                     "(`fer2013_twins.py`)", ck_other["n"], ck_other["accuracy"], ck_other["uar"], f"{ck_other['ece']:.3f}"))
     if ck6:
         rows.append(("the same, predicting only the classes CK+48 has (`--data-classes-only`: never neutral)",
                      ck6["n"], ck6["accuracy"], ck6["uar"], f"{ck6['ece']:.3f}"))
+    ck_other, twinned = d.get("ckplus48_other_subjects"), (d.get("twins") or {}).get("ckplus48_subjects_with_twin")
+    if ck_other and twinned:
+        rows.append((f"CK+48 as-is less subject(s) {', '.join(twinned)}, a photograph of whom FER2013 Training holds "
+                     "(`fer2013_twins.py`)", ck_other["n"], ck_other["accuracy"], ck_other["uar"], f"{ck_other['ece']:.3f}"))
     if fp:
         rows.append((f"FER+ majority labels of PublicTest, as-is{' (' + left_out(fp) + ')' if left_out(fp) else ''}",
                      fp["n"], fp["accuracy"], fp["uar"], f"{fp['ece']:.3f}"))

@@ -147,25 +147,31 @@ def test_near_twins_catch_a_retoned_shifted_or_mirrored_copy_and_not_another_fac
 
 
 def test_validation_faces_that_repeat_a_training_picture_are_counted_and_warned_of(tmp_path, caplog):
-    """A validation folder holding a training picture again (copied, or re-toned) is validated as given, with a
-    warning that counts the twins; a folder without any gets no warning."""
+    """A validation folder holding a training picture again (copied, or re-toned) gets a warning that counts
+    the twins (what `facsnet train` logs); a folder without any gets none."""
     import logging
 
     from conftest import write_class_folder
     from PIL import Image
 
-    from facsnet.data.specs import train_and_validation
+    from facsnet.data.specs import dataset, note_twins
 
     train = write_class_folder(tmp_path / "train", per_class=6, seed=0)
     val = write_class_folder(tmp_path / "val", per_class=6, seed=1)
     with caplog.at_level(logging.WARNING, logger="facsnet.data"):
-        _, clean = train_and_validation(str(train), str(val), 0.1, 0)
-    assert "twin" not in caplog.text and len(clean) == 18
+        assert note_twins(dataset(str(val)), dataset(str(train))) == (0, 0)
+    assert "twin" not in caplog.text
     pictures = sorted((train / "happy").iterdir())
     Image.open(pictures[0]).save(val / "happy" / "copy.png")
     image = np.asarray(Image.open(pictures[1]), dtype=np.float32)
     Image.fromarray(np.clip(0.8 * image + 20, 0, 255).astype(np.uint8)).save(val / "happy" / "retoned.png")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="facsnet.data"):
-        _, val_set = train_and_validation(str(train), str(val), 0.1, 0)
-    assert len(val_set) == 20 and "2 of its 20 faces have a twin" in caplog.text and "(1 the very same pixels" in caplog.text
+        assert note_twins(dataset(str(val)), dataset(str(train))) == (1, 2)
+    assert "2 of its 20 faces have a twin" in caplog.text and "(1 the very same pixels" in caplog.text
+    # and `train` says so before it trains
+    from facsnet import api
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="facsnet.data"):
+        api.train(str(train), val=str(val), out=str(tmp_path / "run"), epochs=1, batch_size=8, progress=False)
+    assert "2 of its 20 faces have a twin" in caplog.text

@@ -8,8 +8,9 @@ lives in its room: ``data`` (names, splits), ``training``, ``models`` (checkpoin
 from __future__ import annotations
 
 import logging
+import os
 
-from .data.specs import HOLDOUT_SEED, dataset, holdout_split, train_and_validation
+from .data.specs import HOLDOUT_SEED, dataset, holdout_split, note_twins, train_and_validation
 from .data.splits import stratified_subset
 from .inference.onnx_export import export_checkpoint as export
 from .inference.run import analyze, analyze_corpus, is_corpus_out, merge, partial_path
@@ -50,6 +51,8 @@ def train(data: str, val: str | None = None, out: str = "runs/train",
     log.info("train: %s", train_set.summary())
     if val_set is not None:
         log.info("val:   %s", val_set.summary())
+        if os.environ.get("RANK", "0") == "0":   # once, not on every rank of a torchrun launch
+            note_twins(val_set, train_set)
     if len(train_set.class_names) < 2:
         raise ValueError(f"{data}: {len(train_set.class_names)} class ({', '.join(train_set.class_names)}); "
                          "a classifier needs at least 2")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from .faceset import FaceSet
 from .registry import data_root, load_dataset
-from .splits import HOLDOUT_SEED, holdout_split, near_twins, pixel_twins
+from .splits import HOLDOUT_SEED, NEAR_TWIN_CORRELATION, holdout_split, nearest_seen, pixel_twins
 
 log = logging.getLogger("facsnet.data")
-TWIN_CHECK_MAX_FACES = 200_000   # the near-twin search holds every training face's appearance in memory (~4.6 KB each)
+TWIN_CHECK_MAX_FACES = 100_000   # the near-twin search holds the appearance of every training face and its mirror
+                                 # image in memory: 4.6 KB a face, 460 MB at this many
 
 
 def dataset(spec: str, default_split: str = "train", subject_pattern: str | None = None) -> FaceSet:
@@ -53,7 +54,6 @@ def train_and_validation(data: str, val: str | None, val_fraction: float, seed: 
         val_set = dataset(data.partition(":")[0], "validation", subject_pattern)
     else:
         train_set, val_set = holdout_split(train_set, val_fraction, seed)
-    note_twins(val_set, train_set)
     return train_set, val_set
 
 
@@ -62,9 +62,15 @@ def note_twins(val_set: FaceSet, train_set: FaceSet) -> tuple[int, int] | None:
     exactly or re-cropped / re-toned (:func:`~facsnet.data.splits.near_twins`; FER2013 has hundreds). They
     stay in, since a dataset's own split is what others report, but they flatter the validation score.
     Returns (exact twins, exact or near twins), or None where the sets are too large to search."""
-    if not len(val_set) or not len(train_set) or len(train_set) > TWIN_CHECK_MAX_FACES:
+    if not len(val_set) or not len(train_set):
         return None
-    exact, near = int(pixel_twins(val_set, train_set).sum()), int(near_twins(val_set, train_set).sum())
+    if len(train_set) > TWIN_CHECK_MAX_FACES:
+        log.info("%s: not searched for twins among the %d training faces (more than %d)", val_set.name,
+                 len(train_set), TWIN_CHECK_MAX_FACES)
+        return None
+    twin = pixel_twins(val_set, train_set)
+    best, _ = nearest_seen(val_set, train_set)
+    exact, near = int(twin.sum()), int((twin | (best >= NEAR_TWIN_CORRELATION)).sum())
     if near:
         log.warning("%s: %d of its %d faces have a twin among the %d training faces of %s (%d the very same "
                     "pixels, the rest the same picture re-cropped or re-toned); the validation score counts them",

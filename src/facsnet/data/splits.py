@@ -121,7 +121,7 @@ def appearance(images: np.ndarray, size: int = APPEARANCE_SIZE) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
-    x = torch.from_numpy(np.asarray(images, dtype=np.float32)).reshape(len(images), 1, *np.shape(images)[1:3])
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).reshape(len(images), 1, *np.shape(images)[1:3])
     x = F.adaptive_avg_pool2d(x, size).reshape(len(images), size * size).numpy()
     x -= x.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(x, axis=1, keepdims=True)
@@ -129,16 +129,24 @@ def appearance(images: np.ndarray, size: int = APPEARANCE_SIZE) -> np.ndarray:
     return np.divide(x, norm, out=np.zeros_like(x), where=norm >= size)
 
 
-def nearest_seen(faces: FaceSet, seen: FaceSet, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def _appearance_in_parts(images: np.ndarray, part: int = 8192) -> np.ndarray:
+    """:func:`appearance` of many faces, a part at a time (no float copy of them all at once)."""
+    return np.concatenate([appearance(images[i:i + part]) for i in range(0, len(images), part)])
+
+
+def nearest_seen(faces: FaceSet, seen: FaceSet, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each of ``faces``: the highest appearance correlation with a face of ``seen`` or its mirror image
-    (training flips faces), and that face's index in ``seen`` (0 and -1 when ``seen`` is empty)."""
+    (training flips faces), and that face's index in ``seen`` (0 and -1 when ``seen`` is empty). Memory:
+    4.6 KB a seen face, and ``chunk`` query faces at a time against all of them (by default as many as
+    keep that block near 200 MB)."""
     seen_images = np.asarray(seen.images)
     best = np.zeros(len(faces), dtype=np.float32)
     index = np.full(len(faces), -1, dtype=np.int64)
     if len(seen_images) == 0 or len(faces) == 0:
         return best, index
-    known = np.concatenate([appearance(seen_images), appearance(seen_images[:, :, ::-1])])
-    query = appearance(np.asarray(faces.images))
+    known = np.concatenate([_appearance_in_parts(seen_images), _appearance_in_parts(seen_images[:, :, ::-1])])
+    query = _appearance_in_parts(np.asarray(faces.images))
+    chunk = chunk or max(1, 50_000_000 // len(known))
     for start in range(0, len(query), chunk):
         corr = query[start:start + chunk] @ known.T
         arg = corr.argmax(axis=1)
