@@ -94,7 +94,7 @@ def markdown(result: dict) -> str:
     return (f"# Class-prior correction of `{result['model']}`: strength against accuracy and balanced recall\n\n"
             f"{result['data']}. Strength 0 is the model uncorrected; 1 is `--balanced` (equally likely classes).\n\n"
             f"{head}{body}\n"
-            f"On the whole hold-out, the highest accuracy is at strength {chosen['accuracy']:g}; the highest balanced "
+            f"On all the hold-out faces scored here, the highest accuracy is at strength {chosen['accuracy']:g}; the highest balanced "
             f"recall that keeps the uncorrected accuracy at {chosen['uar_keeping_accuracy']:g}.\n\n"
             + crossfit(result["chosen_on_half"], "accuracy")
             + crossfit(result["chosen_on_half_uar_keeping_accuracy"],
