@@ -1036,16 +1036,14 @@ def headline_table(s: dict) -> str:
         p = d["publictest"]
         rows.append(f"| default model on FER2013 PublicTest, scored once: accuracy / balanced recall / calibration error | "
                     f"{fmt_pct(p['accuracy'])} / {fmt_pct(p['uar'])} / {p['ece']:.3f} | `default_model.publictest` |")
-        unseen = d.get("publictest_unseen")
-        if unseen:
-            rows.append(f"| the same predictions, only the {unseen['n']:,} PublicTest faces whose pixels are not among its "
-                        f"training faces (FER2013 repeats pictures) | {fmt_pct(unseen['accuracy'])} / "
-                        f"{fmt_pct(unseen['uar'])} / {unseen['ece']:.3f} | `default_model.publictest_unseen` |")
-        distinct = d.get("publictest_distinct")
-        if distinct:
-            rows.append(f"| the same predictions, only the {distinct['n']:,} PublicTest faces with no copy among its training "
-                        f"faces, exact or re-cropped / re-toned | {fmt_pct(distinct['accuracy'])} / "
-                        f"{fmt_pct(distinct['uar'])} / {distinct['ece']:.3f} | `default_model.publictest_distinct` |")
+        for key, which in (("publictest_unseen", "whose pixels are not among its training faces (FER2013 repeats "
+                                                 "pictures)"),
+                           ("publictest_distinct", "with no copy among its training faces, exact or re-cropped / re-toned")):
+            part = d.get(key)
+            if part:
+                rows.append(f"| the same predictions, only the {part['n']:,} PublicTest faces {which} | "
+                            f"{fmt_pct(part['accuracy'])} / {fmt_pct(part['uar'])} / {part['ece']:.3f} | "
+                            f"`default_model.{key}` |")
         full = (s.get("ablation", {}).get("prior_strength", {}).get("rows", {}).get("strength_1_0") or {}).get("ckplus48")
         if full:
             rows.append(f"| default model on all of CK+48, never trained on it (read with `--balanced`, equally likely classes) | "
@@ -1118,14 +1116,11 @@ def model_card_scores_table(s: dict) -> str | None:
     if strength and raw:
         rows.append(("the same, no prior correction (`--balanced-strength 0`)", raw["n"], raw["accuracy"], raw["uar"],
                      f"{raw['ece']:.3f}"))
-    unseen = d.get("publictest_unseen")
-    if unseen:
-        rows.append(("the same, only the faces without a pixel twin among the training faces (`fer2013_twins.py`)",
-                     unseen["n"], unseen["accuracy"], unseen["uar"], f"{unseen['ece']:.3f}"))
-    distinct = d.get("publictest_distinct")
-    if distinct:
-        rows.append(("the same, only the faces without a twin exact or near (re-cropped, re-toned) among the training faces",
-                     distinct["n"], distinct["accuracy"], distinct["uar"], f"{distinct['ece']:.3f}"))
+    for key, which in (("publictest_unseen", "without a pixel twin among the training faces (`fer2013_twins.py`)"),
+                       ("publictest_distinct", "without a twin exact or near (re-cropped, re-toned) among the training faces")):
+        part = d.get(key)
+        if part:
+            rows.append((f"the same, only the faces {which}", part["n"], part["accuracy"], part["uar"], f"{part['ece']:.3f}"))
     left_out = lambda e: ", ".join(e["left_out_classes"]) + " left out" if e["left_out_classes"] else ""  # noqa: E731
     ck, fp, ck6 = d["ckplus48"], d["ferplus_publictest"], d.get("ckplus48_data_classes")
     if ck:

@@ -29,7 +29,7 @@ from test_time_ablation import (as_ensemble, combine, labelled, member_log_probs
 
 from facsnet.data.faceset import FaceSet  # noqa: E402
 from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split  # noqa: E402
-from facsnet.data.splits import NEAR_TWIN_CORRELATION, nearest_seen, pixel_digest, pixel_twins  # noqa: E402
+from facsnet.data.splits import NEAR_TWIN_CORRELATION, pixel_digest, pixel_twins, twin_masks  # noqa: E402
 from facsnet.models import load_model, read_checkpoint, resolve_weights  # noqa: E402
 from facsnet.models.checkpoint import class_prior_of, served_prior_strength  # noqa: E402
 from facsnet.provenance import provenance  # noqa: E402
@@ -70,9 +70,7 @@ def ckplus48_part(nets, members: list[int], classes: list[str], trained_on: Face
     """CK+48 as-is against the members' training faces: its faces with a twin there (exact or near), their
     subjects, and the served model on all of CK+48 and on the subjects without such a face."""
     faces, labels, left_out = faces_of_known_classes(dataset("ckplus48", "train"), classes)
-    best, _ = nearest_seen(faces, trained_on)
-    exact = pixel_twins(faces, trained_on)
-    near = exact | (best >= NEAR_TWIN_CORRELATION)
+    exact, near, best = twin_masks(faces, trained_on)
     subjects = sorted({str(s) for s in np.asarray(faces.subjects)[near]})
     other = ~np.isin(np.asarray(faces.subjects), subjects)
     probs = combine(member_log_probs(nets, faces.tensors()[0], only=VIEWS), members, VIEWS, temperature, prior, strength)
@@ -138,9 +136,7 @@ def main() -> None:
         x, labels, left_out = labelled(classes, data)
         if any(left_out.values()):
             raise SystemExit(f"{args.model} lacks classes of {data.name}: {left_out}")
-        twin = pixel_twins(data, trained_on)
-        best, _ = nearest_seen(data, trained_on)
-        near = twin | (best >= NEAR_TWIN_CORRELATION)
+        twin, near, best = twin_masks(data, trained_on)
         result[f"{key}_curve"] = near_twin_curve(best, twin)
         counts[f"{key}_twins"] = int(twin.sum())
         counts[f"{key}_twins_or_near"] = int(near.sum())

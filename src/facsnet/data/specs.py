@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .faceset import FaceSet
 from .registry import data_root, load_dataset
-from .splits import HOLDOUT_SEED, NEAR_TWIN_CORRELATION, holdout_split, nearest_seen, pixel_twins
+from .splits import HOLDOUT_SEED, holdout_split, twin_masks
 
 log = logging.getLogger("facsnet.data")
 TWIN_CHECK_MAX_FACES = 100_000   # the near-twin search holds the appearance of every training face and its mirror
@@ -68,9 +68,8 @@ def note_twins(val_set: FaceSet, train_set: FaceSet) -> tuple[int, int] | None:
         log.info("%s: not searched for twins among the %d training faces (more than %d)", val_set.name,
                  len(train_set), TWIN_CHECK_MAX_FACES)
         return None
-    twin = pixel_twins(val_set, train_set)
-    best, _ = nearest_seen(val_set, train_set)
-    exact, near = int(twin.sum()), int((twin | (best >= NEAR_TWIN_CORRELATION)).sum())
+    twin, near_or_twin, _ = twin_masks(val_set, train_set)
+    exact, near = int(twin.sum()), int(near_or_twin.sum())
     if near:
         log.warning("%s: %d of its %d faces have a twin among the %d training faces of %s (%d the very same "
                     "pixels, the rest the same picture re-cropped or re-toned); the validation score counts them",

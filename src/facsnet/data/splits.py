@@ -155,13 +155,22 @@ def nearest_seen(faces: FaceSet, seen: FaceSet, chunk: int | None = None) -> tup
     return best, index
 
 
+def twin_masks(faces: FaceSet, seen: FaceSet,
+               threshold: float = NEAR_TWIN_CORRELATION) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(exact, exact or near, best correlation), each (N,): the exact twins (:func:`pixel_twins`), those plus
+    the faces whose appearance correlates at ``threshold`` or more with a seen face or its mirror image
+    (:func:`appearance`), and each face's highest correlation (:func:`nearest_seen`)."""
+    exact = pixel_twins(faces, seen)
+    best, _ = nearest_seen(faces, seen)
+    return exact, exact | (best >= threshold), best
+
+
 def near_twins(faces: FaceSet, seen: FaceSet, threshold: float = NEAR_TWIN_CORRELATION) -> np.ndarray:
     """(N,) bool: which of ``faces`` have a twin among ``seen``'s faces, exact (:func:`pixel_twins`) or near:
     their appearance correlates at ``threshold`` or more with a seen face or its mirror image
     (:func:`appearance`). Catches the copies that were re-cropped slightly, re-toned or re-compressed, which
     :func:`pixel_twins` misses; a picture cropped very differently still escapes."""
-    best, _ = nearest_seen(faces, seen)
-    return pixel_twins(faces, seen) | (best >= threshold)
+    return twin_masks(faces, seen, threshold)[1]
 
 
 def unseen_part(faces: FaceSet, trained_on: FaceSet, near: bool = False) -> FaceSet:
