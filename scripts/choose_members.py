@@ -31,7 +31,7 @@ import bundle_weights  # noqa: E402  (scripts/bundle_weights.py, prune_ensemble.
 import prune_ensemble  # noqa: E402
 import test_time_ablation  # noqa: E402
 
-from facsnet.data.specs import HOLDOUT_SEED, dataset, holdout_split
+from facsnet.data.specs import dataset, kept_out_by
 from facsnet.data.splits import unseen_part
 from facsnet.models.checkpoint import (bundled_bytes, dequantized_int8, model_from_checkpoint, quantizable,
                                        quantized_int8, read_checkpoint)
@@ -119,10 +119,11 @@ def main() -> None:
     subsets = subsets_that_fit(sizes)
     if not subsets:
         raise SystemExit(f"{args.pool}: no two of its members fit {BUNDLE_LIMIT_BYTES} bytes together")
-    trained_on, held = holdout_split(dataset("fer2013", "train"), 0.1, HOLDOUT_SEED)
     recorded = ((ck.get("data") or {}).get("val") or {}).get("fingerprint")
-    if recorded != held.fingerprint():
+    parts = kept_out_by(recorded, dataset("fer2013", "train"), 0.1)
+    if parts is None:
         raise SystemExit(f"{args.pool}: its members were not validated on the FER2013 Training hold-out")
+    trained_on, held = parts
     if args.unseen_only or args.distinct_only:
         held = unseen_part(held, trained_on, near=args.distinct_only)
     x, _ = held.tensors()

@@ -248,21 +248,28 @@ def test_calibrating_on_faces_the_model_trained_on_is_refused(tmp_path, toy_fold
         api.calibrate(str(tmp_path / "run" / "final.pt"), str(toy_folder), val_fraction=0.25)
 
 
-def test_calibrating_on_the_unseen_hold_out_leaves_out_the_faces_whose_picture_training_repeats(tmp_path):
+def _folder_with_twins(root):
+    """A class folder that repeats pictures as FER2013 does: 8 happy faces twice under other names (exact
+    twins), 8 sad ones again re-toned (near twins)."""
     import shutil
 
     from conftest import write_class_folder
     from PIL import Image
 
+    folder = write_class_folder(root, per_class=16)
+    for f in sorted((folder / "happy").iterdir())[:8]:
+        shutil.copy(f, f.with_name("copy_" + f.name))
+    for f in sorted((folder / "sad").iterdir())[:8]:
+        image = np.asarray(Image.open(f), dtype=np.float32)
+        Image.fromarray(np.clip(0.8 * image + 20, 0, 255).astype(np.uint8)).save(f.with_name("retoned_" + f.name))
+    return folder
+
+
+def test_calibrating_on_the_unseen_hold_out_leaves_out_the_faces_whose_picture_training_repeats(tmp_path):
     from facsnet import api
     from facsnet.data.splits import near_twins, pixel_twins
 
-    folder = write_class_folder(tmp_path / "toy", per_class=16)
-    for f in sorted((folder / "happy").iterdir())[:8]:        # FER2013-like: some pictures twice, under other names
-        shutil.copy(f, f.with_name("copy_" + f.name))
-    for f in sorted((folder / "sad").iterdir())[:8]:          # and some re-toned: near twins, not exact ones
-        image = np.asarray(Image.open(f), dtype=np.float32)
-        Image.fromarray(np.clip(0.8 * image + 20, 0, 255).astype(np.uint8)).save(f.with_name("retoned_" + f.name))
+    folder = _folder_with_twins(tmp_path / "toy")
     api.train(str(folder), val="holdout", val_fraction=0.25, out=str(tmp_path / "run"), epochs=1, batch_size=8,
               progress=False)
     trained_on, held = api.holdout_split(api.dataset(str(folder), "train"), 0.25, api.HOLDOUT_SEED)
@@ -275,6 +282,33 @@ def test_calibrating_on_the_unseen_hold_out_leaves_out_the_faces_whose_picture_t
     distinct = api.calibrate(weights, str(folder), val="holdout-distinct", val_fraction=0.25)
     assert (plain.n, unseen.n, distinct.n) == (len(held), len(held) - exact, len(held) - twins)
     assert unseen.fitted_on.endswith("-unseen") and distinct.fitted_on.endswith("-distinct")
+
+
+def test_a_run_validated_on_the_distinct_hold_out_trains_on_the_same_faces_and_calibrates_on_any_part(tmp_path):
+    import json
+
+    from facsnet import api
+    from facsnet.data.specs import kept_out_by
+    from facsnet.data.splits import near_twins
+
+    folder = _folder_with_twins(tmp_path / "toy")
+    for val in ("holdout", "holdout-distinct"):
+        api.train(str(folder), val=val, val_fraction=0.25, out=str(tmp_path / val), epochs=1, batch_size=8,
+                  progress=False)
+    plain, distinct = (json.loads((tmp_path / v / "config.json").read_text())["data"]
+                       for v in ("holdout", "holdout-distinct"))
+    trained_on, held = api.holdout_split(api.dataset(str(folder), "train"), 0.25, api.HOLDOUT_SEED)
+    twins = int(near_twins(held, trained_on).sum())
+    assert twins > 0 and plain["train"]["fingerprint"] == distinct["train"]["fingerprint"] == trained_on.fingerprint()
+    assert (plain["val"]["n"], distinct["val"]["n"]) == (len(held), len(held) - twins)
+    assert distinct["val"]["name"].endswith("-holdout-distinct")
+    weights = str(tmp_path / "holdout-distinct" / "final.pt")
+    assert api.calibrate(weights, str(folder), val="holdout", val_fraction=0.25).n == len(held)
+    assert api.calibrate(weights, str(folder), val="holdout-distinct", val_fraction=0.25).n == len(held) - twins
+    whole = api.dataset(str(folder), "train")
+    assert kept_out_by(distinct["val"]["fingerprint"], whole, 0.25)[1].fingerprint() == held.fingerprint()
+    assert kept_out_by(plain["train"]["fingerprint"], whole, 0.25) is None    # training faces, not a hold-out
+    assert kept_out_by(None, whole, 0.25) is None
 
 
 def test_holdout_validation_is_the_same_faces_for_every_seed_and_never_trained_on(tmp_path, toy_folder):

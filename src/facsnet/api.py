@@ -35,8 +35,9 @@ __all__ = ["HOLDOUT_SEED", "dataset", "holdout_split", "train", "cv", "evaluate"
 def train(data: str, val: str | None = None, out: str = "runs/train",
           val_fraction: float = 0.1, subject_pattern: str | None = None, overwrite: bool = False,
           train_fraction: float = 1.0, **settings) -> TrainResult:
-    """Train on ``data``; validate on ``val`` (``none``, ``holdout``, a dataset, or by default the
-    dataset's own validation split where it has one; see :func:`facsnet.data.specs.train_and_validation`).
+    """Train on ``data``; validate on ``val`` (``none``, ``holdout``, ``holdout-unseen``, ``holdout-distinct``,
+    a dataset, or by default the dataset's own validation split where it has one; see
+    :func:`facsnet.data.specs.train_and_validation`).
     ``train_fraction`` < 1 trains on that share of the training part, stratified and the same faces for
     every seed (quick experiments, ablations); the validation part stays whole.
     ``overwrite`` starts afresh in an ``out`` that holds a run with other settings or data."""

@@ -83,7 +83,8 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--data", default=None, help="NAME[:SPLIT] or a path (required: fer2013 alone is hours of "
                    "training on a CPU)")
     p.add_argument("--val", help="validation NAME[:SPLIT], path, 'holdout' (--val-fraction of the training data, the "
-                   "same faces for every seed) or 'none'")
+                   "same faces for every seed), 'holdout-unseen' / 'holdout-distinct' (those faces less the ones whose "
+                   "picture the training part repeats: exactly / also re-cropped or re-toned) or 'none'")
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--train-fraction", type=float, help="train on this share of the training part, stratified, "
                    "the same faces for every seed (quick experiments, ablations)")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from .faceset import FaceSet
 from .registry import data_root, load_dataset
-from .splits import HOLDOUT_SEED, holdout_split, twin_masks
+from .splits import HOLDOUT_SEED, holdout_split, twin_masks, unseen_part
 
 log = logging.getLogger("facsnet.data")
+HOLDOUT_VALS = ("holdout", "holdout-unseen", "holdout-distinct")   # the fixed hold-out, and its faces less twins
 TWIN_CHECK_MAX_FACES = 100_000   # the near-twin search holds the appearance of every training face and its mirror
                                  # image in memory: 4.6 KB a face, 460 MB at this many
 
@@ -34,15 +35,16 @@ def train_and_validation(data: str, val: str | None, val_fraction: float, seed: 
                          subject_pattern: str | None = None) -> tuple[FaceSet, FaceSet | None]:
     """The training set of ``data`` and what it is validated on: ``val`` ``none`` for nothing,
     ``holdout`` for a ``val_fraction`` carved from the training data with a fixed seed (so every model
-    trained this way is chosen and calibrated on the same faces), a dataset spec, or by default the
+    trained this way is chosen and calibrated on the same faces; ``holdout-unseen`` / ``holdout-distinct``
+    score those faces less their twins among the training part, see :func:`holdout`), a dataset spec, or by default the
     dataset's validation split when it has one (FER2013, FER+), else a held-out ``val_fraction``."""
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
     train_set = dataset(data, "train", subject_pattern)
     if val is not None and val.lower() == "none":
         return train_set, None
-    if val is not None and val.lower() == "holdout":   # the same part for every seed: models stay comparable
-        train_set, val_set = holdout_split(train_set, val_fraction, HOLDOUT_SEED)
+    if val is not None and val.lower() in HOLDOUT_VALS:   # the same part for every seed: models stay comparable
+        train_set, val_set = holdout(train_set, val, val_fraction)
     elif val is not None:
         val_set = dataset(val, "validation", subject_pattern)
         shared = _files_of(train_set) & _files_of(val_set)
@@ -55,6 +57,33 @@ def train_and_validation(data: str, val: str | None, val_fraction: float, seed: 
     else:
         train_set, val_set = holdout_split(train_set, val_fraction, seed)
     return train_set, val_set
+
+
+def holdout(train_set: FaceSet, val: str, val_fraction: float) -> tuple[FaceSet, FaceSet]:
+    """The training part and the fixed hold-out of ``train_set`` (:data:`HOLDOUT_SEED`), as ``val`` names it:
+    ``holdout`` all of it; ``holdout-unseen`` less the faces with an exact twin among the training part (the
+    same pixels, or the mirror image's); ``holdout-distinct`` less the near twins too (the same picture
+    re-cropped, re-toned or re-compressed). Every hold-out face stays out of training either way."""
+    kind = val.lower()
+    if kind not in HOLDOUT_VALS:
+        raise ValueError(f"{val!r}: a hold-out is one of {', '.join(HOLDOUT_VALS)}")
+    trained_on, held = holdout_split(train_set, val_fraction, HOLDOUT_SEED)
+    if kind != "holdout":
+        held = unseen_part(held, trained_on, near=kind == "holdout-distinct")
+    return trained_on, held
+
+
+def kept_out_by(recorded_val: str | None, train_set: FaceSet, val_fraction: float) -> tuple[FaceSet, FaceSet] | None:
+    """(training part, hold-out) of ``train_set`` when a run validated on the faces fingerprinted
+    ``recorded_val`` kept that whole hold-out out of training (``train --val holdout`` and its
+    ``-unseen`` / ``-distinct`` parts all do), else None."""
+    trained_on, held = holdout_split(train_set, val_fraction, HOLDOUT_SEED)
+    if recorded_val is None:
+        return None
+    if recorded_val == held.fingerprint() or any(
+            recorded_val == unseen_part(held, trained_on, near=near).fingerprint() for near in (False, True)):
+        return trained_on, held
+    return None
 
 
 def note_twins(val_set: FaceSet, train_set: FaceSet) -> tuple[int, int] | None:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from ..data.specs import HOLDOUT_SEED, dataset, holdout_split
+from ..data.specs import HOLDOUT_VALS, dataset, kept_out_by
 from ..data.splits import unseen_part
 from ..models.checkpoint import class_prior_of, model_from_checkpoint, read_checkpoint
 from ..models.hub import resolve_weights
@@ -211,23 +211,21 @@ def _strength_asked(value: str | float | None) -> str | float | None:
     return strength
 
 
-HOLDOUT_VALS = ("holdout", "holdout-unseen", "holdout-distinct")
-
-
 def _calibration_faces(ckpt: dict, model: str, data: str, val: str, val_fraction: float,
                        subject_pattern: str | None):
     """The held-out faces ``val`` names (see :func:`calibrate_checkpoint`). A hold-out is used only when
-    the checkpoint's run was validated on it, so that none of its faces was trained on."""
+    the checkpoint's run kept it out of training (validated on it, or on its faces less twins)."""
     if val.lower() not in HOLDOUT_VALS:
         return dataset(val, "validation", subject_pattern)
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
-    trained_on, held = holdout_split(dataset(data, "train", subject_pattern), val_fraction, HOLDOUT_SEED)
     recorded = ((ckpt.get("data") or {}).get("val") or {}).get("fingerprint")
-    if recorded != held.fingerprint():
+    parts = kept_out_by(recorded, dataset(data, "train", subject_pattern), val_fraction)
+    if parts is None:
         raise ValueError(f"{model}: its run was not validated on the hold-out of {data} (fraction {val_fraction}) "
                          "that `train --val holdout` keeps out, so those faces may have been trained on; "
                          "name held-out faces with --val")
+    trained_on, held = parts
     if val.lower() != "holdout":   # less the faces whose picture was trained on: exactly, or also near
         held = unseen_part(held, trained_on, near=val.lower() == "holdout-distinct")
     return held
