@@ -542,10 +542,11 @@ def twins_entries(twins: dict | None, name: str) -> dict:
     ``scripts/fer2013_twins.py``."""
     if not twins or twins.get("model") != name:
         return {}
-    command = twins["provenance"]["command"]
+    command, host = twins["provenance"]["command"], twins["provenance"].get("host")
 
     def part_of(split: dict, part: str) -> dict:
-        return {**{k: split[part][k] for k in ("n", "accuracy", "uar", "ece")}, "command": command}
+        return {**{k: split[part][k] for k in ("n", "accuracy", "uar", "ece")}, "command": command,
+                **({"device": host} if host else {})}
     entries = {"publictest_unseen": part_of(twins["publictest"], "unseen"),
                "holdout_unseen": part_of(twins["holdout"], "unseen")}
     if "distinct" in twins["publictest"]:
@@ -596,8 +597,12 @@ def default_model_entry() -> dict | None:
     chosen = next(r for r in choice["candidates"] if r["model"] == choice["chosen"])
     if pool:    # the last step (`default_model.sh pool`) chose the bundled members; its record stands apart
         choice = {**choice, "candidates": choice["candidates"][:10]}
-    scored = lambda e: {"accuracy": round(e["accuracy"], 4), "uar": round(e["uar"], 4), "ece": round(e["ece"], 3),  # noqa: E731
-                        "n": e["n"], "left_out_classes": e["left_out_classes"]}
+
+    def scored(e: dict) -> dict:   # an evaluation's figures, the command that made them and the host it ran on
+        made = e.get("provenance") or {}
+        return {"accuracy": round(e["accuracy"], 4), "uar": round(e["uar"], 4), "ece": round(e["ece"], 3),
+                "n": e["n"], "left_out_classes": e["left_out_classes"],
+                **{key: made[field] for key, field in (("command", "command"), ("device", "host")) if field in made}}
     return {
         "name": name, "is_default": DEFAULT_MODEL == name, "architecture": ck["model_name"],
         "members": members if ck["model_name"] == "ensemble" else None,
@@ -612,15 +617,11 @@ def default_model_entry() -> dict | None:
                                       + only_flag((ck.get("inference") or {}).get("prior_strength_chosen") or {})},
         # the same weights read without that correction (--balanced-strength 0)
         **({"publictest_uncorrected": {**scored(evals["publictest_uncorrected"]),
-                                       "prior_strength": float(evals["publictest_uncorrected"].get("balanced", 0.0)),
-                                       "command": f"facsnet evaluate --model {name} --data fer2013:validation "
-                                                  "--balanced-strength 0"}}
+                                       "prior_strength": float(evals["publictest_uncorrected"].get("balanced", 0.0))}}
            if evals["publictest_uncorrected"] else {}),
         "ckplus48": scored(evals["ckplus48"]) if evals["ckplus48"] else None,
         # the same faces on the label set both share: neutral, which CK+48 lacks, never predicted
-        **({"ckplus48_data_classes": {**scored(evals["ckplus48_data_classes"]),
-                                      "command": f"facsnet evaluate --model {name} --data ckplus48 --data-classes-only"}}
-           if evals["ckplus48_data_classes"] else {}),
+        **({"ckplus48_data_classes": scored(evals["ckplus48_data_classes"])} if evals["ckplus48_data_classes"] else {}),
         "ferplus_publictest": scored(evals["ferplus_publictest"]) if evals["ferplus_publictest"] else None,
         # PublicTest and the hold-out apart: faces whose picture the members trained on (FER2013 repeats pictures:
         # the same pixels or the mirror image's, and near twins, re-cropped or re-toned), and the rest
