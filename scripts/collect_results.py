@@ -259,7 +259,7 @@ def au_entries() -> dict:
                      backbone=r["config"]["backbone"] + backbone_note(r["config"]),
                      features=r["config"]["features"], head=r["config"]["head"],
                      n_images=r["config"]["n_images"], data="CK+48 with CK+_AU_labels" + (
-                         " (FACS intensity files of 208 sequences)" if key == "intensity" else " (327 sequences)"),
+                         " (FACS intensity files of 208 sequences)" if key.startswith("intensity") else " (327 sequences)"),
                      command=f"{commands[key]} --out results/au/{stem}.json", device="a 2-core CPU")
         out[key] = entry
     return {"ckplus": out} if out else {}
@@ -1164,8 +1164,15 @@ def self_described_files() -> list[tuple[str, str, str]]:
 
 def files_table() -> str:
     lines = ["| file | command | date / host |", "|---|---|---|"]
-    lines += [f"| `{p}` | `{c.replace('|', '/')}` | {w} |" for p, c, w in self_described_files()]
+    lines += [f"| `{p}` | `{c.replace('|', '/')}`{written_elsewhere(p, c)} | {w} |" for p, c, w in self_described_files()]
     return "\n".join(lines)
+
+
+def written_elsewhere(path: str, command: str) -> str:
+    """A note where the recorded command wrote this JSON file under another name (then copied here)."""
+    words = command.split()
+    out = words[words.index("--out") + 1] if "--out" in words[:-1] else ""
+    return f" (wrote `{out}`, kept here as `{path}`)" if out.endswith(".json") and not out.endswith(path) else ""
 
 
 def main() -> None:

@@ -265,7 +265,8 @@ def _print_models() -> None:
         cfg, classes = ck["model_config"], ck["class_names"]
         mark = "*" if name == DEFAULT_MODEL else " "
         metrics, val = ck.get("metrics") or {}, ((ck.get("data") or {}).get("val") or {}).get("name")
-        scored = f"  [{100 * metrics['accuracy']:.1f}% on {val} when trained]" if metrics.get("accuracy") and val else ""
+        scored = (f"  [{100 * metrics['accuracy']:.1f}% on {val} when trained, before fp16 storage]"
+                  if metrics.get("accuracy") and val else "")
         strength = served_prior_strength(ck)
         served = f"  [class prior corrected at strength {strength:g}]" if strength else ""
         print(f"{mark}{name:15s} {ck.get('task', 'emotion'):7s} {ck['model_name']:14s} "

@@ -112,8 +112,9 @@ SHARED_HELP = {
     "min_coded": "AUs with fewer coded intensities are left out",
     "lstm_epochs": "LSTM training epochs",
     "device": "auto, cpu, cuda, cuda:1 ...",
-    "database": "the coding table's database (casme2, samm, smic, casme3; default: read from the file)",
-    "classes": "class set: megc3 (negative, positive, surprise) or the table's own",
+    "database": "the coding table's database (casme2, samm, smic, casme3 or dfme; default: guessed from the file name)",
+    "classes": "class set: megc3 (negative, positive, surprise), emotion (the table's own) or objective (the "
+               "AU-based objective classes I-VII, where the table codes them)",
 }
 
 
