@@ -311,6 +311,22 @@ def test_a_run_validated_on_the_distinct_hold_out_trains_on_the_same_faces_and_c
     assert kept_out_by(None, whole, 0.25) is None
 
 
+def test_a_hold_out_left_empty_by_its_twins_is_a_clear_error(tmp_path, capsys):
+    import shutil
+
+    from conftest import write_class_folder
+
+    from facsnet.cli import main
+
+    folder = write_class_folder(tmp_path / "toy", per_class=8)
+    for f in sorted(folder.rglob("*.png")):                 # every picture three more times: no face is distinct
+        for i in range(3):
+            shutil.copy(f, f.with_name(f"copy{i}_{f.name}"))
+    assert main(["train", "--data", str(folder), "--val", "holdout-distinct", "--val-fraction", "0.25", "--out",
+                 str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8", "--no-progress"]) == 2
+    assert "have a twin among its" in capsys.readouterr().err and not (tmp_path / "run" / "last.pt").exists()
+
+
 def test_holdout_validation_is_the_same_faces_for_every_seed_and_never_trained_on(tmp_path, toy_folder):
     import json
 

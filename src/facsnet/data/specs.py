@@ -64,13 +64,22 @@ def holdout(train_set: FaceSet, val: str, val_fraction: float) -> tuple[FaceSet,
     ``holdout`` all of it; ``holdout-unseen`` less the faces with an exact twin among the training part (the
     same pixels, or the mirror image's); ``holdout-distinct`` less the near twins too (the same picture
     re-cropped, re-toned or re-compressed). Every hold-out face stays out of training either way."""
+    trained_on, held = holdout_split(train_set, val_fraction, HOLDOUT_SEED)
+    return trained_on, holdout_part(held, trained_on, val)
+
+
+def holdout_part(held: FaceSet, trained_on: FaceSet, val: str) -> FaceSet:
+    """The part of the hold-out ``held`` that ``val`` names (see :func:`holdout`); an error when no face is left."""
     kind = val.lower()
     if kind not in HOLDOUT_VALS:
         raise ValueError(f"{val!r}: a hold-out is one of {', '.join(HOLDOUT_VALS)}")
-    trained_on, held = holdout_split(train_set, val_fraction, HOLDOUT_SEED)
-    if kind != "holdout":
-        held = unseen_part(held, trained_on, near=kind == "holdout-distinct")
-    return trained_on, held
+    if kind == "holdout":
+        return held
+    part = unseen_part(held, trained_on, near=kind == "holdout-distinct")
+    if not len(part):
+        raise ValueError(f"--val {val}: all {len(held)} hold-out faces of {trained_on.name} have a twin among its "
+                         f"{len(trained_on)} training faces, so none is left to score; use --val holdout")
+    return part
 
 
 def kept_out_by(recorded_val: str | None, train_set: FaceSet, val_fraction: float) -> tuple[FaceSet, FaceSet] | None:

@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from ..data.specs import HOLDOUT_VALS, dataset, kept_out_by
-from ..data.splits import unseen_part
+from ..data.specs import HOLDOUT_VALS, dataset, holdout_part, kept_out_by
 from ..models.checkpoint import class_prior_of, model_from_checkpoint, read_checkpoint
 from ..models.hub import resolve_weights
 from ..utils import atomic_torch_save, check_writable_file
@@ -226,9 +225,7 @@ def _calibration_faces(ckpt: dict, model: str, data: str, val: str, val_fraction
                          "that `train --val holdout` keeps out, so those faces may have been trained on; "
                          "name held-out faces with --val")
     trained_on, held = parts
-    if val.lower() != "holdout":   # less the faces whose picture was trained on: exactly, or also near
-        held = unseen_part(held, trained_on, near=val.lower() == "holdout-distinct")
-    return held
+    return holdout_part(held, trained_on, val)   # less the faces whose picture was trained on, as val asks
 
 
 def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout", val_fraction: float = 0.1,
