@@ -300,6 +300,10 @@ def analyze_entries() -> dict:
                                                for k, v in d.items() if k in ("n", "found", "eye_distance", "eye_height")}
                           for name, d in fr["sets"].items()}
         out["framing"]["command"] = fr["command"]
+    crops = load(RES / "crops_detector.json")
+    if crops:   # folders of face crops: the detector against --detector crops (scripts/crops_detector.py)
+        out["face_crops"] = {**crops["rows"], "data": crops["data"], "command": crops["provenance"]["command"],
+                             "device": crops["provenance"].get("host")}
     return out
 
 
@@ -1015,6 +1019,11 @@ def readme_table(s: dict) -> str:
                         f"{fmt_pct(e['accuracy_where_found'])} where found; native crops {fmt_pct(e['native_crops_accuracy'])}) | "
                         "PublicTest faces padded and enlarged into 432x432 photos, then detected, levelled and re-cropped"
                         + ("; measured with the model's earlier weights (epoch 163)" if "weights" in e else "") + " |")
+        if k == "face_crops":
+            rows.append(f"| `analyze.face_crops.crops_48px.accuracy` | {fmt_pct(e['crops_48px']['accuracy'])} with "
+                        f"`--detector crops` against {fmt_pct(e['blazeface_48px']['accuracy'])} with BlazeFace (face found "
+                        f"{fmt_pct(e['blazeface_48px']['face_found'])}; native crops {fmt_pct(e['native']['accuracy'])}) | "
+                        f"{e['native']['n']} FER2013 Training hold-out faces given to `analyze` as 48x48 crops, no face counted wrong |")
     for v, e in ((s.get("micro") or {}).get("megc2019") or {}).items():
         dbs = ", ".join(f"{db} {e[db]['uf1']:.3f}" for db in ("casme2", "samm", "smic") if db in e)
         rows.append(f"| `micro.megc2019.{v}.uf1` / `.uar` / `.accuracy` | {e['uf1']:.3f} / {e['uar']:.3f} / "

@@ -181,3 +181,33 @@ def test_area_resize_in_steps_matches_one_area_resize():
         assert ours.shape == direct.shape and np.abs(ours - direct).mean() < 1.0
     flat = np.full((480, 640, 3), 77, np.uint8)
     assert (area_resize(flat, (192, 144)) == 77).all()        # a mean of equal values is that value
+
+
+def test_crops_detector_takes_the_whole_image_as_the_face_the_model_would_be_fed():
+    """--detector crops: one face per image, its centre square, framed so that the model's crop is that
+    square resized (a 48x48 crop comes back within one grey level)."""
+    from facsnet.inference import Analyzer
+
+    analyzer = Analyzer("fer2013_bn", detector="crops", backend="torch", precision="fp32")
+    face = cv2.resize(cv2.cvtColor(face_patch(), cv2.COLOR_RGB2GRAY), (48, 48), interpolation=cv2.INTER_AREA)
+    faces = analyzer.detector.detect(cv2.cvtColor(face, cv2.COLOR_GRAY2RGB))
+    assert len(faces) == 1 and faces[0].box == (0.0, 0.0, 48.0, 48.0) and faces[0].score == 1.0
+    crop = analyzer.crops(cv2.cvtColor(face, cv2.COLOR_GRAY2RGB), faces)[0]
+    assert np.abs(crop.astype(int) - face).max() <= 1
+    wide = np.zeros((96, 160), np.uint8)
+    wide[:, 32:128] = cv2.resize(face, (96, 96), interpolation=cv2.INTER_CUBIC)   # the face is the centre square
+    crop = analyzer.crops(cv2.cvtColor(wide, cv2.COLOR_GRAY2RGB),
+                          analyzer.detector.detect(cv2.cvtColor(wide, cv2.COLOR_GRAY2RGB)))[0]
+    assert np.abs(crop.astype(int) - face).mean() < 3
+    assert np.abs(crop[:, [0, -1]].astype(int) - face[:, [0, -1]]).mean() < 6     # the black sides stay out
+    res = analyzer.analyze([cv2.cvtColor(face, cv2.COLOR_GRAY2RGB), np.full((30, 40, 3), 90, np.uint8)])
+    assert [len(fr.faces) for fr in res.frames] == [1, 1] and "no face" not in res.summary()
+
+
+def test_the_summary_suggests_the_crops_detector_when_most_small_photos_have_no_face():
+    from facsnet.inference import Analyzer
+
+    analyzer = Analyzer("fer2013_bn", backend="torch", precision="fp32")
+    small = [np.full((48, 48, 3), v, np.uint8) for v in (60, 120, 180)]
+    assert "--detector crops" in analyzer.analyze(small).summary()
+    assert "--detector crops" not in analyzer.analyze([np.full((480, 640, 3), 120, np.uint8)] * 2).summary()

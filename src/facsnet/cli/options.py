@@ -98,7 +98,8 @@ SHARED_HELP = {
     "permutations": "shuffles of the AU labels for the chance baseline",
     "rule": "guided (guided backprop, Springenberg) or deconvnet (Zeiler)",
     "eps": "activation above which a filter counts as firing",
-    "detector": "face detector",
+    "detector": "face detector: blazeface, or crops (each image is one face crop already: nothing is detected, "
+                "the centre square is the face)",
     "min_face_score": "lowest detector score kept as a face",
     "folder": "folder to copy the bundled photos and clip into",
     "run_dir": "a run folder (for merge: the folder of analyze --out DIR)",

@@ -2,7 +2,8 @@
 
 A detector takes an RGB frame (H, W, 3) uint8 and returns :class:`Detection` objects: a box, a
 score and the two eye centres the aligner needs. Backends register with :func:`register_detector`;
-:func:`create_detector` builds one by name.
+:func:`create_detector` builds one by name. ``crops`` detects nothing: each image is taken as one face
+already cropped (:class:`WholeImageFace`).
 
 Why BlazeFace full range: on 640x480 frames with 40 faces, some rotated +-20 degrees, it found 39-40
 faces at 8-20 ms a frame where OpenCV's Haar cascade found 34 at 41 ms (and misses rotated faces),
@@ -21,6 +22,7 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
+from .align import FER2013_FRAMING, AlignSpec
 from .runtime import bundled_asset, check_frame, tflite_runner
 
 BLAZEFACE_FILE = "blazeface_full_range_sparse.tflite"
@@ -247,3 +249,26 @@ class BlazeFaceDetector:
             points = np.stack([to_px(k[:, 0], pad_x), to_px(k[:, 1], pad_y)], axis=1).astype(np.float64)
             faces.append(Detection((x0, y0, x1 - x0, y1 - y0), float(sc), points))
         return faces
+
+
+@register_detector("crops")
+class WholeImageFace:
+    """No detection: every image is one face crop already (a folder of FER2013- or CK+-style crops, the
+    output of another tool), so none goes missing the way small, tight crops can for a detector. The face
+    is the image's centre square; its eyes are put where ``framing`` (the model's crop) has them, so that
+    the crop the model sees is that square resized, as an image of its training set would be."""
+
+    name = "crops"
+    whole_image = True   # no tiled second pass for small faces
+
+    def __init__(self, framing: AlignSpec = FER2013_FRAMING, min_score: float = 0.5, num_threads: int | None = None):
+        self.framing = framing
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        check_frame(rgb)
+        h, w = rgb.shape[:2]
+        side = min(h, w)
+        x0, y0 = (w - side) / 2, (h - side) / 2
+        half_gap, eye_y = side * self.framing.eye_distance / 2, y0 + side * self.framing.eye_height
+        eyes = np.array([[x0 + side / 2 - half_gap, eye_y], [x0 + side / 2 + half_gap, eye_y]], np.float32)
+        return [Detection((x0, y0, float(side), float(side)), 1.0, eyes)]

@@ -62,7 +62,8 @@ class Analyzer:
             raise ValueError(f"{au_intensity_model}: not an AU intensity model "
                              "(make one with: facsnet transfer au-intensity-model)")
         threads = {"num_threads": num_threads} if num_threads else {}
-        self.detector = create_detector(detector, min_score=min_face_score, **threads)
+        framing = {"framing": self.classifier.crop_spec} if detector == "crops" else {}   # eyes where the model has them
+        self.detector = create_detector(detector, min_score=min_face_score, **threads, **framing)
         if eyes not in ("detector", "mesh"):
             raise ValueError(f"eyes = {eyes!r}: choose detector (the detector's eye keypoints) or mesh")
         if eyes == "mesh" and not landmarks:
@@ -108,7 +109,7 @@ class Analyzer:
         return centre - [half, 0.0], centre + [half, 0.0]
 
     def detect(self, frame: Frame) -> list[Detection]:
-        if frame.time_s is None and self.photo_tiles > 1:
+        if frame.time_s is None and self.photo_tiles > 1 and not getattr(self.detector, "whole_image", False):
             return detect_tiled(self.detector, frame.rgb, grid=self.photo_tiles)
         return self.detector.detect(frame.rgb)
 

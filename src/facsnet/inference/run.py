@@ -38,7 +38,8 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
     between 0 and 1 corrects part of the way, see :func:`facsnet.training.calibration.prior_corrected`;
     None, the default: as far as the model's checkpoint asks, False: not at all);
     ``landmarks`` adds head pose and named face-mesh points per face (False: none, a little faster);
-    ``eyes`` ("detector" or "mesh") names the eye points that level and frame each crop."""
+    ``eyes`` ("detector" or "mesh") names the eye points that level and frame each crop; ``detector``
+    "crops" takes each image as one face crop already (nothing is detected)."""
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     inputs = sample_paths() if inputs is None or (not isinstance(inputs, np.ndarray) and len(inputs) == 0) else inputs
