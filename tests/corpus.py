@@ -719,8 +719,9 @@ for _verb, _opts, _needle in [
     ("train", ("--epochs", "-3"), "epochs = -3"),
     ("train", ("--epochs", "ten"), "--epochs"),
     ("train", ("--lr", "-0.1"), "lr"),
-    ("train", ("--val-fraction", "0"), "val_fraction"),
-    ("train", ("--val-fraction", "1.5"), "val_fraction"),
+    ("train", ("--val-fraction", "0"), "--val-fraction"),
+    ("train", ("--val-fraction", "1.5"), "--val-fraction"),
+    ("train", ("--val", "holdout", "--val-fraction", "0.9"), "--val-fraction"),   # one fold of k >= 2: at most 0.5
     ("train", ("--label-smoothing", "2"), "label_smoothing"),
     ("train", ("--erase", "-1"), "erase"),
     ("train", ("--model", "resnet9000"), "resnet9000"),
@@ -843,6 +844,24 @@ def train_into_a_folder_of_another_run(tmp):
     kept = {tmp / "run" / "final.pt": (tmp / "run" / "final.pt").read_bytes()}
     other = write_class_folder(tmp / "e", per_class=7, seed=5)
     return refused(cli("train", "--data", other, *TRAIN, "--out", tmp / "run"), "--overwrite", kept=kept)
+
+
+@case("output", "refused")
+def train_into_a_file(tmp):
+    (tmp / "notes.txt").write_text("keep me")
+    data = write_class_folder(tmp / "d", per_class=4)
+    return refused(cli("train", "--data", data, *TRAIN, "--out", tmp / "notes.txt"), "a file, not a folder",
+                   kept={tmp / "notes.txt": b"keep me"})
+
+
+@case("output", "refused")
+def calibrate_over_its_own_model(tmp):
+    data = write_class_folder(tmp / "d", per_class=6)
+    if cli("train", "--data", data, *TRAIN, "--val", "holdout", "--out", tmp / "run").code != 0:
+        return "silent"
+    final = tmp / "run" / "final.pt"
+    return refused(cli("calibrate", "--model", final, "--data", data, "--out", final), "input", "itself",
+                   kept={final: final.read_bytes()})
 
 
 @case("output", "refused")

@@ -23,6 +23,7 @@ from .training import train as train_model
 from .training.calibration import calibrate_checkpoint as calibrate
 from .transfer.run import (CROSS_SOURCES, CROSS_TARGETS, train_au_intensity_model, train_au_model, transfer_au,
                            transfer_cross, transfer_intensity)
+from .utils import check_writable_folder
 
 log = logging.getLogger("facsnet")
 
@@ -42,6 +43,7 @@ def train(data: str, val: str | None = None, out: str = "runs/train",
     every seed (quick experiments, ablations); the validation part stays whole.
     ``overwrite`` starts afresh in an ``out`` that holds a run with other settings or data."""
     config = TrainConfig.from_dict(settings)
+    check_writable_folder(out)
     train_set, val_set = train_and_validation(data, val, val_fraction, config.seed, subject_pattern)
     train_set = stratified_subset(train_set, train_fraction)
     if not config.soft_targets and str(data).partition(":")[0].lower() == "fer2013-votes":
@@ -64,6 +66,7 @@ def cv(data: str = "ckplus48", k: int = 10, protocol: str | None = None, out: st
        fold_seed: int = 0, folds: list[int] | None = None, subject_pattern: str | None = None,
        overwrite: bool = False, **settings) -> CVResult | None:
     """k-fold cross-validation on ``data`` (``protocol`` subject or image; see :func:`cross_validate`)."""
+    check_writable_folder(out)
     data_set = dataset(data, "train", subject_pattern)
     log.info("cv: %s", data_set.summary())
     return cross_validate(data_set, TrainConfig.from_dict(settings), k=k, protocol=protocol, seed=fold_seed,

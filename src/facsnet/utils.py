@@ -135,6 +135,31 @@ def check_writable_file(path: str | Path, suffixes: tuple[str, ...] | None = Non
     return path
 
 
+def check_not_an_input(out: str | Path, inputs) -> None:
+    """Refuse an output file that is one of the command's own input files: writing it would lose them."""
+    target = Path(out).resolve()
+    for source in inputs:
+        if Path(source).resolve() == target:
+            raise ValueError(f"--out {out}: that is the input {source} itself; write to another file "
+                             "(the input would be lost)")
+
+
+def check_writable_folder(path: str | Path, what: str = "--out") -> Path:
+    """Refuse, before any work, an output folder that cannot be made or written: a file, a place under a
+    file, or a read-only place."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path}: a file, not a folder")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{what} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path}: {parent} is not writable")
+    return path
+
+
 def cache_dir() -> Path:
     """``$FACSNET_CACHE``, else ``$XDG_CACHE_HOME/facsnet``, else ``~/.cache/facsnet``."""
     if os.environ.get("FACSNET_CACHE"):

@@ -25,7 +25,7 @@ def main(argv=None) -> int:
 
     try:
         return VERBS[args.command](args) or 0
-    except (DatasetError, CheckpointError, FileNotFoundError, ValueError) as exc:
+    except (DatasetError, CheckpointError, OSError, ValueError) as exc:   # the input's or the disk's fault: said plainly
         print(f"facsnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
@@ -247,6 +247,9 @@ def _fold_numbers(text: str) -> list[int]:
 def _what_was_kept(args, exc: KeyboardInterrupt) -> str:
     """One line on what an interrupted command leaves behind."""
     if args.command in ("train", "cv") or getattr(args, "micro_command", None) in ("megc2019", "loso"):
+        out = Path(args.out) if args.out else None
+        if out is None or not any(out.rglob("last.pt")) and not any(out.rglob("*.json")):
+            return "nothing was written yet"
         return (f"finished epochs and folds are kept in {args.out}; "
                 "the same command resumes from the last one")
     if args.command == "analyze":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .faceset import FaceSet
 from .registry import data_root, load_dataset
-from .splits import HOLDOUT_SEED, holdout_split, twin_masks, unseen_part
+from .splits import HOLDOUT_SEED, check_val_fraction, holdout_split, twin_masks, unseen_part
 
 log = logging.getLogger("facsnet.data")
 HOLDOUT_VALS = ("holdout", "holdout-unseen", "holdout-distinct")   # the fixed hold-out, and its faces less twins
@@ -38,8 +38,7 @@ def train_and_validation(data: str, val: str | None, val_fraction: float, seed: 
     trained this way is chosen and calibrated on the same faces; ``holdout-unseen`` / ``holdout-distinct``
     score those faces less their twins among the training part, see :func:`holdout`), a dataset spec, or by default the
     dataset's validation split when it has one (FER2013, FER+), else a held-out ``val_fraction``."""
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
+    check_val_fraction(val_fraction)
     train_set = dataset(data, "train", subject_pattern)
     if val is not None and val.lower() == "none":
         return train_set, None

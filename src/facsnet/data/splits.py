@@ -83,8 +83,16 @@ def loso_folds(subjects) -> list[tuple[str, np.ndarray, np.ndarray]]:
 HOLDOUT_SEED = 0   # fixed, so ``val="holdout"`` carves the same faces whatever the training seed
 
 
+def check_val_fraction(fraction: float) -> None:
+    """A hold-out is one fold of k (k >= 2), so its share lies in (0, 0.5]."""
+    if not 0 < fraction <= 0.5:
+        raise ValueError(f"--val-fraction {fraction}: must lie in (0, 0.5] (the hold-out is one of k >= 2 folds)")
+
+
 def holdout_split(data: FaceSet, fraction: float, seed: int) -> tuple[FaceSet, FaceSet]:
-    """A validation part of about ``fraction``, by subject when ``data`` has subjects."""
+    """A validation part of about ``fraction`` (one fold of round(1 / fraction)), by subject when ``data``
+    has subjects."""
+    check_val_fraction(fraction)
     k = max(2, round(1 / fraction))
     test = make_folds(data.labels, data.subjects, k, "subject" if data.has_subjects else "image", seed)[0]
     train_idx = np.setdiff1d(np.arange(len(data)), test)

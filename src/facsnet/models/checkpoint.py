@@ -96,6 +96,11 @@ def read_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):   # torch's zip archive, or a legacy pickle
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint file ({'empty' if not head else 'another format'}, "
+                              "or damaged)")
     try:
         with warnings.catch_warnings():           # torch warns about pickle protocols before refusing
             warnings.simplefilter("ignore")

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from .registry import create_model, register_model
-from ..utils import check_writable_file
+from ..utils import check_not_an_input, check_writable_file
 from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from .hub import framing_of, resolve_weights
 
@@ -79,6 +79,7 @@ def ensemble_checkpoint(models: list[str], out: str, keep: list[int] | None = No
     if len(models) < 2 and keep is None:
         raise ValueError("an ensemble needs at least two models")
     check_writable_file(out, (".pt",))
+    check_not_an_input(out, [resolve_weights(m) for m in models])
     ckpts = [read_checkpoint(resolve_weights(m)) for m in models]
     first = ckpts[0]
     for m, ck in zip(models[1:], ckpts[1:]):
@@ -87,7 +88,8 @@ def ensemble_checkpoint(models: list[str], out: str, keep: list[int] | None = No
         same = lambda part: ((ck.get("data") or {}).get(part) or {}).get("fingerprint") == \
             ((first.get("data") or {}).get(part) or {}).get("fingerprint")  # noqa: E731
         if not (same("train") and same("val")):
-            raise ValueError(f"{m}: trained or validated on other faces than {models[0]} (data fingerprints differ)")
+            raise ValueError(f"{m}: trained or validated on other faces than {models[0]} (data fingerprints differ; "
+                             "runs of different seeds share their faces when trained with --val holdout)")
     for m, ck in zip(models, ckpts):
         if ck.get("task", "emotion") != "emotion":
             raise ValueError(f"{m}: an {ck['task']} model; ensembles average emotion models")

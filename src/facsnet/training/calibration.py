@@ -14,9 +14,10 @@ import numpy as np
 import torch
 
 from ..data.specs import HOLDOUT_VALS, dataset, holdout_part, kept_out_by
+from ..data.splits import check_val_fraction
 from ..models.checkpoint import class_prior_of, model_from_checkpoint, read_checkpoint
 from ..models.hub import resolve_weights
-from ..utils import atomic_torch_save, check_writable_file
+from ..utils import atomic_torch_save, check_not_an_input, check_writable_file
 
 log = logging.getLogger("facsnet")
 
@@ -216,8 +217,7 @@ def _calibration_faces(ckpt: dict, model: str, data: str, val: str, val_fraction
     the checkpoint's run kept it out of training (validated on it, or on its faces less twins)."""
     if val.lower() not in HOLDOUT_VALS:
         return dataset(val, "validation", subject_pattern)
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction = {val_fraction}: must lie strictly between 0 and 1")
+    check_val_fraction(val_fraction)
     recorded = ((ckpt.get("data") or {}).get("val") or {}).get("fingerprint")
     parts = kept_out_by(recorded, dataset(data, "train", subject_pattern), val_fraction)
     if parts is None:
@@ -251,6 +251,7 @@ def calibrate_checkpoint(model: str, data: str = "fer2013", val: str = "holdout"
 
     if out:
         check_writable_file(out, (".pt",))
+        check_not_an_input(out, [resolve_weights(model)])
     prior_strength = _strength_asked(prior_strength)
     ckpt = read_checkpoint(resolve_weights(model))
     prior = class_prior_of(ckpt)
