@@ -289,7 +289,7 @@ def test_a_run_validated_on_the_distinct_hold_out_trains_on_the_same_faces_and_c
 
     from facsnet import api
     from facsnet.data.specs import kept_out_by
-    from facsnet.data.splits import near_twins
+    from facsnet.data.splits import near_twins, pixel_twins
 
     folder = _folder_with_twins(tmp_path / "toy")
     for val in ("holdout", "holdout-distinct"):
@@ -302,13 +302,19 @@ def test_a_run_validated_on_the_distinct_hold_out_trains_on_the_same_faces_and_c
     assert twins > 0 and plain["train"]["fingerprint"] == distinct["train"]["fingerprint"] == trained_on.fingerprint()
     assert (plain["val"]["n"], distinct["val"]["n"]) == (len(held), len(held) - twins)
     assert distinct["val"]["name"].endswith("-holdout-distinct")
+    # the whole hold-out is recorded as kept out; a plain hold-out run's record is as it always was
+    assert distinct["val"]["holdout_fingerprint"] == held.fingerprint() and "holdout_fingerprint" not in plain["val"]
     weights = str(tmp_path / "holdout-distinct" / "final.pt")
+    exact = int(pixel_twins(held, trained_on).sum())
     assert api.calibrate(weights, str(folder), val="holdout", val_fraction=0.25).n == len(held)
+    assert api.calibrate(weights, str(folder), val="holdout-unseen", val_fraction=0.25).n == len(held) - exact
     assert api.calibrate(weights, str(folder), val="holdout-distinct", val_fraction=0.25).n == len(held) - twins
     whole = api.dataset(str(folder), "train")
-    assert kept_out_by(distinct["val"]["fingerprint"], whole, 0.25)[1].fingerprint() == held.fingerprint()
-    assert kept_out_by(plain["train"]["fingerprint"], whole, 0.25) is None    # training faces, not a hold-out
+    assert kept_out_by(distinct["val"], whole, 0.25)[1].fingerprint() == held.fingerprint()
+    assert kept_out_by(plain["train"], whole, 0.25) is None    # training faces, not a hold-out
     assert kept_out_by(None, whole, 0.25) is None
+    both = api.ensemble([str(tmp_path / "holdout" / "final.pt"), weights], str(tmp_path / "both.pt"))  # same faces
+    assert api.calibrate(str(both), str(folder), val="holdout-distinct", val_fraction=0.25).n == len(held) - twins
 
 
 def test_a_hold_out_left_empty_by_its_twins_is_a_clear_error(tmp_path, capsys):

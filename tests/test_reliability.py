@@ -61,22 +61,31 @@ def test_ctrl_c_during_analyze_keeps_the_finished_rows(tmp_path, monkeypatch, ca
 
 
 def test_ctrl_c_during_training_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    """After an epoch was kept (a last.pt in --out) the message says how to resume; before, that nothing was
+    written yet (the run record alone is no finished epoch)."""
     import facsnet.api
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(facsnet.api, "train", interrupted)
-    assert main(["-q", "train", "--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 130
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    assert main(["-q", "train", "--data", str(tmp_path), "--out", str(run)]) == 130
     err = capsys.readouterr().err
-    assert "interrupted" in err and "resumes" in err and str(tmp_path / "run") in err and "Traceback" not in err
+    assert "interrupted; nothing was written yet" in err and "resumes" not in err
+    (run / "last.pt").write_bytes(b"an epoch")
+    assert main(["-q", "train", "--data", str(tmp_path), "--out", str(run)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "resumes" in err and str(run) in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv,message", [
     (["train", "--batch-size", "0"], "batch_size = 0"),
     (["train", "--batch-size", "-4"], "batch_size = -4"),
     (["train", "--epochs", "-3"], "epochs = -3"),
-    (["train", "--val-fraction", "0"], "val_fraction = 0.0"),
+    (["train", "--val-fraction", "0"], "--val-fraction 0.0"),
     (["cv", "--k", "0"], "k = 0"),
     (["cv", "--k", "2", "--folds", "5"], "fold(s) 5 do not exist"),
     (["analyze", "--min-face-score", "5"], "min_face_score = 5.0"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 
-from .data.specs import HOLDOUT_SEED, dataset, holdout_split, note_twins, train_and_validation
+from .data.specs import HOLDOUT_SEED, HOLDOUT_VALS, dataset, holdout_split, note_twins, train_and_validation
 from .data.splits import stratified_subset
 from .inference.onnx_export import export_checkpoint as export
 from .inference.run import analyze, analyze_corpus, is_corpus_out, merge, partial_path
@@ -45,6 +45,9 @@ def train(data: str, val: str | None = None, out: str = "runs/train",
     config = TrainConfig.from_dict(settings)
     check_writable_folder(out)
     train_set, val_set = train_and_validation(data, val, val_fraction, config.seed, subject_pattern)
+    kept_out = None    # validated on a part of the hold-out: the whole of it is recorded as kept out of training
+    if val is not None and val.lower() in HOLDOUT_VALS and val.lower() != "holdout":
+        kept_out = holdout_split(dataset(data, "train", subject_pattern), val_fraction, HOLDOUT_SEED)[1]
     train_set = stratified_subset(train_set, train_fraction)
     if not config.soft_targets and str(data).partition(":")[0].lower() == "fer2013-votes":
         raise ValueError(f"{data}: its FER+ votes are learnt only with soft_targets (--soft-targets); "
@@ -59,7 +62,7 @@ def train(data: str, val: str | None = None, out: str = "runs/train",
     if len(train_set.class_names) < 2:
         raise ValueError(f"{data}: {len(train_set.class_names)} class ({', '.join(train_set.class_names)}); "
                          "a classifier needs at least 2")
-    return train_model(train_set, val_set, config, out_dir=out, overwrite=overwrite)
+    return train_model(train_set, val_set, config, out_dir=out, overwrite=overwrite, kept_out=kept_out)
 
 
 def cv(data: str = "ckplus48", k: int = 10, protocol: str | None = None, out: str = "runs/cv",

@@ -247,8 +247,9 @@ def _fold_numbers(text: str) -> list[int]:
 def _what_was_kept(args, exc: KeyboardInterrupt) -> str:
     """One line on what an interrupted command leaves behind."""
     if args.command in ("train", "cv") or getattr(args, "micro_command", None) in ("megc2019", "loso"):
-        out = Path(args.out) if args.out else None
-        if out is None or not any(out.rglob("last.pt")) and not any(out.rglob("*.json")):
+        out = Path(args.out) if getattr(args, "out", None) else None
+        kept = out is not None and any(f for pattern in ("last.pt", "final.pt", "fold_*.json") for f in out.rglob(pattern))
+        if not kept:   # the run record alone holds no finished epoch or fold
             return "nothing was written yet"
         return (f"finished epochs and folds are kept in {args.out}; "
                 "the same command resumes from the last one")

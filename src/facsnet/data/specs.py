@@ -74,6 +74,9 @@ def holdout_part(held: FaceSet, trained_on: FaceSet, val: str) -> FaceSet:
         raise ValueError(f"{val!r}: a hold-out is one of {', '.join(HOLDOUT_VALS)}")
     if kind == "holdout":
         return held
+    if len(trained_on) > TWIN_CHECK_MAX_FACES:
+        raise ValueError(f"--val {val}: {trained_on.name} has {len(trained_on)} training faces, more than the "
+                         f"{TWIN_CHECK_MAX_FACES} the twin search holds in memory; use --val holdout")
     part = unseen_part(held, trained_on, near=kind == "holdout-distinct")
     if not len(part):
         raise ValueError(f"--val {val}: all {len(held)} hold-out faces of {trained_on.name} have a twin among its "
@@ -81,17 +84,20 @@ def holdout_part(held: FaceSet, trained_on: FaceSet, val: str) -> FaceSet:
     return part
 
 
-def kept_out_by(recorded_val: str | None, train_set: FaceSet, val_fraction: float) -> tuple[FaceSet, FaceSet] | None:
-    """(training part, hold-out) of ``train_set`` when a run validated on the faces fingerprinted
-    ``recorded_val`` kept that whole hold-out out of training (``train --val holdout`` and its
-    ``-unseen`` / ``-distinct`` parts all do), else None."""
+def kept_out_fingerprint(val_record: dict | None) -> str | None:
+    """The fingerprint of the faces a run kept out of training, from its run record's ``data.val``: the
+    whole hold-out for a run validated on a part of it (``holdout_fingerprint``), else its validation faces."""
+    val_record = val_record or {}
+    return val_record.get("holdout_fingerprint") or val_record.get("fingerprint")
+
+
+def kept_out_by(val_record: dict | None, train_set: FaceSet, val_fraction: float) -> tuple[FaceSet, FaceSet] | None:
+    """(training part, hold-out) of ``train_set`` when the run whose record holds ``val_record`` (its
+    ``data.val``) kept that whole hold-out out of training (``train --val holdout`` and its ``-unseen`` /
+    ``-distinct`` parts all do), else None."""
     trained_on, held = holdout_split(train_set, val_fraction, HOLDOUT_SEED)
-    if recorded_val is None:
-        return None
-    if recorded_val == held.fingerprint() or any(
-            recorded_val == unseen_part(held, trained_on, near=near).fingerprint() for near in (False, True)):
-        return trained_on, held
-    return None
+    recorded = kept_out_fingerprint(val_record)
+    return (trained_on, held) if recorded is not None and recorded == held.fingerprint() else None
 
 
 def note_twins(val_set: FaceSet, train_set: FaceSet) -> tuple[int, int] | None:

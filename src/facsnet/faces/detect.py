@@ -255,8 +255,8 @@ class BlazeFaceDetector:
 class WholeImageFace:
     """No detection: every image is one face crop already (a folder of FER2013- or CK+-style crops, the
     output of another tool), so none goes missing the way small, tight crops can for a detector. The face
-    is the image's centre square; its eyes are put where ``framing`` (the model's crop) has them, so that
-    the crop the model sees is that square resized, as an image of its training set would be."""
+    is the image's centre square, which the analyzer resizes for each model (``whole_image``); its eyes are
+    put where ``framing`` has them, for what reads them (the annotation, the face mesh)."""
 
     name = "crops"
     whole_image = True   # no tiled second pass for small faces
@@ -268,7 +268,7 @@ class WholeImageFace:
         check_frame(rgb)
         h, w = rgb.shape[:2]
         side = min(h, w)
-        x0, y0 = (w - side) / 2, (h - side) / 2
+        x0, y0 = float((w - side) // 2), float((h - side) // 2)
         half_gap, eye_y = side * self.framing.eye_distance / 2, y0 + side * self.framing.eye_height
         eyes = np.array([[x0 + side / 2 - half_gap, eye_y], [x0 + side / 2 + half_gap, eye_y]], np.float32)
         return [Detection((x0, y0, float(side), float(side)), 1.0, eyes)]

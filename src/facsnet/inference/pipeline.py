@@ -100,6 +100,8 @@ class Analyzer:
             shape = (0, spec.size, spec.size) if classifier.grey else (0, spec.size, spec.size, 3)
             return np.zeros(shape, np.uint8)
         image = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if classifier.grey else rgb
+        if getattr(self.detector, "whole_image", False):   # face crops already: every model sees the square resized
+            return np.stack([square_resized(image, f.box, spec.size) for f in faces])
         return np.stack([align_face(image, *self._eyes(f), spec) for f in faces])
 
     def _eyes(self, face: Detection) -> tuple[np.ndarray, np.ndarray]:
@@ -208,6 +210,15 @@ class Analyzer:
         finally:
             if sink is not None:
                 sink.close(keep=True)
+
+
+def square_resized(image: np.ndarray, box, size: int) -> np.ndarray:
+    """The square ``box`` (x, y, side, side) of ``image`` resized to ``size``: area-averaged when it
+    shrinks, bilinear when it grows."""
+    x, y, side = int(round(box[0])), int(round(box[1])), int(round(box[2]))
+    square = image[y:y + side, x:x + side]
+    method = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(square, (size, size), interpolation=method)
 
 
 def _mesh_fields(mesh: FaceMeshResult | None) -> dict:

@@ -198,7 +198,7 @@ def crops_hint(frames: list[FrameResult]) -> str:
     ``results/crops_detector.json``)."""
     photos = [fr for fr in frames if fr.time_s is None]
     small_empty = sum(1 for fr in photos if not fr.faces and 0 < max(fr.size) <= CROP_HINT_MAX_SIDE)
-    if not photos or small_empty * 2 < len(photos):
+    if not photos or small_empty * 2 <= len(photos):   # most of them, not half
         return ""
     return (f" ({small_empty} of them small photos: if they are face crops already, --detector crops takes each "
             "whole image as the face)")

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from .registry import create_model, register_model
+from ..data.specs import kept_out_fingerprint
 from ..utils import check_not_an_input, check_writable_file
 from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from .hub import framing_of, resolve_weights
@@ -85,10 +86,10 @@ def ensemble_checkpoint(models: list[str], out: str, keep: list[int] | None = No
     for m, ck in zip(models[1:], ckpts[1:]):
         if ck["class_names"] != first["class_names"]:
             raise ValueError(f"{m}: classes {ck['class_names']} differ from {models[0]}'s {first['class_names']}")
-        same = lambda part: ((ck.get("data") or {}).get(part) or {}).get("fingerprint") == \
-            ((first.get("data") or {}).get(part) or {}).get("fingerprint")  # noqa: E731
-        if not (same("train") and same("val")):
-            raise ValueError(f"{m}: trained or validated on other faces than {models[0]} (data fingerprints differ; "
+        data, first_data = ck.get("data") or {}, first.get("data") or {}
+        same_train = (data.get("train") or {}).get("fingerprint") == (first_data.get("train") or {}).get("fingerprint")
+        if not (same_train and kept_out_fingerprint(data.get("val")) == kept_out_fingerprint(first_data.get("val"))):
+            raise ValueError(f"{m}: trained on or kept out other faces than {models[0]} (data fingerprints differ; "
                              "runs of different seeds share their faces when trained with --val holdout)")
     for m, ck in zip(models, ckpts):
         if ck.get("task", "emotion") != "emotion":

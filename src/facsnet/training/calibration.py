@@ -218,8 +218,7 @@ def _calibration_faces(ckpt: dict, model: str, data: str, val: str, val_fraction
     if val.lower() not in HOLDOUT_VALS:
         return dataset(val, "validation", subject_pattern)
     check_val_fraction(val_fraction)
-    recorded = ((ckpt.get("data") or {}).get("val") or {}).get("fingerprint")
-    parts = kept_out_by(recorded, dataset(data, "train", subject_pattern), val_fraction)
+    parts = kept_out_by((ckpt.get("data") or {}).get("val"), dataset(data, "train", subject_pattern), val_fraction)
     if parts is None:
         raise ValueError(f"{model}: its run was not validated on the hold-out of {data} (fraction {val_fraction}) "
                          "that `train --val holdout` keeps out, so those faces may have been trained on; "

@@ -78,9 +78,11 @@ def _build_model(cfg: TrainConfig, train_set: FaceSet) -> nn.Module:
 
 # ----------------------------------------------------------------------------- train
 def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfig | None = None,
-          out_dir: str | Path = "runs/train", resume: bool = True, overwrite: bool = False) -> TrainResult:
+          out_dir: str | Path = "runs/train", resume: bool = True, overwrite: bool = False,
+          kept_out: FaceSet | None = None) -> TrainResult:
     """Train ``config.model`` on ``train_set``; keep ``best.pt`` (best validation accuracy)
-    and ``last.pt`` (everything needed to resume) in ``out_dir``.
+    and ``last.pt`` (everything needed to resume) in ``out_dir``. ``kept_out``: the whole hold-out when
+    ``val_set`` is a part of it, recorded so that it can be recognised as never trained on.
 
     With ``resume`` and a ``last.pt`` already there, training continues from it. A folder holding
     a run with other settings or data is refused (:class:`RunFolderError`) unless ``overwrite``.
@@ -105,7 +107,7 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
     precision = resolve_precision(cfg.precision, device)
     teacher = (load_teacher(cfg.teacher, train_set.class_names, device, cfg.channels_last, train_set.image_size)
                if cfg.teacher else None)
-    run_meta = _run_record(cfg, train_set, val_set, world, precision, teacher)
+    run_meta = _run_record(cfg, train_set, val_set, world, precision, teacher, kept_out)
     _claim_folder(out, cfg, run_meta, overwrite, rank, world)
     history: list[dict] = []
     start_epoch, best_acc, best_epoch = 0, -1.0, -1
@@ -183,13 +185,15 @@ def _devices(cfg: TrainConfig) -> tuple[torch.device, bool, int, int]:
 
 
 def _run_record(cfg: TrainConfig, train_set: FaceSet, val_set: FaceSet | None, world: int, precision,
-                teacher) -> dict:
+                teacher, kept_out: FaceSet | None = None) -> dict:
     """What makes a run this run (``config.json``, and every checkpoint): settings, data, world size,
     precision and teacher. A folder holding another record is not resumed."""
+    val = _data_record(val_set) if val_set is not None else None
+    if val is not None and kept_out is not None:   # validated on a part of this hold-out
+        val["holdout_fingerprint"] = kept_out.fingerprint()
     return {
         "train_config": cfg.record(),
-        "data": {"train": _data_record(train_set, with_soft=cfg.soft_targets),
-                 "val": _data_record(val_set) if val_set is not None else None},
+        "data": {"train": _data_record(train_set, with_soft=cfg.soft_targets), "val": val},
         "world_size": world,
         "precision": precision.to_dict(),
         **({"teacher": teacher.record()} if teacher is not None else {}),
