@@ -6,12 +6,16 @@ reported, never used to choose). PublicTest is not looked at.
     python scripts/test_time_ablation.py [--model fer2013_vgg_ens] [--out results/ablation/test_time.json]
 
 Every member's log-probabilities are computed once per view (the face, its mirror, and both moved by
-one pixel left, right, up and down: 10 views); each row then combines them. Writes JSON (with the
-command, host and date) and a markdown table beside it.
+one pixel left, right, up and down: 10 views); each row then combines them. They are kept in the user
+cache (``<cache>/member_log_probs``, keyed by the member's weights and the view's pixels), so the other
+tables of the default model (prior_strength, fer2013_twins, combination_rule, prior_adaptation) reuse
+them. Writes JSON (with the command, host and date) and a markdown table beside it.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -29,7 +33,7 @@ from facsnet.training.evaluate import faces_of_known_classes
 from facsnet.training.calibration import balanced_recall as uar
 from facsnet.training.calibration import expected_calibration_error, negative_log_likelihood, prior_corrected
 from facsnet.training.predict import predict_logits
-from facsnet.utils import atomic_write_json, atomic_write_text
+from facsnet.utils import atomic_write_json, atomic_write_text, cache_dir
 
 SHIFTS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
@@ -62,9 +66,33 @@ def member_log_probs(ensemble, images: torch.Tensor, only: tuple[str, ...] | Non
     for name, x in views(images).items():
         if only is not None and name not in only:
             continue
-        per_member = [torch.log_softmax(predict_logits(net, x).float(), 1).numpy() for net in ensemble.members]
-        out[name] = np.stack(per_member)
+        out[name] = np.stack([cached_log_probs(net, x) for net in ensemble.members])
     return out
+
+
+def _digest(*arrays) -> str:
+    h = hashlib.sha1()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:20]
+
+
+def cached_log_probs(net, x: torch.Tensor) -> np.ndarray:
+    """(N, classes) log-probabilities of one network on ``x``, from the user cache when this network (its
+    weights) has seen these very pixels before; computed (and kept, atomically) otherwise."""
+    weights = _digest(*(t.detach().cpu().float().numpy() for _, t in sorted(net.state_dict().items())))
+    path = cache_dir() / "member_log_probs" / f"{weights}_{_digest(x.numpy())}.npy"
+    if path.is_file():
+        try:
+            return np.load(path)
+        except (OSError, ValueError):   # a damaged entry is computed again
+            pass
+    lp = torch.log_softmax(predict_logits(net, x).float(), 1).numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(f".{os.getpid()}.partial.npy")
+    np.save(part, lp)
+    os.replace(part, path)
+    return lp
 
 
 def combine(lp: dict[str, np.ndarray], members: list[int], view_names: list[str], temperature: float,
