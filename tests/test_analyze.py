@@ -186,6 +186,24 @@ def test_annotated_video_and_photos(analyzer, videos, tmp_path):
     assert drawn.shape == (512, 512, 3) and np.abs(drawn.astype(int) - np.asarray(Image.open(sample_path("astronaut.jpg"))).astype(int)).max() > 100
 
 
+def test_saved_crops_are_what_the_model_saw_one_file_per_face(tmp_path, videos):
+    fast = Analyzer("fer2013_bn", backend="torch", precision="fp32")
+    res = fast.analyze([sample_path("group.jpg"), videos[3]], max_frames=2, crops_to=tmp_path / "crops")
+    group, video = res.frames[0], res.frames[1:]
+    assert len(group.faces) > 1 and [len(fr.faces) for fr in video] == [3, 3]
+    expected = [f"group.face{i}.png" for i in range(len(group.faces))]
+    expected += [f"faces3.frame{fr.frame}.face{i}.png" for fr in video for i in range(3)]
+    assert sorted(p.name for p in (tmp_path / "crops").iterdir()) == sorted(expected)
+    crops = np.stack([np.asarray(Image.open(tmp_path / "crops" / name)) for name in expected[:len(group.faces)]])
+    assert crops.shape[1:] == (48, 48)
+    probs = fast.classifier.predict_proba(crops)        # the saved crops give the table's probabilities back
+    table = np.array([[face.probabilities[c] for c in fast.class_names] for face in group.faces])
+    assert np.allclose(probs, table, atol=1e-5)
+    assert all(fr.crops is None for fr in res.frames)     # the result holds no pixels
+    assert main(["analyze", str(sample_path("group.jpg")), "--out", str(tmp_path / "corpus"), "--save-crops",
+                 str(tmp_path / "c2"), "--shard", "1/1"]) == 2 and not (tmp_path / "c2").exists()
+
+
 def _bad_files(tmp_path):
     good = Image.open(sample_path("astronaut.jpg"))
     data = sample_path("astronaut.jpg").read_bytes()

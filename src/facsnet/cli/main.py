@@ -148,8 +148,9 @@ def _run_analyze_corpus(args) -> int | None:
     """One result file per input in a folder, resumable, split by --shard or run on Ray."""
     if not api.is_corpus_out(args.out):
         raise ValueError("--shard and --engine write one result per input: give --out a folder (no suffix)")
-    if args.annotate:
-        raise ValueError("--annotate is for one table run; a corpus run (--out DIR) writes results only")
+    if args.annotate or args.save_crops:
+        raise ValueError(f"{'--annotate' if args.annotate else '--save-crops'} is for one table run; a corpus run "
+                         "(--out DIR) writes results only")
     if args.device != "cpu":
         raise ValueError("--device is for one table run; a corpus run uses the CPU (or --engine ray)")
     res = api.analyze_corpus(
@@ -183,7 +184,7 @@ def _run_merge(args) -> int | None:
 def _run_analyze_table(args) -> int | None:
     """Find, level and classify the faces of the inputs into one table (and annotated copies)."""
     t0 = time.perf_counter()
-    res = api.analyze(args.inputs, model=args.model, out=args.out, annotate=args.annotate,
+    res = api.analyze(args.inputs, model=args.model, out=args.out, annotate=args.annotate, save_crops=args.save_crops,
                       detector=args.detector, backend=args.backend, stride=args.stride,
                       max_frames=args.max_frames, min_face_score=args.min_face_score,
                       level_eyes=args.level_eyes, photo_tiles=args.photo_tiles,
@@ -366,7 +367,8 @@ def _print_analysis(res, args, seconds: float) -> None:
                       f"x={f.box[0]:.0f} y={f.box[1]:.0f} w={f.box[2]:.0f} h={f.box[3]:.0f}")
     speed = f" in {seconds:.1f} s ({len(res.frames) / seconds:.1f} frames/s)" if res.frames and seconds > 0 else ""
     print(res.summary() + speed + (f"; table in {args.out}" if args.out and res.frames else "")
-          + (f"; annotated in {args.annotate}" if args.annotate else ""), file=sys.stderr)
+          + (f"; annotated in {args.annotate}" if args.annotate else "")
+          + (f"; crops in {args.save_crops}" if args.save_crops and res.faces else ""), file=sys.stderr)
 
 
 # one function per verb; each returns the exit status (None: 0)

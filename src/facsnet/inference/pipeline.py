@@ -149,7 +149,7 @@ class Analyzer:
         extra = [(m.class_names, m.predict_proba(np.concatenate([p[3][k] for p in pending])))
                  for k, m in enumerate((self.au, self.intensity)) if m is not None]
         names, at = self.class_names, 0
-        for frame, faces, _, _, ids, meshes in pending:
+        for frame, faces, crops, _, ids, meshes in pending:
             results = []
             for det, face_id, mesh in zip(faces, ids, meshes):
                 p = {n: float(v) for n, v in zip(names, probs[at])}
@@ -161,15 +161,17 @@ class Analyzer:
                                           frame=frame.index, time_s=frame.time_s, face_id=face_id,
                                           **_mesh_fields(mesh)))
             h, w = frame.rgb.shape[:2]
-            yield frame, FrameResult(frame.source, frame.index, frame.time_s, results, (w, h))
+            yield frame, FrameResult(frame.source, frame.index, frame.time_s, results, (w, h), crops=crops)
 
     def analyze(self, inputs, stride: int = 1, max_frames: int | None = None,
                 annotate_to: str | Path | None = None, progress: bool = False,
-                on_frame=None) -> AnalysisResult:
+                on_frame=None, crops_to: str | Path | None = None) -> AnalysisResult:
         """Analyse photos, folders, videos, ``camera:N`` or arrays; unreadable sources are skipped
         and listed in ``result.skipped``. ``annotate_to``: a folder for annotated photos (and
         videos as ``<name>.annotated.mp4``), or a video file path when the input is one video.
-        ``on_frame`` is called with each :class:`FrameResult` as it is finished."""
+        ``crops_to``: a folder for the crop the emotion model saw of each face, as PNG
+        (``<name>[.frame<k>].face<i>.png``). ``on_frame`` is called with each :class:`FrameResult` as
+        it is finished."""
         _check_range("stride", stride, 1)
         if max_frames is not None:
             _check_range("max_frames", max_frames, 1)
@@ -183,14 +185,14 @@ class Analyzer:
         try:
             for n, source in enumerate(sources):
                 self._analyze_source(source, n, len(sources), result, stride, max_frames, annotate_to, progress,
-                                     on_frame)
+                                     on_frame, crops_to)
         except KeyboardInterrupt as exc:  # hand the finished rows to whoever stops the run
             exc.partial_result = result
             raise
         return result
 
     def _analyze_source(self, source, n: int, n_sources: int, result: AnalysisResult, stride: int,
-                        max_frames: int | None, annotate_to, progress: bool, on_frame=None) -> None:
+                        max_frames: int | None, annotate_to, progress: bool, on_frame=None, crops_to=None) -> None:
         name = f"array:{n}" if isinstance(source, np.ndarray) else str(source)
         sink = _sink_for(source, annotate_to, n_sources) if annotate_to else None
         frames = prefetch(source_frames(source, stride, max_frames, index=n))
@@ -201,6 +203,9 @@ class Analyzer:
                     on_frame(fr)
                 if annotate_to:
                     _write_annotation(frame, fr, sink, Path(annotate_to), n)
+                if crops_to:
+                    _write_crops(frame, fr, Path(crops_to), n)
+                fr.crops = None
                 if progress and fr.frame % 100 == 0 and fr.time_s is not None:
                     log.info("%s: frame %d (%.1f s)", name, fr.frame, fr.time_s)
         except (MediaError, cv2.error) as exc:   # one bad input never stops the others
@@ -309,6 +314,19 @@ def _write_annotation(frame: Frame, fr: FrameResult, sink: VideoSink | None, tar
     if sink is not None:
         sink.write(drawn)
     else:
-        stem = Path(frame.source).stem if not frame.source.startswith("array:") else f"array{n}"
-        page = f".frame{frame.index}" if frame.index else ""   # frames of an animated or multi-page image
-        write_image(target / f"{stem}{page}.annotated.jpg", drawn)
+        write_image(target / f"{_frame_name(frame, n)}.annotated.jpg", drawn)
+
+
+def _write_crops(frame: Frame, fr: FrameResult, target: Path, n: int) -> None:
+    """Each face's model input as ``<name>[.frame<k>].face<i>.png`` (i as in the table's ``face``)."""
+    if fr.crops is not None and len(fr.crops):
+        target.mkdir(parents=True, exist_ok=True)
+    for i, crop in enumerate(fr.crops if fr.crops is not None else []):
+        write_image(target / f"{_frame_name(frame, n)}.face{i}.png", crop)
+
+
+def _frame_name(frame: Frame, n: int) -> str:
+    """A photo's stem (``array<n>`` for an array), with ``.frame<k>`` for a video frame or a later page."""
+    stem = Path(frame.source).stem if not frame.source.startswith("array:") else f"array{n}"
+    page = f".frame{frame.index}" if frame.index or frame.time_s is not None else ""
+    return f"{stem}{page}"

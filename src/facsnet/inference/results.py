@@ -86,6 +86,9 @@ class FrameResult:
     time_s: float | None
     faces: list[FaceResult]
     size: tuple[int, int] = (0, 0)  # (width, height) of the frame
+    # the emotion model's input crop of each face, (faces, S, S[, 3]) uint8, as Analyzer.stream yields the
+    # frame; Analyzer.analyze writes them (crops_to) and drops them, so that a long video holds no pixels
+    crops: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def note(self) -> str:

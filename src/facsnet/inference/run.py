@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from ..models.hub import DEFAULT_MODEL
 from ..samples import sample_paths
-from ..utils import check_writable_file, parse_shard
+from ..utils import check_writable_file, check_writable_folder, parse_shard
 from .annotate import check_annotation_target
 from .corpus import analyze_corpus as run_corpus
 from .corpus import merge_corpus
@@ -24,6 +24,7 @@ log = logging.getLogger("facsnet")
 
 
 def analyze(inputs=None, model: str | None = None, out: str | None = None, annotate: str | None = None,
+            save_crops: str | None = None,
             detector: str = "blazeface", backend: str = "auto", stride: int = 1, max_frames: int | None = None,
             min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = "ckplus_au",
             au_intensity: str | None = "ckplus_au_intensity",
@@ -39,7 +40,8 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
     None, the default: as far as the model's checkpoint asks, False: not at all);
     ``landmarks`` adds head pose and named face-mesh points per face (False: none, a little faster);
     ``eyes`` ("detector" or "mesh") names the eye points that level and frame each crop; ``detector``
-    "crops" takes each image as one face crop already (nothing is detected)."""
+    "crops" takes each image as one face crop already (nothing is detected); ``save_crops`` a folder for
+    the crop the emotion model saw of each face (``<name>[.frame<k>].face<i>.png``)."""
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     inputs = sample_paths() if inputs is None or (not isinstance(inputs, np.ndarray) and len(inputs) == 0) else inputs
@@ -50,6 +52,8 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
         check_writable_file(out, TABLE_SUFFIXES)
     if annotate:
         check_annotation_target(annotate)
+    if save_crops:
+        check_writable_folder(save_crops, "--save-crops")
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
                         level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, au_intensity_model=au_intensity,
                         detect_every=detect_every, landmarks=landmarks, eyes=eyes,
@@ -68,7 +72,7 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
 
     try:
         result = analyzer.analyze(inputs, stride=stride, max_frames=max_frames, annotate_to=annotate,
-                                  progress=bar is None and progress, on_frame=finished)
+                                  progress=bar is None and progress, on_frame=finished, crops_to=save_crops)
     except BaseException as exc:   # Ctrl-C, a crash: the finished rows stay in the partial table
         if stream is not None:
             exc.kept = stream.close(keep=True)
