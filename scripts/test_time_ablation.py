@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
+import io
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ from facsnet.training.evaluate import faces_of_known_classes
 from facsnet.training.calibration import balanced_recall as uar
 from facsnet.training.calibration import expected_calibration_error, negative_log_likelihood, prior_corrected
 from facsnet.training.predict import predict_logits
-from facsnet.utils import atomic_write_json, atomic_write_text, cache_dir
+from facsnet.utils import atomic_write_bytes, atomic_write_json, atomic_write_text, cache_dir
 
 SHIFTS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
@@ -70,28 +71,47 @@ def member_log_probs(ensemble, images: torch.Tensor, only: tuple[str, ...] | Non
     return out
 
 
-def _digest(*arrays) -> str:
-    h = hashlib.sha1()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()[:20]
+def _code_digest() -> str:
+    """A digest of the code that turns pixels into a member's outputs (the model definitions, their input
+    scaling, predict_logits): an entry made by other code is never read."""
+    import facsnet.models
+    import facsnet.training.predict
+
+    files = sorted(Path(facsnet.models.__file__).parent.glob("*.py")) + [Path(facsnet.training.predict.__file__)]
+    return hashlib.sha1(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
+
+
+def _key(net, x: torch.Tensor) -> str:
+    """The cache key of one network on ``x``: its class and configuration, every weight (name, shape, dtype
+    and bytes), the pixels (shape, dtype and bytes) and the code that runs them."""
+    h = hashlib.sha1(f"{type(net).__name__}|{json.dumps(getattr(net, 'config', None), sort_keys=True, default=str)}"
+                     f"|{_code_digest()}".encode())
+    for name, t in sorted(net.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{tuple(t.shape)}|{t.dtype}".encode())
+        h.update(t.numpy().tobytes())
+    x = x.detach().cpu().contiguous()
+    h.update(f"x|{tuple(x.shape)}|{x.dtype}".encode())
+    h.update(x.numpy().tobytes())
+    return h.hexdigest()[:32]
 
 
 def cached_log_probs(net, x: torch.Tensor) -> np.ndarray:
     """(N, classes) log-probabilities of one network on ``x``, from the user cache when this network (its
-    weights) has seen these very pixels before; computed (and kept, atomically) otherwise."""
-    weights = _digest(*(t.detach().cpu().float().numpy() for _, t in sorted(net.state_dict().items())))
-    path = cache_dir() / "member_log_probs" / f"{weights}_{_digest(x.numpy())}.npy"
+    weights, configuration and code) has seen these very pixels before; computed (and kept, atomically)
+    otherwise. A damaged or misshapen entry is computed again."""
+    path = cache_dir() / "member_log_probs" / f"{_key(net, x)}.npy"
     if path.is_file():
         try:
-            return np.load(path)
-        except (OSError, ValueError):   # a damaged entry is computed again
+            lp = np.load(path)
+            if lp.dtype == np.float32 and lp.ndim == 2 and lp.shape[0] == len(x):
+                return lp
+        except (OSError, ValueError, EOFError):
             pass
     lp = torch.log_softmax(predict_logits(net, x).float(), 1).numpy()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_suffix(f".{os.getpid()}.partial.npy")
-    np.save(part, lp)
-    os.replace(part, path)
+    buf = io.BytesIO()
+    np.save(buf, lp)
+    atomic_write_bytes(path, buf.getvalue())
     return lp
 
 

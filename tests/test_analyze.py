@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -202,6 +203,21 @@ def test_saved_crops_are_what_the_model_saw_one_file_per_face(tmp_path, videos):
     assert all(fr.crops is None for fr in res.frames)     # the result holds no pixels
     assert main(["analyze", str(sample_path("group.jpg")), "--out", str(tmp_path / "corpus"), "--save-crops",
                  str(tmp_path / "c2"), "--shard", "1/1"]) == 2 and not (tmp_path / "c2").exists()
+
+
+def test_outputs_of_sources_with_one_stem_do_not_overwrite_each_other(tmp_path):
+    from facsnet.inference.pipeline import output_names
+
+    assert output_names([Path("a/x.jpg"), Path("b/x.jpg"), Path("c/y.png"), np.zeros((2, 2, 3), np.uint8),
+                         "camera:0"]) == ["x-0", "x-1", "y", "array3", "camera0"]
+    for day in ("day1", "day2"):
+        (tmp_path / day).mkdir()
+        Image.open(sample_path("astronaut.jpg")).save(tmp_path / day / "IMG_1.jpg")
+    facsnet.analyze([tmp_path / "day1", tmp_path / "day2"], model="fer2013_bn", aus=None, au_intensity=None,
+                    landmarks=False, progress=False, save_crops=str(tmp_path / "seen"))
+    assert sorted(p.name for p in (tmp_path / "seen").iterdir()) == ["IMG_1-0.face0.png", "IMG_1-1.face0.png"]
+    with pytest.raises(ValueError, match="an input folder"):
+        facsnet.analyze([tmp_path / "day1"], model="fer2013_bn", save_crops=str(tmp_path / "day1"))
 
 
 def _bad_files(tmp_path):

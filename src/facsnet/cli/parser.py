@@ -185,7 +185,8 @@ def _add_analyze_parser(sub) -> None:
                    "one result file per input, written as each finishes, and a rerun does only what is missing")
     p.add_argument("--annotate", help="folder for annotated photos/videos, or OUT.mp4 for one video")
     p.add_argument("--save-crops", metavar="DIR", help="folder for the crop the emotion model saw of each face "
-                   "(NAME[.frameK].faceI.png, I as in the table's face column)")
+                   "(NAME[.frameK].faceI.png, I as in the table's face column; NAME-N, N the input's place, where names "
+                   "repeat)")
     p.add_argument("--model", help=f"bundled name, checkpoint or .onnx (default: {DEFAULT_MODEL})")
     _add_prior_options(p, "emotions")
     p.add_argument("--detector")

@@ -60,13 +60,14 @@ def _draw_landmarks(out: np.ndarray, face, colour, thick: int, width: int) -> No
                     thick, cv2.LINE_AA, tipLength=0.2)
 
 
-def write_image(path: str | Path, rgb: np.ndarray) -> Path:
-    """An RGB (or 2-D grey) uint8 image, encoded as its suffix says, written atomically."""
+def write_image(path: str | Path, rgb: np.ndarray, durable: bool = True) -> Path:
+    """An RGB (or 2-D grey) uint8 image, encoded as its suffix says, written atomically (``durable``: and
+    flushed to disk before it replaces an older file)."""
     path = Path(path)
     ok, buf = cv2.imencode(path.suffix or ".jpg", rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValueError(f"{path}: cannot encode an image with this suffix")
-    atomic_write_bytes(path, buf.tobytes())
+    atomic_write_bytes(path, buf.tobytes(), durable=durable)
     return path
 
 

@@ -29,6 +29,7 @@ from ..models.hub import DEFAULT_MODEL
 from .classifier import FaceClassifier
 from .media import Frame, MediaError, expand_paths, is_video_file, source_frames
 from .results import FACE_MESH_COLUMNS, AnalysisResult, FaceResult, FrameResult
+from ..utils import check_writable_folder
 
 log = logging.getLogger("facsnet")
 
@@ -182,19 +183,23 @@ class Analyzer:
         result.skipped.extend(ignored)
         for _, why in ignored:
             log.warning("%s", why)
+        if crops_to:
+            check_writable_folder(crops_to, "crops_to")
+        names = output_names(sources)
         try:
             for n, source in enumerate(sources):
-                self._analyze_source(source, n, len(sources), result, stride, max_frames, annotate_to, progress,
-                                     on_frame, crops_to)
+                self._analyze_source(source, n, names[n], len(sources), result, stride, max_frames, annotate_to,
+                                     progress, on_frame, crops_to)
         except KeyboardInterrupt as exc:  # hand the finished rows to whoever stops the run
             exc.partial_result = result
             raise
         return result
 
-    def _analyze_source(self, source, n: int, n_sources: int, result: AnalysisResult, stride: int,
+    def _analyze_source(self, source, n: int, out_name: str, n_sources: int, result: AnalysisResult, stride: int,
                         max_frames: int | None, annotate_to, progress: bool, on_frame=None, crops_to=None) -> None:
+        """One source; ``out_name`` (:func:`output_names`) names its annotated copy and crops."""
         name = f"array:{n}" if isinstance(source, np.ndarray) else str(source)
-        sink = _sink_for(source, annotate_to, n_sources) if annotate_to else None
+        sink = _sink_for(source, annotate_to, n_sources, out_name) if annotate_to else None
         frames = prefetch(source_frames(source, stride, max_frames, index=n))
         try:
             for frame, fr in self.stream(frames):
@@ -202,9 +207,9 @@ class Analyzer:
                 if on_frame is not None:
                     on_frame(fr)
                 if annotate_to:
-                    _write_annotation(frame, fr, sink, Path(annotate_to), n)
+                    _write_annotation(frame, fr, sink, Path(annotate_to), out_name)
                 if crops_to:
-                    _write_crops(frame, fr, Path(crops_to), n)
+                    _write_crops(frame, fr, Path(crops_to), out_name)
                 fr.crops = None
                 if progress and fr.frame % 100 == 0 and fr.time_s is not None:
                     log.info("%s: frame %d (%.1f s)", name, fr.frame, fr.time_s)
@@ -292,7 +297,17 @@ def prefetch(frames: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
                 t.join(timeout=0.05)
 
 
-def _sink_for(source, annotate_to, n_sources: int) -> VideoSink | None:
+def output_names(sources: list) -> list[str]:
+    """What each source's annotated copy and crops are named after: its file stem (``array<n>`` for an
+    array, ``camera<k>`` for a camera), with ``-<n>`` (its place among the sources) where stems repeat, so
+    that ``day1/IMG_1.jpg`` and ``day2/IMG_1.jpg`` do not overwrite each other's files."""
+    stems = [f"array{n}" if isinstance(s, np.ndarray) else str(s).replace(":", "") if str(s).startswith("camera:")
+             else Path(str(s)).stem for n, s in enumerate(sources)]
+    repeated = {stem for stem in stems if stems.count(stem) > 1}
+    return [f"{stem}-{n}" if stem in repeated else stem for n, stem in enumerate(stems)]
+
+
+def _sink_for(source, annotate_to, n_sources: int, out_name: str) -> VideoSink | None:
     if isinstance(source, np.ndarray) or not (isinstance(source, Path) and is_video_file(source)
                                                 or str(source).startswith("camera:")):
         return None
@@ -300,8 +315,7 @@ def _sink_for(source, annotate_to, n_sources: int) -> VideoSink | None:
     if target.suffix.lower() in VIDEO_OUT_SUFFIXES and n_sources == 1:
         out = target
     else:
-        stem = Path(str(source)).stem if isinstance(source, Path) else str(source).replace(":", "")
-        out = target / f"{stem}.annotated.mp4"
+        out = target / f"{out_name}.annotated.mp4"
     cap = cv2.VideoCapture(str(source)) if isinstance(source, Path) else None
     fps = cap.get(cv2.CAP_PROP_FPS) if cap is not None else 25.0
     if cap is not None:
@@ -309,24 +323,24 @@ def _sink_for(source, annotate_to, n_sources: int) -> VideoSink | None:
     return VideoSink(out, fps)
 
 
-def _write_annotation(frame: Frame, fr: FrameResult, sink: VideoSink | None, target: Path, n: int) -> None:
+def _write_annotation(frame: Frame, fr: FrameResult, sink: VideoSink | None, target: Path, out_name: str) -> None:
     drawn = annotate(frame.rgb, fr)
     if sink is not None:
         sink.write(drawn)
     else:
-        write_image(target / f"{_frame_name(frame, n)}.annotated.jpg", drawn)
+        write_image(target / f"{_frame_name(frame, out_name)}.annotated.jpg", drawn)
 
 
-def _write_crops(frame: Frame, fr: FrameResult, target: Path, n: int) -> None:
-    """Each face's model input as ``<name>[.frame<k>].face<i>.png`` (i as in the table's ``face``)."""
+def _write_crops(frame: Frame, fr: FrameResult, target: Path, out_name: str) -> None:
+    """Each face's model input as ``<name>[.frame<k>].face<i>.png`` (i as in the table's ``face``); many
+    small files, so each is replaced atomically but not flushed to disk one by one."""
     if fr.crops is not None and len(fr.crops):
         target.mkdir(parents=True, exist_ok=True)
     for i, crop in enumerate(fr.crops if fr.crops is not None else []):
-        write_image(target / f"{_frame_name(frame, n)}.face{i}.png", crop)
+        write_image(target / f"{_frame_name(frame, out_name)}.face{i}.png", crop, durable=False)
 
 
-def _frame_name(frame: Frame, n: int) -> str:
-    """A photo's stem (``array<n>`` for an array), with ``.frame<k>`` for a video frame or a later page."""
-    stem = Path(frame.source).stem if not frame.source.startswith("array:") else f"array{n}"
+def _frame_name(frame: Frame, out_name: str) -> str:
+    """The source's output name, with ``.frame<k>`` for a video frame or a later page of an image."""
     page = f".frame{frame.index}" if frame.index or frame.time_s is not None else ""
-    return f"{stem}{page}"
+    return f"{out_name}{page}"

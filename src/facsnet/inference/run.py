@@ -24,12 +24,12 @@ log = logging.getLogger("facsnet")
 
 
 def analyze(inputs=None, model: str | None = None, out: str | None = None, annotate: str | None = None,
-            save_crops: str | None = None,
             detector: str = "blazeface", backend: str = "auto", stride: int = 1, max_frames: int | None = None,
             min_face_score: float = 0.5, level_eyes: bool = True, photo_tiles: int = 2, aus: str | None = "ckplus_au",
             au_intensity: str | None = "ckplus_au_intensity",
             detect_every: int = 1, precision: str = "auto", balanced: bool | float | None = None, num_threads: int | None = None,
-            progress: bool = True, device: str = "cpu", landmarks: bool = True, eyes: str = "detector"):
+            progress: bool = True, device: str = "cpu", landmarks: bool = True, eyes: str = "detector",
+            save_crops: str | None = None):
     """Faces and emotion probabilities for photos, folders, videos (``camera:N`` for a camera) or
     arrays; with no inputs, the photos bundled with the package. ``out`` writes the table
     (.csv/.parquet/.jsonl/.json); ``annotate`` a folder of annotated photos or an annotated video;
@@ -54,6 +54,10 @@ def analyze(inputs=None, model: str | None = None, out: str | None = None, annot
         check_annotation_target(annotate)
     if save_crops:
         check_writable_folder(save_crops, "--save-crops")
+        given = [] if isinstance(inputs, np.ndarray) else [i for i in inputs if isinstance(i, (str, Path))]
+        if any(Path(i).resolve() == Path(save_crops).resolve() for i in given):
+            raise ValueError(f"--save-crops {save_crops}: an input folder; the crops would be read as photos on the "
+                             "next run")
     analyzer = Analyzer(model or DEFAULT_MODEL, detector=detector, backend=backend, min_face_score=min_face_score,
                         level_eyes=level_eyes, photo_tiles=photo_tiles, au_model=aus, au_intensity_model=au_intensity,
                         detect_every=detect_every, landmarks=landmarks, eyes=eyes,
