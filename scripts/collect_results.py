@@ -1061,6 +1061,11 @@ def headline_table(s: dict) -> str:
                         f"(`ablation.prior_strength.rows.strength_1_0.ckplus48`) |")
         else:
             rows.append(f"| default model on all of CK+48, never trained on it | {pct(d['ckplus48']['accuracy'])} | `default_model.ckplus48` |")
+    crops = (s.get("analyze") or {}).get("face_crops")
+    if crops:
+        rows.append(f"| `facsnet analyze` on a folder of 48x48 face crops ({crops['native']['n']} FER2013 hold-out faces): "
+                    f"`--detector crops` / the face detector, no face counted wrong | {pct(crops['crops_48px']['accuracy'])} / "
+                    f"{pct(crops['blazeface_48px']['accuracy'])} | `analyze.face_crops` |")
     fer = s["fer2013"]["publictest"]
     final, paper_recipe = fer.get("accuracy_final"), fer.get("accuracy_final_paper_recipe")
     if final and s.get("fer2013_kd"):
