@@ -127,15 +127,10 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
 
     images_seen, t_train, t_start = 0, 0.0, time.perf_counter()
     if rank == 0 and start_epoch < cfg.epochs:
-        log.info("plan: %s on %s (%d faces, %d classes), epochs %d-%d of %d, %d steps of %d per epoch, on %s",
-                 cfg.model, train_set.name, len(train_set), len(train_set.class_names), start_epoch + 1, cfg.epochs,
-                 cfg.epochs, steps_per_epoch, cfg.batch_size * world, device)
+        _log_plan(cfg, train_set, start_epoch, steps_per_epoch, world, device)
     completed = True
     for epoch in range(start_epoch, cfg.epochs):
-        if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
-            if rank == 0:
-                log.warning("stopping after epoch %d of %d: time limit of %.1f min reached (resume with the same "
-                            "command)", epoch, cfg.epochs, cfg.max_minutes)
+        if _time_is_up(cfg, t_start, epoch, rank):
             completed = False
             break
         row, seconds = _train_epoch(epoch, start_epoch, cfg, net, step_loss, optimizer, scheduler, order_gen,
@@ -143,13 +138,8 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
         t_train += seconds
         images_seen += steps_per_epoch * cfg.batch_size * world
         if val_set is not None:
-            m = evaluate_model(model, val_set, tta_flip=cfg.tta_flip, autocast_dtype=amp)
-            row["val_accuracy"] = round(m.accuracy, 5)
-            if m.accuracy > best_acc:
-                best_acc, best_epoch = m.accuracy, epoch + 1
-                if rank == 0:
-                    save_checkpoint(out / "best.pt", model, cfg.model, epoch=epoch + 1,
-                                    metrics=m.to_dict(), **run_meta)
+            row["val_accuracy"], best_acc, best_epoch = _validate(model, val_set, cfg, amp, epoch, best_acc, best_epoch,
+                                                                  out / "best.pt" if rank == 0 else None, run_meta)
         history.append(row)
         if rank == 0:
             log.info("epoch %d/%d %s", epoch + 1, cfg.epochs,
@@ -173,6 +163,35 @@ def train(train_set: FaceSet, val_set: FaceSet | None = None, config: TrainConfi
 
 
 # ----------------------------------------------------------------------------- the parts of a run
+def _log_plan(cfg: TrainConfig, train_set: FaceSet, start_epoch: int, steps_per_epoch: int, world: int,
+              device: torch.device) -> None:
+    log.info("plan: %s on %s (%d faces, %d classes), epochs %d-%d of %d, %d steps of %d per epoch, on %s",
+             cfg.model, train_set.name, len(train_set), len(train_set.class_names), start_epoch + 1, cfg.epochs,
+             cfg.epochs, steps_per_epoch, cfg.batch_size * world, device)
+
+
+def _time_is_up(cfg: TrainConfig, t_start: float, epoch: int, rank: int) -> bool:
+    """Whether ``max_minutes`` has passed (checked between epochs; the run stops resumably)."""
+    if cfg.max_minutes is None or time.perf_counter() - t_start <= 60 * cfg.max_minutes:
+        return False
+    if rank == 0:
+        log.warning("stopping after epoch %d of %d: time limit of %.1f min reached (resume with the same "
+                    "command)", epoch, cfg.epochs, cfg.max_minutes)
+    return True
+
+
+def _validate(model: nn.Module, val_set: FaceSet, cfg: TrainConfig, amp, epoch: int, best_acc: float,
+              best_epoch: int, best_path: Path | None, run_meta: dict) -> tuple[float, float, int]:
+    """Score the epoch's weights on ``val_set``: (rounded accuracy, best accuracy, its epoch); a new best is
+    saved to ``best_path`` (None on ranks other than 0)."""
+    m = evaluate_model(model, val_set, tta_flip=cfg.tta_flip, autocast_dtype=amp)
+    if m.accuracy > best_acc:
+        best_acc, best_epoch = m.accuracy, epoch + 1
+        if best_path is not None:
+            save_checkpoint(best_path, model, cfg.model, epoch=epoch + 1, metrics=m.to_dict(), **run_meta)
+    return round(m.accuracy, 5), best_acc, best_epoch
+
+
 def _devices(cfg: TrainConfig) -> tuple[torch.device, bool, int, int]:
     """(device, distributed, rank, world size): one process, or one rank of a ``torchrun`` launch."""
     device = pick_device(cfg.device)
