@@ -127,14 +127,18 @@ def check_writable_file(path: str | Path, suffixes: tuple[str, ...] | None = Non
         raise ValueError(f"{path}: is a folder; give a file name")
     if suffixes and path.suffix.lower() not in suffixes:
         raise ValueError(f"{path}: the format follows the suffix, one of {', '.join(suffixes)}")
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"{path}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{path}: {parent} is not writable")
+    _check_place(path.parent, f"{path}")
     return path
+
+
+def _check_place(place: Path, named: str) -> None:
+    """The nearest existing folder at or above ``place`` must be a writable folder."""
+    while not place.exists():
+        place = place.parent
+    if not place.is_dir():
+        raise ValueError(f"{named}: {place} is a file, not a folder")
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise ValueError(f"{named}: {place} is not writable")
 
 
 def check_not_an_input(out: str | Path, inputs) -> None:
@@ -152,13 +156,7 @@ def check_writable_folder(path: str | Path, what: str = "--out") -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{what} {path}: a file, not a folder")
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"{what} {path}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{what} {path}: {parent} is not writable")
+    _check_place(path, f"{what} {path}")
     return path
 
 
